@@ -1,0 +1,215 @@
+"""The pipeline file: one pydantic tree, validated before a single token is spent.
+
+Every model forbids unknown keys, so a typo fails loudly. Relative paths are resolved against the
+pipeline file's directory. Secrets never live here: the file names environment variables
+(`api_key_env`, `base_url_env`, `model_env`) and they are read only when the run starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from factory.errors import ConfigError
+from factory.records import CURRICULUM_BUCKETS
+
+DEFAULT_PROMPT = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}."
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldMap(_Config):
+    """Which column of a source holds what."""
+
+    problem: str = "problem"
+    answer: str | None = Field("answer", description="reference answer column; None if the source has none")
+    id: str | None = Field(None, description="row id column; the row index is used when absent")
+
+
+class SourceConfig(_Config):
+    """A problem source: a HF dataset by name, or a local JSONL/Parquet file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    kind: Literal["hf", "jsonl", "parquet"]
+    path: str | None = Field(None, description="local file or glob (jsonl, parquet)")
+    dataset: str | None = Field(None, description="HF hub dataset name (hf)")
+    subset: str | None = Field(None, description="HF dataset config name (hf)")
+    split: str = "train"
+    revision: str | None = Field(None, description="HF commit or tag, pinned for reproducibility")
+    fields: FieldMap = FieldMap()
+    limit: int | None = Field(None, ge=1, description="take only the first N rows")
+
+    @model_validator(mode="after")
+    def _location(self):
+        if self.kind == "hf" and not self.dataset:
+            raise ValueError(f"source {self.name!r}: kind 'hf' needs `dataset: owner/name`")
+        if self.kind != "hf" and not self.path:
+            raise ValueError(f"source {self.name!r}: kind {self.kind!r} needs `path: FILE`")
+        return self
+
+
+class SimulatedTeacherConfig(_Config):
+    """Start the bundled simulated teacher (a test double) on a free loopback port for the run."""
+
+    latency_ms: float = Field(50.0, ge=0)
+    rate_wrong: float = Field(0.15, ge=0, le=1)
+    rate_equivalent: float = Field(0.2, ge=0, le=1)
+    rate_truncated: float = Field(0.05, ge=0, le=1)
+    rate_duplicate: float = Field(0.05, ge=0, le=1)
+    rate_429: float = Field(0.0, ge=0, le=1)
+    rate_5xx: float = Field(0.0, ge=0, le=1)
+    rate_timeout: float = Field(0.0, ge=0, le=1)
+    rate_malformed: float = Field(0.0, ge=0, le=1)
+    retry_after_s: float = Field(1.0, ge=0, description="Retry-After sent with simulated 429s")
+    hang_s: float = Field(30.0, ge=0, description="how long a simulated timeout holds the request")
+    mean_reasoning_tokens: int = Field(600, ge=10)
+    reasoning_field: Literal["inline", "reasoning_content", "reasoning"] = "inline"
+    model: str = "sim-r1"
+    seed: int = 0
+
+
+class SamplingConfig(_Config):
+    temperature: float = Field(0.6, ge=0, le=2)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_tokens: int = Field(16384, ge=1)
+    seed: int | None = None
+
+
+class TeacherConfig(_Config):
+    """The teacher endpoint and how to ask it."""
+
+    base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://host:8000/v1")
+    base_url_env: str | None = Field(None, description="read the base URL from this environment variable")
+    model: str | None = None
+    model_env: str | None = Field(None, description="read the model name from this environment variable")
+    api_key_env: str | None = Field(None, description="environment variable holding the API key")
+    simulated: SimulatedTeacherConfig | None = None
+    n: int = Field(4, ge=1, le=1024, description="samples per problem")
+    sampling: SamplingConfig = SamplingConfig()
+    system_prompt: str | None = None
+    prompt_template: str = Field(DEFAULT_PROMPT, description="str.format template with {problem}")
+    concurrency: int = Field(64, ge=1, le=100_000, description="requests in flight, all workers together")
+    timeout_s: float = Field(600.0, gt=0)
+    max_attempts: int = Field(6, ge=1)
+    batch_size: int = Field(256, ge=1, description="samples per Ray task")
+
+    @model_validator(mode="after")
+    def _endpoint(self):
+        if self.simulated is None and not (self.base_url or self.base_url_env):
+            raise ValueError("teacher: set `base_url`, `base_url_env` or `simulated`")
+        if self.simulated is None and not (self.model or self.model_env):
+            raise ValueError("teacher: set `model` or `model_env`")
+        if "{problem}" not in self.prompt_template:
+            raise ValueError("teacher.prompt_template must contain {problem}")
+        return self
+
+
+class TokenizerConfig(_Config):
+    """The tokenizer that token counts and curriculum buckets are measured in (the student's)."""
+
+    name: str = Field(description="HF hub repo id, or a local tokenizer.json / directory holding one")
+    revision: str | None = None
+
+
+class FilterConfig(_Config):
+    """Trace filters applied before answer checking; each rejection has its own reason code."""
+
+    reject_truncated: bool = True
+    reject_unclosed_think: bool = True
+    reject_empty_reasoning: bool = False
+    max_total_tokens: int = Field(CURRICULUM_BUCKETS[-1], ge=1)
+
+
+class VerifyConfig(_Config):
+    timeout_s: float = Field(5.0, gt=0, description="hard wall-clock limit per sample for the sympy tier")
+    batch_size: int = Field(512, ge=1, description="samples per Ray verify task")
+
+
+class PublishConfig(_Config):
+    max_shard_rows: int = Field(20_000, ge=1)
+    max_shard_bytes: int = Field(256 * 2**20, ge=1024, description="target on-disk size per shard")
+    row_group_rows: int = Field(1000, ge=1)
+
+
+class RayConfig(_Config):
+    address: str | None = Field(None, description="cluster address; RAY_ADDRESS overrides, local when unset")
+    num_workers: int | None = Field(None, ge=1, description="parallel teacher tasks; default: CPUs")
+
+
+class PipelineConfig(_Config):
+    """A whole run, as described by one YAML file in `pipelines/`."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    sources: list[SourceConfig] = Field(min_length=1)
+    decontaminate: list[SourceConfig] = Field([], description="eval sets whose problems must not be trained on")
+    limit: int | None = Field(None, ge=1, description="first K problems after dedup")
+    teacher: TeacherConfig
+    tokenizer: TokenizerConfig
+    filters: FilterConfig = FilterConfig()
+    verify: VerifyConfig = VerifyConfig()
+    publish: PublishConfig = PublishConfig()
+    ray: RayConfig = RayConfig()
+
+    @model_validator(mode="after")
+    def _unique_sources(self):
+        names = [s.name for s in self.sources + self.decontaminate]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"source names must be unique, repeated: {sorted(dup)}")
+        return self
+
+    def fingerprint(self) -> str:
+        """Canonical JSON of the resolved config (what is stored with the run)."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+
+
+def _resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:
+    def fix(p: str | None) -> str | None:
+        if p is None or Path(p).is_absolute():
+            return p
+        return str((base / p).resolve())
+
+    for src in cfg.sources + cfg.decontaminate:
+        src.path = fix(src.path)
+    tok = base / cfg.tokenizer.name
+    if tok.exists():
+        cfg.tokenizer.name = str(tok.resolve())
+    return cfg
+
+
+def _one_line(err: ValidationError, path: Path) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"].removeprefix("Value error, ")
+    extra = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key; check the spelling against README's pipeline reference"
+    return f"{path}: {where}: {msg}{extra}"
+
+
+def load_pipeline(path: str | os.PathLike) -> PipelineConfig:
+    """Read and validate a pipeline file; raise `ConfigError` with one line naming the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"pipeline file {str(path)!r} not found; pass the path of a YAML file, e.g. pipelines/demo.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where}: not valid YAML ({getattr(e, 'problem', e)}); fix the syntax") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+    try:
+        cfg = PipelineConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_one_line(e, path)) from None
+    return _resolve_paths(cfg, path.parent)

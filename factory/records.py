@@ -1,0 +1,174 @@
+"""The published data contracts: one pydantic model per record, Arrow schemas derived from them.
+
+The pydantic models are the single source of truth. `arrow_schema()` turns a model into an explicit
+Arrow schema (no inference anywhere), and `factory.schemas` writes their JSON Schemas to `schemas/`,
+where a test checks they have not drifted.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Literal
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field
+
+CURRICULUM_BUCKETS = (8192, 16384, 24576, 32768)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Message(_Record):
+    """One chat turn, the shape TRL's SFTTrainer reads from a `messages` column."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Problem(_Record):
+    """A normalized problem as it enters the factory (one row of `RUN_DIR/problems.parquet`)."""
+
+    problem_id: str = Field(description="sha256 prefix of the normalized problem text")
+    source: str = Field(description="name of the source in the pipeline file")
+    source_row: str = Field(description="row id inside that source (its id field, else the row index)")
+    problem: str
+    reference_answer: str | None
+    status: Literal["ok", "duplicate", "no_reference", "contaminated"]
+    duplicate_of: str | None = Field(None, description="source:row of the first copy, for duplicates")
+
+
+class SampleResult(_Record):
+    """One teacher sample as the journal stores it (one JSON line of `RUN_DIR/journal/*.jsonl`).
+
+    Written before the sample counts as done; everything downstream (verify, publish, provenance) is
+    derived from these lines, so they hold the exact request and everything the teacher said.
+    """
+
+    sample_id: str = Field(description="hash of problem id, sample index, model, prompt template, sampling")
+    problem_id: str
+    sample_index: int
+    session_id: str = Field(description="the `factory run` invocation that made this request")
+    model: str
+    endpoint: str = Field(description="base URL, never with credentials")
+    messages: list[Message] = Field(description="the exact chat messages sent")
+    sampling: str = Field(description="sampling parameters sent, as canonical JSON")
+    prompt_template_hash: str
+    attempts: int
+    outcome: Literal["complete", "truncated", "empty", "failed", "rejected"]
+    error: str | None
+    finish_reason: str | None
+    reasoning: str | None = Field(description="reasoning text, tags stripped")
+    answer: str | None = Field(description="content after the reasoning")
+    reasoning_source: str = Field(description="reasoning_content, reasoning, think_tags, think_unopened, none")
+    think_closed: bool = Field(description="False when an inline reasoning block was opened but never closed")
+    prompt_tokens: int | None = Field(description="usage reported by the endpoint")
+    completion_tokens: int | None
+    reasoning_tokens: int | None
+    started_at: float = Field(description="unix time the first attempt started")
+    finished_at: float
+    latency_s: float = Field(description="seconds from first attempt to final answer, retries included")
+
+
+class VerdictRow(_Record):
+    """What the verify stage decided about one teacher sample (one row of `RUN_DIR/verdicts/*.parquet`)."""
+
+    sample_id: str
+    problem_id: str
+    correct: bool
+    reason: str = Field(description="reason code: correct, wrong_answer, no_answer, truncated, ...")
+    predicted: str | None
+    trace_hash: str | None = Field(description="hash of reasoning + answer, for exact trace dedup")
+    prompt_tokens: int
+    reasoning_tokens: int
+    answer_tokens: int
+    total_tokens: int
+    verify_ms: float
+
+
+class PublishedRow(_Record):
+    """One row of a published shard `data/train-XXXXX-of-YYYYY.parquet`."""
+
+    id: str = Field(description="sample id; joins provenance requests.sample_id and published.sample_id")
+    problem_id: str = Field(description="joins provenance problems.problem_id")
+    run_id: str = Field(description="joins provenance runs.run_id")
+    source: str
+    source_row: str
+    problem: str
+    reference_answer: str
+    reasoning: str = Field(description="the teacher's reasoning, without <think> tags")
+    answer: str = Field(description="the teacher's final answer text after the reasoning")
+    predicted_answer: str = Field(description="the answer the verifier extracted from `answer`")
+    messages: list[Message] = Field(description="user prompt and assistant reply, ready for TRL SFTTrainer")
+    model: str
+    sample_index: int
+    prompt_tokens: int
+    reasoning_tokens: int
+    answer_tokens: int
+    total_tokens: int
+    curriculum_bucket: int = Field(description="smallest of 8192/16384/24576/32768 that fits total_tokens")
+
+
+class ShardEntry(_Record):
+    path: str = Field(description="path relative to the run directory")
+    rows: int
+    bytes: int
+    sha256: str
+
+
+class Manifest(_Record):
+    """`RUN_DIR/manifest.json`: what was published, and how to check it."""
+
+    format_version: Literal[1] = 1
+    run_id: str
+    pipeline: str
+    created_at: str
+    tokenizer: str
+    shards: list[ShardEntry]
+    counts: dict[str, int] = Field(description="problems, samples, published and rejections by reason")
+    curriculum_buckets: dict[str, int] = Field(description="published rows per bucket (token limit -> rows)")
+    token_stats: dict[str, float] = Field(description="min, mean, p50, p90, max of total_tokens")
+
+
+def bucket_for(total_tokens: int) -> int | None:
+    """Return the smallest curriculum bucket that fits `total_tokens`, or None when none does."""
+    for limit in CURRICULUM_BUCKETS:
+        if total_tokens <= limit:
+            return limit
+    return None
+
+
+_SCALARS = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
+
+
+def _arrow_type(annotation) -> tuple[pa.DataType, bool]:
+    """Map a field annotation to (Arrow type, nullable)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _arrow_type(args[0])[0], True
+    if origin is Literal:
+        return pa.string(), False
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        return pa.list_(_arrow_type(item)[0]), False
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return pa.struct(arrow_schema(annotation)), False
+    return _SCALARS[annotation], False
+
+
+def arrow_schema(model: type[BaseModel]) -> pa.Schema:
+    """The explicit Arrow schema of a record model (field order kept)."""
+    fields = []
+    for name, info in model.model_fields.items():
+        dtype, nullable = _arrow_type(info.annotation)
+        fields.append(pa.field(name, dtype, nullable=nullable))
+    return pa.schema(fields)
+
+
+PROBLEM_SCHEMA = arrow_schema(Problem)
+SAMPLE_SCHEMA = arrow_schema(SampleResult)
+VERDICT_SCHEMA = arrow_schema(VerdictRow)
+PUBLISHED_SCHEMA = arrow_schema(PublishedRow)

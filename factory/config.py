@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from factory.errors import ConfigError
 from factory.records import CURRICULUM_BUCKETS
 
-DEFAULT_PROMPT = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}."
+DEFAULT_PROMPT = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
 
 
 class _Config(BaseModel):
@@ -94,7 +94,7 @@ class TeacherConfig(_Config):
     n: int = Field(4, ge=1, le=1024, description="samples per problem")
     sampling: SamplingConfig = SamplingConfig()
     system_prompt: str | None = None
-    prompt_template: str = Field(DEFAULT_PROMPT, description="str.format template with {problem}")
+    prompt_template: str = Field(DEFAULT_PROMPT, description="the user message; {problem} is replaced by the problem text")
     concurrency: int = Field(64, ge=1, le=100_000, description="requests in flight, all workers together")
     timeout_s: float = Field(600.0, gt=0)
     max_attempts: int = Field(6, ge=1)

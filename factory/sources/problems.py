@@ -1,0 +1,64 @@
+"""Normalize problems, give them content-hash ids, drop exact duplicates and eval-set contamination.
+
+Every input row becomes a `Problem` row, kept or not, so provenance can say why a problem was not
+asked: `duplicate` (same normalized text seen earlier), `contaminated` (text of an eval-set problem)
+or `no_reference` (nothing to verify against). Only `ok` problems reach the teacher.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+
+import pyarrow as pa
+
+from factory.records import PROBLEM_SCHEMA
+from factory.sources.loaders import RawProblem
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    """Canonical form used for ids and exact dedup: NFKC, collapsed whitespace, stripped."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def problem_id(text: str) -> str:
+    """Stable id of a problem: sha256 of its normalized text (first 16 hex digits)."""
+    return hashlib.sha256(normalize_text(text).encode()).hexdigest()[:16]
+
+
+def build_problems(
+    rows: Iterable[RawProblem], eval_rows: Iterable[RawProblem] = (), limit: int | None = None
+) -> pa.Table:
+    """Turn raw rows into the problems table (PROBLEM_SCHEMA), deciding each row's status.
+
+    `limit` caps the number of `ok` problems (first K in source order); rows past the cap are not
+    listed at all, so a later run with a larger limit simply adds problems.
+    """
+    contaminated = {problem_id(r.problem) for r in eval_rows if r.problem.strip()}
+    first_seen: dict[str, str] = {}
+    out: list[dict] = []
+    ok = 0
+    for r in rows:
+        if limit is not None and ok >= limit:
+            break
+        text = r.problem.strip()
+        pid = problem_id(text)
+        status, dup_of = "ok", None
+        if pid in first_seen:
+            status, dup_of = "duplicate", first_seen[pid]
+        elif pid in contaminated:
+            status = "contaminated"
+        elif not r.answer:
+            status = "no_reference"
+        if pid not in first_seen:
+            first_seen[pid] = f"{r.source}:{r.source_row}"
+        ok += status == "ok"
+        out.append(
+            dict(problem_id=pid, source=r.source, source_row=r.source_row, problem=text,
+                 reference_answer=r.answer, status=status, duplicate_of=dup_of)
+        )
+    return pa.Table.from_pylist(out, schema=PROBLEM_SCHEMA)

@@ -1,0 +1,147 @@
+"""Ask the teacher for one sample: the `openai` SDK with its own retries off, tenacity on top.
+
+Only transient failures are retried (429, 5xx, timeouts, connection errors, malformed bodies); a
+4xx like "prompt too long" is final and recorded as `rejected`. Whatever happens, the caller gets a
+`SampleResult`-shaped dict: failures are data, not exceptions, so one bad problem never stops a run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import openai
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from factory.teacher.reasoning import split_reasoning
+
+_TRANSIENT_STATUS = {408, 409, 425, 429}
+_MAX_RETRY_AFTER_S = 120.0
+
+
+@dataclass(frozen=True)
+class AskSettings:
+    """Everything a worker needs to ask; the same for all samples of a run."""
+
+    base_url: str
+    api_key: str
+    model: str
+    sampling: dict
+    prompt_template_hash: str
+    timeout_s: float
+    max_attempts: int
+    session_id: str
+
+
+class MalformedResponse(Exception):
+    """A 200 response the SDK parsed but that holds no usable completion."""
+
+
+def public_endpoint(url: str) -> str:
+    """The URL as recorded anywhere: no credentials, no query string."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures where the same request may succeed later."""
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, json.JSONDecodeError,
+                        MalformedResponse)):
+        return True
+    if isinstance(exc, openai.APIResponseValidationError):
+        return True  # a malformed body from an overloaded proxy; the next try is usually fine
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code >= 500 or exc.status_code in _TRANSIENT_STATUS
+    return False
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    headers = response.headers
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return min(float(value) * scale, _MAX_RETRY_AFTER_S)
+            except ValueError:
+                return None  # an HTTP-date; fall back to backoff
+    return None
+
+
+class _WaitRetryAfterOrBackoff:
+    """Honour the server's Retry-After when it gives one, else exponential backoff with jitter."""
+
+    def __init__(self):
+        self._backoff = wait_random_exponential(multiplier=0.5, max=30)
+
+    def __call__(self, retry_state) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        hinted = _retry_after(exc) if exc else None
+        return hinted if hinted is not None else self._backoff(retry_state)
+
+
+def _describe(exc: BaseException) -> str:
+    status = getattr(exc, "status_code", None)
+    text = str(exc).splitlines()[0][:300] if str(exc) else ""
+    return f"{type(exc).__name__}" + (f" {status}" if status else "") + (f": {text}" if text else "")
+
+
+def _outcome(finish_reason: str | None, reasoning: str, answer: str) -> str:
+    if finish_reason == "length":
+        return "truncated"
+    if not reasoning and not answer:
+        return "empty"
+    return "complete"
+
+
+async def ask_one(client: openai.AsyncOpenAI, settings: AskSettings, spec: dict) -> dict:
+    """Ask for one sample and return its journal record (a SampleResult dict)."""
+    started = time.time()
+    attempts = 0
+    record = dict(
+        sample_id=spec["sample_id"], problem_id=spec["problem_id"], sample_index=spec["sample_index"],
+        session_id=settings.session_id, model=settings.model, endpoint=public_endpoint(settings.base_url),
+        messages=spec["messages"], sampling=json.dumps(settings.sampling, sort_keys=True),
+        prompt_template_hash=settings.prompt_template_hash, error=None, finish_reason=None,
+        reasoning=None, answer=None, reasoning_source="none", think_closed=True,
+        prompt_tokens=None, completion_tokens=None, reasoning_tokens=None,
+    )
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(settings.max_attempts), wait=_WaitRetryAfterOrBackoff(),
+        retry=retry_if_exception(is_transient), reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                attempts += 1
+                response = await client.chat.completions.create(
+                    model=settings.model, messages=spec["messages"], **settings.sampling
+                )
+                if not response.choices:
+                    raise MalformedResponse("response has no choices")
+    except Exception as exc:  # every failure becomes data: classified, counted, retryable later
+        record.update(outcome="failed" if is_transient(exc) else "rejected", error=_describe(exc))
+    else:
+        choice = response.choices[0]
+        message = choice.message
+        extra = message.model_extra or {}
+        split = split_reasoning(message.content, extra.get("reasoning_content"), extra.get("reasoning"))
+        usage = response.usage
+        details = getattr(usage, "completion_tokens_details", None) if usage else None
+        record.update(
+            outcome=_outcome(choice.finish_reason, split.reasoning, split.answer),
+            finish_reason=choice.finish_reason, reasoning=split.reasoning, answer=split.answer,
+            reasoning_source=split.source, think_closed=split.closed,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            reasoning_tokens=getattr(details, "reasoning_tokens", None) if details else None,
+        )
+    finished = time.time()
+    record.update(attempts=attempts, started_at=started, finished_at=finished, latency_s=finished - started)
+    return record

@@ -1,0 +1,59 @@
+"""Resolve where the teacher is (config, environment, flags) and check it answers before any work."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from factory.config import TeacherConfig
+from factory.errors import ConfigError, TeacherUnreachable
+from factory.teacher.client import public_endpoint
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    base_url: str
+    model: str
+    api_key: str  # never written anywhere; lives only in memory and in the workers' clients
+
+
+def _env(name: str, what: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} (the teacher's {what}) is not set; export it or "
+                          f"set teacher.{what} in the pipeline file")
+    return value
+
+
+def resolve(teacher: TeacherConfig) -> Endpoint:
+    """Base URL, model and key of a real (non-simulated) teacher."""
+    base_url = teacher.base_url or _env(teacher.base_url_env, "base_url")
+    model = teacher.model or _env(teacher.model_env, "model")
+    api_key = os.environ.get(teacher.api_key_env, "") if teacher.api_key_env else ""
+    if teacher.api_key_env and not api_key:
+        raise ConfigError(f"environment variable {teacher.api_key_env} (the teacher's API key) is not set; "
+                          "export it before the run")
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"teacher URL {base_url!r} is not an http(s) URL; pass e.g. http://127.0.0.1:8000/v1")
+    return Endpoint(base_url.rstrip("/"), model, api_key)
+
+
+def preflight(endpoint: Endpoint, timeout_s: float = 10.0) -> None:
+    """Fail fast, in one line, when the teacher cannot be reached at all."""
+    url = endpoint.base_url + "/models"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {endpoint.api_key or 'unused'}"})
+    shown = public_endpoint(endpoint.base_url)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s):
+            return
+    except urllib.error.HTTPError as e:
+        if e.code in (401, 403):
+            raise TeacherUnreachable(f"teacher at {shown} refused the API key (HTTP {e.code}); check the key's "
+                                     "environment variable") from None
+        return  # it answered: some servers have no /models route, which is fine
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        why = getattr(e, "reason", e)
+        raise TeacherUnreachable(f"teacher at {shown} is unreachable ({why}); check --teacher-url or "
+                                 "teacher.base_url and that the server is running") from None

@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+
+from factory.config import load_pipeline
+from factory.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MINIMAL = """
+name: t
+sources:
+  - {name: a, kind: jsonl, path: problems.jsonl}
+teacher: {base_url: "http://127.0.0.1:1/v1", model: m}
+tokenizer: {name: tok.json}
+"""
+
+
+def write(tmp_path, text):
+    p = tmp_path / "p.yaml"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "deepscaler.yaml"])
+def test_shipped_pipelines_validate(name):
+    cfg = load_pipeline(ROOT / "pipelines" / name)
+    assert cfg.name == name.removesuffix(".yaml")
+
+
+def test_relative_paths_resolve_against_the_pipeline_file(tmp_path):
+    cfg = load_pipeline(write(tmp_path, MINIMAL))
+    assert cfg.sources[0].path == str(tmp_path / "problems.jsonl")
+
+
+def test_unknown_key_is_one_line_naming_it(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        load_pipeline(write(tmp_path, MINIMAL + "bogus: 1\n"))
+    assert "bogus" in str(e.value) and "unknown key" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_nested_unknown_key(tmp_path):
+    text = MINIMAL.replace("model: m}", "model: m, temprature: 0.5}")
+    with pytest.raises(ConfigError, match=r"teacher\.temprature: unknown key"):
+        load_pipeline(write(tmp_path, text))
+
+
+def test_malformed_yaml_names_the_line(tmp_path):
+    with pytest.raises(ConfigError, match="line .*not valid YAML"):
+        load_pipeline(write(tmp_path, "name: [unclosed\nsources: 1\n"))
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="not found"):
+        load_pipeline("does/not/exist.yaml")
+
+
+def test_bad_values_are_rejected(tmp_path):
+    with pytest.raises(ConfigError, match="teacher.n"):
+        load_pipeline(write(tmp_path, MINIMAL.replace("model: m}", "model: m, n: 0}")))
+    with pytest.raises(ConfigError, match="needs `dataset"):
+        load_pipeline(write(tmp_path, MINIMAL.replace("kind: jsonl, path: problems.jsonl", "kind: hf")))
+
+
+def test_template_must_mention_problem(tmp_path):
+    with pytest.raises(ConfigError, match="prompt_template"):
+        load_pipeline(write(tmp_path, MINIMAL.replace("model: m}", "model: m, prompt_template: hi}")))

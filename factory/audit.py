@@ -1,0 +1,55 @@
+"""`factory audit RUN_DIR [SQL]`: the provenance database, opened read-only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from factory.errors import FactoryError, RunDirError
+
+SUMMARY = {
+    "problems by source and status": """
+        SELECT source, status, count(*) AS problems FROM problems GROUP BY ALL ORDER BY ALL""",
+    "samples by final status and reason": """
+        SELECT final_status, final_reason, count(*) AS samples FROM verdicts GROUP BY ALL
+        UNION ALL
+        SELECT 'rejected', 'request_' || outcome, count(*) FROM requests
+        WHERE sample_id NOT IN (SELECT sample_id FROM verdicts) GROUP BY ALL
+        ORDER BY 1, 3 DESC""",
+    "requests and tokens spent": """
+        SELECT model, endpoint, count(*) AS requests, sum(attempts) AS attempts,
+               sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
+               sum(reasoning_tokens) AS reasoning_tokens, round(avg(latency_s), 3) AS mean_latency_s
+        FROM requests GROUP BY ALL ORDER BY ALL""",
+}
+
+
+def connect(run_dir: Path) -> duckdb.DuckDBPyConnection:
+    db = Path(run_dir) / "provenance.duckdb"
+    if not db.is_file():
+        raise RunDirError(f"no provenance database at {str(db)!r}; it is written when `factory run` publishes")
+    return duckdb.connect(str(db), read_only=True)
+
+
+def _table(rel: duckdb.DuckDBPyRelation) -> str:
+    cols = rel.columns
+    rows = [["" if v is None else str(v) for v in row] for row in rel.fetchall()]
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*cols), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows])
+
+
+def audit(run_dir: Path, sql: str | None = None) -> str:
+    """The summary, or the result of one read-only SQL query, as text."""
+    con = connect(run_dir)
+    try:
+        if sql:
+            try:
+                return _table(con.sql(sql))
+            except duckdb.Error as e:
+                raise FactoryError(f"SQL failed: {str(e).splitlines()[0]}; tables: runs, sessions, problems, "
+                                   "requests, verdicts, published, view lineage") from None
+        return "\n\n".join(f"== {title}\n{_table(con.sql(q))}" for title, q in SUMMARY.items())
+    finally:
+        con.close()

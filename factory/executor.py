@@ -1,0 +1,127 @@
+"""The Ray executor: runs stage work in batches on a local or remote Ray cluster.
+
+Stages know nothing about Ray; this module knows nothing about what they compute. Teacher work goes
+to async actors (each with its own HTTP client and in-flight cap) that stream results back in
+chunks, so the driver can journal each result as soon as it arrives. Verify work goes to plain tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import ray
+
+import factory
+from factory.config import RayConfig
+from factory.teacher.asker import Asker
+from factory.teacher.client import AskSettings
+
+
+def start_ray(cfg: RayConfig) -> str:
+    """Connect to `RAY_ADDRESS` (or `ray.address`) if set, else start an embedded local Ray."""
+    if ray.is_initialized():
+        return "existing"
+    address = os.environ.get("RAY_ADDRESS") or cfg.address
+    common = dict(logging_level=logging.WARNING, log_to_driver=False, configure_logging=True)
+    if address:
+        # ship our package to the cluster's workers so they run the same code as the driver
+        pkg = str(Path(factory.__file__).parent)
+        ray.init(address=address, runtime_env={"py_modules": [pkg]}, **common)
+        return address
+    ray.init(include_dashboard=False, **common)
+    return "local"
+
+
+def worker_count(cfg: RayConfig) -> int:
+    return cfg.num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+@ray.remote(num_cpus=1)
+class TeacherActor:
+    """One worker's share of the teacher traffic."""
+
+    def __init__(self, settings: AskSettings, concurrency: int):
+        self.asker = Asker(settings, concurrency)
+
+    async def ask(self, specs: list[dict]):
+        async for chunk in self.asker.ask_batch(specs):
+            yield chunk
+
+    async def close(self) -> None:
+        await self.asker.close()
+
+
+async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk: Callable[[list[dict]], None],
+                 batch_size: int) -> None:
+    # enough queued batches per actor that its semaphore never starves between batches
+    depth = max(2, math.ceil(2 * per_actor / batch_size))
+    slots = asyncio.Queue()
+    for actor in actors:
+        for _ in range(depth):
+            slots.put_nowait(actor)
+    errors: list[BaseException] = []
+
+    async def consume(actor, batch):
+        try:
+            async for ref in actor.ask.options(num_returns="streaming").remote(batch):
+                on_chunk(await ref)
+        except BaseException as e:  # surfaced after the loop; the journal keeps what arrived
+            errors.append(e)
+        finally:
+            slots.put_nowait(actor)
+
+    running = set()
+    for batch in batches:
+        actor = await slots.get()
+        if errors:
+            break
+        task = asyncio.create_task(consume(actor, batch))
+        running.add(task)
+        task.add_done_callback(running.discard)
+    if running:
+        await asyncio.gather(*running)
+    if errors:
+        raise errors[0]
+
+
+def run_teacher(settings: AskSettings, concurrency: int, batches: Iterable[list[dict]],
+                on_chunk: Callable[[list[dict]], None], cfg: RayConfig, batch_size: int) -> None:
+    """Ask every batch through Ray actors; `on_chunk` is called on the driver for each result chunk."""
+    n = max(1, min(worker_count(cfg), concurrency))
+    per_actor = math.ceil(concurrency / n)
+    actors = [TeacherActor.options(max_concurrency=10_000).remote(settings, per_actor) for _ in range(n)]
+    try:
+        asyncio.run(_drive(actors, per_actor, batches, on_chunk, batch_size))
+    finally:
+        try:
+            ray.get([a.close.remote() for a in actors], timeout=10)
+        except Exception:  # an actor that died has nothing left to close
+            pass
+        for actor in actors:
+            ray.kill(actor)
+
+
+@ray.remote(num_cpus=1)
+def _remote(fn, *args):
+    return fn(*args)
+
+
+def map_batches(fn: Callable[..., pa.Table], batches: Iterable[tuple], on_result: Callable[[pa.Table], None],
+                max_in_flight: int | None = None) -> None:
+    """Run `fn(*batch)` as Ray tasks, at most `max_in_flight` at once, handing results over in completion order."""
+    limit = max_in_flight or 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
+    pending: list = []
+    for args in batches:
+        pending.append(_remote.remote(fn, *args))
+        if len(pending) >= limit:
+            done, pending = ray.wait(pending, num_returns=1)
+            on_result(ray.get(done[0]))
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        on_result(ray.get(done[0]))

@@ -1,0 +1,65 @@
+"""The verify stage's driver side: judge every journaled sample that has no verdict yet.
+
+Verdicts land as Parquet parts under RUN_DIR/verdicts/, each written atomically, so a crash loses at
+most the batches in flight and a resumed run judges only what is missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from factory.config import PipelineConfig
+from factory.journal import latest_records
+from factory.progress import Progress
+from factory.records import VERDICT_SCHEMA
+from factory.rundir import write_atomic
+from factory.stages.verdicts import SLIM_FIELDS, judge_batch
+
+JUDGED_OUTCOMES = ("complete", "truncated", "empty")
+
+
+def read_verdicts(run_dir: Path) -> pa.Table:
+    parts = sorted((Path(run_dir) / "verdicts").glob("part-*.parquet"))
+    if not parts:
+        return VERDICT_SCHEMA.empty_table()
+    return pa.concat_tables([pq.read_table(p, schema=VERDICT_SCHEMA) for p in parts])
+
+
+def check(cfg: PipelineConfig, problems: pa.Table, run_dir: Path, session_id: str) -> int:
+    """Verify missing samples through Ray tasks; return how many were judged."""
+    from factory.executor import map_batches
+
+    have = set(read_verdicts(run_dir)["sample_id"].to_pylist())
+    refs = dict(zip(problems["problem_id"].to_pylist(), problems["reference_answer"].to_pylist()))
+    todo = [
+        {k: r[k] for k in SLIM_FIELDS}
+        for r in latest_records(run_dir).values()
+        if r["outcome"] in JUDGED_OUTCOMES and r["sample_id"] not in have and r["problem_id"] in refs
+    ]
+    if not todo:
+        return 0
+    out = Path(run_dir) / "verdicts"
+    out.mkdir(exist_ok=True)
+    progress = Progress("verify", len(todo))
+    size = cfg.verify.batch_size
+    batches = (
+        (batch, {s["problem_id"]: refs[s["problem_id"]] for s in batch}, cfg.tokenizer.name,
+         cfg.tokenizer.revision, cfg.filters, cfg.verify.timeout_s)
+        for batch in (todo[i:i + size] for i in range(0, len(todo), size))
+    )
+    written = 0
+
+    def on_result(table: pa.Table) -> None:
+        nonlocal written
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        write_atomic(out / f"part-{session_id}-{written:05d}.parquet", sink.getvalue().to_pybytes())
+        written += 1
+        progress.add(table["reason"].to_pylist())
+
+    map_batches(judge_batch, batches, on_result)
+    progress.line(final=True)
+    return len(todo)

@@ -1,0 +1,51 @@
+"""The verify stage's unit of work: trace filters, answer checking and token counts for a batch.
+
+Runs inside a worker (a Ray task), takes slim sample dicts and the problems' reference answers, and
+returns a VERDICT_SCHEMA table. Over-length is decided here because it needs the token counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pyarrow as pa
+
+from factory.config import FilterConfig
+from factory.records import VERDICT_SCHEMA
+from factory.tokenize import count_tokens, load_tokenizer
+from factory.verify import check_trace, verify
+
+SLIM_FIELDS = ("sample_id", "problem_id", "messages", "reasoning", "answer", "finish_reason", "think_closed")
+
+
+def trace_hash(reasoning: str, answer: str) -> str:
+    return hashlib.sha256(f"{reasoning}\x00{answer}".encode()).hexdigest()[:16]
+
+
+def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str, revision: str | None,
+                filters: FilterConfig, timeout_s: float) -> pa.Table:
+    """Verdict rows for `samples` (dicts with SLIM_FIELDS); `references` maps problem_id -> answer."""
+    tok = load_tokenizer(tokenizer, revision)
+    prompts = ["\n".join(m["content"] for m in s["messages"]) for s in samples]
+    reasonings = [s["reasoning"] or "" for s in samples]
+    answers = [s["answer"] or "" for s in samples]
+    n_prompt, n_reason, n_answer = (count_tokens(tok, texts) for texts in (prompts, reasonings, answers))
+    rows = []
+    for i, s in enumerate(samples):
+        started = time.perf_counter()
+        total = n_prompt[i] + n_reason[i] + n_answer[i]
+        reason = check_trace(s["reasoning"], s["answer"], s["finish_reason"], s["think_closed"], filters)
+        correct, predicted = False, None
+        if reason is None:
+            verdict = verify(references.get(s["problem_id"]) or "", answers[i], timeout_s=timeout_s)
+            correct, reason, predicted = verdict.correct, verdict.reason, verdict.predicted
+            if correct and total > filters.max_total_tokens:
+                correct, reason = False, "over_length"
+        rows.append(dict(
+            sample_id=s["sample_id"], problem_id=s["problem_id"], correct=correct, reason=reason,
+            predicted=predicted, trace_hash=trace_hash(reasonings[i], answers[i]),
+            prompt_tokens=n_prompt[i], reasoning_tokens=n_reason[i], answer_tokens=n_answer[i],
+            total_tokens=total, verify_ms=(time.perf_counter() - started) * 1e3,
+        ))
+    return pa.Table.from_pylist(rows, schema=VERDICT_SCHEMA)

@@ -1,0 +1,380 @@
+"""The simulated teacher: an OpenAI-compatible chat completions server on loopback, with faults.
+
+It is a test double and says so (`X-Simulated-Teacher: true` on every response and
+`"system_fingerprint": "simulated-teacher"` in every completion). It serves the test suite, the
+benchmarks and the offline demo, so it stays cheap: aiohttp, text from precomputed pools, no
+sympy. Every request draws its outcome from a Random seeded by (seed, request counter), so the same
+seed and request sequence give the same outcomes. (Under concurrency only duplicates can differ:
+they copy whatever earlier completion has already been sent for the problem.)
+
+`by_outcome` counts faults per request (429, 5xx, timeout, malformed, bad_request) and content
+outcomes per choice (ok, wrong, equivalent, truncated, duplicate). A simulated timeout holds the
+request for `hang_s`, then answers normally if the client is still there (so its choices count too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import socket
+import threading
+import time
+from collections import OrderedDict
+
+from aiohttp import web
+
+from factory.config import SimulatedTeacherConfig
+from factory.simteacher import traces
+from factory.simteacher.lookup import ProblemIndex, approx_tokens
+
+OUTCOMES = ("ok", "wrong", "equivalent", "truncated", "duplicate", "429", "5xx", "timeout", "malformed", "bad_request")
+_MAX_N = 1024
+_MEMORY_PER_PROBLEM = 4  # earlier completions kept per problem for duplicates
+_MEMORY_PROBLEMS = 10_000
+
+
+class _Sim:
+    """Per-server state: config, problem index, duplicate memory and counters."""
+
+    def __init__(self, config: SimulatedTeacherConfig, answers: dict[str, str]):
+        self.config = config
+        self.index = ProblemIndex(answers)
+        self.counter = 0
+        self.memory: OrderedDict[str, list[tuple[str, str | None]]] = OrderedDict()
+        self.numbers: dict[str, tuple[int, int]] = {}
+        self.requests = self.completions = self.choices = 0
+        self.in_flight = self.max_in_flight = 0
+        self.first_request_at: float | None = None
+        self.last_request_at: float | None = None
+        self.by_outcome = dict.fromkeys(OUTCOMES, 0)  # all keys up front: snapshots never race a resize
+
+    def snapshot(self) -> dict:
+        """The `/stats` document."""
+        return {
+            "requests": self.requests, "completions": self.completions, "choices": self.choices,
+            "in_flight": self.in_flight, "max_in_flight": self.max_in_flight,
+            "first_request_at": self.first_request_at, "last_request_at": self.last_request_at,
+            "by_outcome": dict(self.by_outcome),
+        }
+
+    def remember(self, key: str, trace: tuple[str, str | None]) -> None:
+        seen = self.memory.get(key)
+        if seen is None:
+            seen = self.memory[key] = []
+            if len(self.memory) > _MEMORY_PROBLEMS:
+                self.memory.popitem(last=False)
+        if len(seen) < _MEMORY_PER_PROBLEM:
+            seen.append(trace)
+
+    def trace(self, rng: random.Random, key: str, reference: str) -> tuple[tuple[str, str | None], str]:
+        """One (reasoning, final or None when truncated) pair and its outcome name."""
+        cfg = self.config
+        seen = self.memory.get(key)
+        # Drawn whether or not there is a memory yet, so the draws after it do not depend on it.
+        duplicate = rng.random() < cfg.rate_duplicate
+        if seen and duplicate:
+            return rng.choice(seen), "duplicate"
+        u, outcome, shown = rng.random(), "ok", reference
+        if u < cfg.rate_wrong:
+            shown, outcome = traces.wrong_answer(reference, rng), "wrong"
+        elif u < cfg.rate_wrong + cfg.rate_equivalent:
+            shown = traces.equivalent_form(reference, rng)
+            outcome = "equivalent" if shown != reference else "ok"
+        numbers = self.numbers.get(key)
+        if numbers is None:
+            numbers = self.numbers[key] = traces.problem_numbers(key)
+            if len(self.numbers) > _MEMORY_PROBLEMS * 5:
+                self.numbers.clear()
+        reasoning = traces.reasoning_text(rng, cfg.mean_reasoning_tokens, numbers, shown)
+        final: str | None = traces.final_text(rng, shown)
+        if rng.random() < cfg.rate_truncated:
+            reasoning, final, outcome = reasoning[: int(len(reasoning) * rng.uniform(0.2, 0.9))], None, "truncated"
+        trace = (reasoning, final)
+        self.remember(key, trace)
+        return trace, outcome
+
+    def choice(self, index: int, trace: tuple[str, str | None], max_tokens: int | None) -> tuple[dict, int, int]:
+        """Render a trace as an OpenAI choice; returns (choice, completion tokens, reasoning tokens)."""
+        reasoning, final = trace
+        field = self.config.reasoning_field
+        if field == "inline":
+            think = f"<think>\n{reasoning}\n</think>\n\n" if final is not None else f"<think>\n{reasoning}"
+            content, extra, think_chars = think + (final or ""), None, len(think)
+        else:
+            content, extra, think_chars = final or "", reasoning, len(reasoning)
+        finish = "stop" if final is not None else "length"
+        limit = None if max_tokens is None else max_tokens * 4
+        if limit is not None and len(content) + len(extra or "") > limit:
+            finish = "length"  # the server ran out of budget: cut where a real one would stop
+            if extra is not None:
+                extra, content = extra[:limit], content[: max(0, limit - len(extra))]
+            else:
+                content = content[:limit]
+            think_chars = min(think_chars, limit)
+        message = {"role": "assistant", "content": content}
+        if extra is not None:
+            message[field] = extra
+        total = len(content) + len(extra or "")
+        return {"index": index, "message": message, "finish_reason": finish, "logprobs": None}, \
+            approx_tokens(total), approx_tokens(think_chars)
+
+
+def _error(status: int, message: str, kind: str, code: str | None = None, headers: dict | None = None) -> web.Response:
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _text_of(content) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}, ...]
+        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def _validate(body) -> tuple[str | None, list, int, int | None]:
+    """Check a request body; returns (error message or None, messages, n, max_tokens)."""
+    if not isinstance(body, dict):
+        return "request body must be a JSON object", [], 1, None
+    if body.get("stream"):
+        return "streaming is not supported by the simulated teacher; send stream=false", [], 1, None
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+        return "'messages' must be a non-empty list of message objects", [], 1, None
+    n = body.get("n") or 1
+    if not isinstance(n, int) or not 1 <= n <= _MAX_N:
+        return f"'n' must be an integer from 1 to {_MAX_N}", [], 1, None
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+        return "'max_tokens' must be a positive integer", [], 1, None
+    return None, messages, n, max_tokens
+
+
+_SIM = web.AppKey("simteacher", _Sim)
+
+
+async def _chat(request: web.Request) -> web.Response:
+    sim = request.app[_SIM]
+    cfg = sim.config
+    # The counter is taken before any await, so request order alone fixes each request's draws.
+    number = sim.counter
+    sim.counter += 1
+    rng = random.Random(cfg.seed * 1_000_003 + number)
+    now = time.time()
+    sim.requests += 1
+    sim.first_request_at = sim.first_request_at or now
+    sim.last_request_at = now
+    sim.in_flight += 1
+    sim.max_in_flight = max(sim.max_in_flight, sim.in_flight)
+    try:
+        return await _answer(request, sim, rng, number)
+    finally:
+        sim.in_flight -= 1
+
+
+async def _answer(request: web.Request, sim: _Sim, rng: random.Random, number: int) -> web.Response:
+    cfg = sim.config
+    try:
+        body = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    problem, messages, n, max_tokens = _validate(body) if body is not None else ("request body is not valid JSON", [], 1, None)
+    await asyncio.sleep(cfg.latency_ms / 1000 * rng.uniform(0.9, 1.1))
+    if problem is not None:
+        sim.by_outcome["bad_request"] += 1
+        return _error(400, problem, "invalid_request_error")
+    u = rng.random()
+    edges = (cfg.rate_429, cfg.rate_5xx, cfg.rate_timeout, cfg.rate_malformed)
+    if u < edges[0]:
+        sim.by_outcome["429"] += 1
+        wait = f"{cfg.retry_after_s:g}"
+        return _error(429, "Rate limit reached (simulated by the simulated teacher).", "rate_limit_error",
+                      "rate_limit_exceeded", {"Retry-After": wait, "retry-after-ms": f"{cfg.retry_after_s * 1000:g}"})
+    if u < sum(edges[:2]):
+        sim.by_outcome["5xx"] += 1
+        status = rng.choice((500, 503))
+        return _error(status, f"Simulated server error {status} (simulated teacher).", "server_error")
+    if u < sum(edges[:3]):
+        sim.by_outcome["timeout"] += 1
+        await asyncio.sleep(cfg.hang_s)  # then answer normally, if the client is still there
+    elif u < sum(edges):
+        sim.by_outcome["malformed"] += 1
+        broken = f'{{"id": "chatcmpl-sim-{number}", "object": "chat.completion", "choices": [{{"index": 0, "mess'
+        return web.Response(text=broken, content_type="application/json")
+    users = [m for m in messages if m.get("role") == "user"]
+    prompt = _text_of((users or messages)[-1].get("content"))
+    key, reference = sim.index.lookup(prompt)
+    if reference is None:
+        reference = traces.fallback_answer(prompt)
+    choices, completion_tokens, reasoning_tokens = [], 0, 0
+    for i in range(n):
+        trace, outcome = sim.trace(rng, key, reference)
+        choice, tokens, think = sim.choice(i, trace, max_tokens)
+        sim.by_outcome[outcome] += 1
+        choices.append(choice)
+        completion_tokens += tokens
+        reasoning_tokens += think
+    prompt_tokens = approx_tokens(sum(len(_text_of(m.get("content"))) for m in messages))
+    model = body.get("model") if isinstance(body.get("model"), str) and body.get("model") else cfg.model
+    sim.completions += 1
+    sim.choices += n
+    return web.json_response({
+        "id": f"chatcmpl-sim-{number}-{rng.getrandbits(32):08x}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": "simulated-teacher",
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
+        },
+    })
+
+
+async def _models(request: web.Request) -> web.Response:
+    model = request.app[_SIM].config.model
+    return web.json_response({"object": "list", "data": [
+        {"id": model, "object": "model", "created": 0, "owned_by": "simulated-teacher"}]})
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "simulated": True})
+
+
+async def _stats(request: web.Request) -> web.Response:
+    return web.json_response(request.app[_SIM].snapshot())
+
+
+async def _mark_simulated(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["X-Simulated-Teacher"] = "true"
+
+
+def make_app(config: SimulatedTeacherConfig, answers: dict[str, str]) -> web.Application:
+    """Build the aiohttp application (routes, state, the `X-Simulated-Teacher` header).
+
+    Args:
+        config: rates, latency, reasoning shape and seed.
+        answers: problem text as it appears in the source -> reference answer (LaTeX).
+    """
+    return _build_app(_Sim(config, answers))
+
+
+def _build_app(sim: _Sim) -> web.Application:
+    app = web.Application(client_max_size=64 * 2**20)
+    app[_SIM] = sim
+    app.on_response_prepare.append(_mark_simulated)
+    for prefix in ("/v1", ""):
+        app.router.add_post(f"{prefix}/chat/completions", _chat)
+        app.router.add_get(f"{prefix}/models", _models)
+    app.router.add_get("/health", _health)
+    app.router.add_get("/stats", _stats)
+    return app
+
+
+def _runner(app: web.Application) -> web.AppRunner:
+    # No access log (CPU), cancel handlers whose client left (a hung request ends with its client),
+    # and do not wait long for hung requests on shutdown.
+    return web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
+
+
+class SimTeacher:
+    """The simulated teacher on a background thread with its own event loop.
+
+    Example:
+        with SimTeacher(config, answers) as sim:
+            client = OpenAI(base_url=sim.base_url, api_key="x")
+    """
+
+    def __init__(self, config: SimulatedTeacherConfig, answers: dict[str, str], host: str = "127.0.0.1", port: int = 0):
+        self.host, self._want_port = host, port
+        self.port: int | None = None
+        self._sim = _Sim(config, answers)  # kept across stop()/start(), so stats accumulate
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        """`http://HOST:PORT/v1`, what an OpenAI client takes as base_url."""
+        if self.port is None:
+            raise RuntimeError("SimTeacher is not started; call start() or use it as a context manager")
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> str:
+        """Bind, start serving in a daemon thread and return `base_url`."""
+        if self._thread is not None:
+            return self.base_url
+        # Bound here, so the port is known (and a bind error raised) in the caller's thread.
+        sock = socket.create_server((self.host, self._want_port), backlog=4096)
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        self._loop = asyncio.new_event_loop()
+        self._app = _build_app(self._sim)  # an aiohttp app belongs to one loop: a fresh one per start
+        started, failure = threading.Event(), []
+        self._thread = threading.Thread(target=self._serve, args=(sock, started, failure), daemon=True,
+                                        name="simteacher")
+        self._thread.start()
+        if not started.wait(15) or failure:
+            self.stop()
+            raise RuntimeError(f"simulated teacher failed to start: {failure[0] if failure else 'timed out'}")
+        return self.base_url
+
+    def _serve(self, sock: socket.socket, started: threading.Event, failure: list) -> None:
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        runner = _runner(self._app)
+        try:
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.SockSite(runner, sock, backlog=4096).start())
+        except Exception as e:  # reported to start() in the caller's thread
+            failure.append(e)
+        started.set()
+        if not failure:
+            loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    def stop(self) -> None:
+        """Stop serving and join the thread (hung requests are dropped)."""
+        if self._thread is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._thread = None
+
+    def stats(self) -> dict:
+        """The same document as `GET /stats`."""
+        return self._sim.snapshot()
+
+    def __enter__(self) -> SimTeacher:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+async def _serve_until_signalled(config: SimulatedTeacherConfig, answers: dict[str, str], host: str, port: int) -> None:
+    runner = _runner(make_app(config, answers))
+    await runner.setup()
+    await web.TCPSite(runner, host, port, backlog=4096).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            pass
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def serve(config: SimulatedTeacherConfig, answers: dict[str, str], host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve in the foreground until SIGINT or SIGTERM (for `factory sim-teacher`); prints nothing."""
+    asyncio.run(_serve_until_signalled(config, answers, host, port))

@@ -1,0 +1,214 @@
+"""The provenance database (`RUN_DIR/provenance.duckdb`): where every published row came from.
+
+One DuckDB file per run holds the run and its sessions, every problem (duplicates and contaminated
+ones included), every request sent to the teacher (the exact messages and sampling, but not the
+reply text, which lives in the journal and the shards), every verdict, every sample's final fate,
+and where each published row landed. The `lineage` view joins a published row to its source, its
+request and its verdict. The DDL below is also written to `schemas/provenance.sql` by
+`factory.schemas`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+PROVENANCE_DB = "provenance.duckdb"
+
+DDL = """\
+-- All timestamps are UTC.
+CREATE TABLE runs (
+    run_id        VARCHAR PRIMARY KEY,
+    pipeline      VARCHAR NOT NULL,
+    config_json   JSON NOT NULL,        -- the resolved pipeline config, canonical JSON (no secrets)
+    config_hash   VARCHAR NOT NULL,
+    created_at    TIMESTAMP NOT NULL
+);
+
+CREATE TABLE sessions (
+    session_id      VARCHAR PRIMARY KEY, -- one `factory run` invocation; requests.session_id
+    started_at      TIMESTAMP NOT NULL,
+    finished_at     TIMESTAMP,           -- NULL while running or after a crash
+    command         VARCHAR NOT NULL,
+    code_version    VARCHAR,
+    factory_version VARCHAR NOT NULL
+);
+
+CREATE TABLE problems (
+    source           VARCHAR NOT NULL,
+    source_row       VARCHAR NOT NULL,
+    problem_id       VARCHAR NOT NULL,   -- not unique: a duplicate shares its original's id
+    problem          VARCHAR NOT NULL,
+    reference_answer VARCHAR,
+    status           VARCHAR NOT NULL,   -- ok | duplicate | no_reference | contaminated
+    duplicate_of     VARCHAR,            -- source:row of the first copy
+    PRIMARY KEY (source, source_row)
+);
+
+CREATE TABLE requests (
+    sample_id            VARCHAR PRIMARY KEY,
+    problem_id           VARCHAR NOT NULL,
+    sample_index         BIGINT NOT NULL,
+    session_id           VARCHAR NOT NULL,
+    model                VARCHAR NOT NULL,
+    endpoint             VARCHAR NOT NULL, -- base URL, never with credentials
+    messages             JSON NOT NULL,    -- the exact chat messages sent
+    sampling             JSON NOT NULL,
+    prompt_template_hash VARCHAR NOT NULL,
+    attempts             BIGINT NOT NULL,
+    outcome              VARCHAR NOT NULL, -- complete | truncated | empty | failed | rejected
+    error                VARCHAR,
+    finish_reason        VARCHAR,
+    reasoning_source     VARCHAR NOT NULL,
+    think_closed         BOOLEAN NOT NULL,
+    prompt_tokens        BIGINT,           -- usage as reported by the endpoint
+    completion_tokens    BIGINT,
+    reasoning_tokens     BIGINT,
+    started_at           TIMESTAMP NOT NULL,
+    finished_at          TIMESTAMP NOT NULL,
+    latency_s            DOUBLE NOT NULL
+);
+
+CREATE TABLE outcomes (
+    sample_id VARCHAR PRIMARY KEY REFERENCES requests (sample_id),
+    status    VARCHAR NOT NULL,            -- published | rejected | pending
+    reason    VARCHAR NOT NULL             -- correct, wrong_answer, duplicate_trace, request_failed, ...
+);
+
+CREATE TABLE verdicts (
+    sample_id        VARCHAR PRIMARY KEY REFERENCES requests (sample_id),
+    problem_id       VARCHAR NOT NULL,
+    correct          BOOLEAN NOT NULL,
+    reason           VARCHAR NOT NULL,     -- the verifier's reason code
+    predicted        VARCHAR,
+    trace_hash       VARCHAR,
+    prompt_tokens    BIGINT NOT NULL,      -- measured with the run's tokenizer
+    reasoning_tokens BIGINT NOT NULL,
+    answer_tokens    BIGINT NOT NULL,
+    total_tokens     BIGINT NOT NULL,
+    verify_ms        DOUBLE NOT NULL,
+    status           VARCHAR NOT NULL,     -- final status after dedup and length checks
+    final_reason     VARCHAR NOT NULL
+);
+
+CREATE TABLE published (
+    sample_id  VARCHAR PRIMARY KEY REFERENCES requests (sample_id), -- = the shard row's `id`
+    problem_id VARCHAR NOT NULL,
+    shard      VARCHAR NOT NULL,           -- path relative to the run directory
+    row_index  BIGINT NOT NULL,            -- row within the shard
+    UNIQUE (shard, row_index)
+);
+
+-- One row per published row: its source problem, the request that made it, and its verdict.
+CREATE VIEW lineage AS
+SELECT pub.sample_id AS id, pub.shard, pub.row_index, run.run_id, run.pipeline,
+       p.source, p.source_row, p.problem_id, p.problem, p.reference_answer,
+       r.session_id, r.sample_index, r.model, r.endpoint, r.messages, r.sampling,
+       r.prompt_template_hash, r.attempts, r.outcome, r.finish_reason, r.reasoning_source,
+       r.started_at, r.finished_at, r.latency_s,
+       v.correct, v.reason AS verdict_reason, v.predicted, v.trace_hash, v.prompt_tokens,
+       v.reasoning_tokens, v.answer_tokens, v.total_tokens
+FROM published pub
+JOIN requests r ON r.sample_id = pub.sample_id
+JOIN verdicts v ON v.sample_id = pub.sample_id
+-- only the `ok` row of a problem id was published; its duplicates share the id
+JOIN problems p ON p.problem_id = pub.problem_id AND p.status = 'ok'
+CROSS JOIN runs run;
+"""
+
+_INGEST = """
+INSERT INTO runs SELECT * FROM run_in;
+INSERT INTO sessions SELECT * FROM sessions_in;
+INSERT INTO problems
+SELECT source, source_row, problem_id, problem, reference_answer, status, duplicate_of FROM problems_in;
+INSERT INTO requests
+SELECT sample_id, problem_id, sample_index, session_id, model, endpoint, to_json(messages),
+       CAST(sampling AS JSON), prompt_template_hash, attempts, outcome, error, finish_reason,
+       reasoning_source, think_closed, prompt_tokens, completion_tokens, reasoning_tokens,
+       make_timestamp(CAST(round(started_at * 1e6) AS BIGINT)),
+       make_timestamp(CAST(round(finished_at * 1e6) AS BIGINT)), latency_s
+FROM samples_in;
+INSERT INTO outcomes SELECT sample_id, status, reason FROM outcomes_in;
+INSERT INTO verdicts
+SELECT v.sample_id, v.problem_id, v.correct, v.reason, v.predicted, v.trace_hash, v.prompt_tokens,
+       v.reasoning_tokens, v.answer_tokens, v.total_tokens, v.verify_ms, o.status, o.reason
+FROM verdicts_in v JOIN outcomes_in o ON o.sample_id = v.sample_id;  -- verdicts of unknown samples are dropped
+INSERT INTO published SELECT sample_id, problem_id, shard, row_index FROM placements_in;
+"""
+
+_TS = pa.timestamp("us")
+_RUN_SCHEMA = pa.schema([("run_id", pa.string()), ("pipeline", pa.string()), ("config_json", pa.string()),
+                         ("config_hash", pa.string()), ("created_at", _TS)])
+_SESSION_SCHEMA = pa.schema([("session_id", pa.string()), ("started_at", _TS), ("finished_at", _TS),
+                             ("command", pa.string()), ("code_version", pa.string()),
+                             ("factory_version", pa.string())])
+
+
+def _utc(value: str | None) -> dt.datetime | None:
+    """Parse an ISO timestamp into naive UTC (naive input is taken to be UTC already)."""
+    if value is None:
+        return None
+    t = dt.datetime.fromisoformat(value)
+    return t.astimezone(dt.timezone.utc).replace(tzinfo=None) if t.tzinfo else t
+
+
+def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems: pa.Table, samples: pa.Table,
+                     verdicts: pa.Table, placements: pa.Table, outcomes: pa.Table) -> Path:
+    """Build `run_dir/provenance.duckdb` from the run's tables, replacing any previous one atomically.
+
+    Args:
+        run_dir: the run directory.
+        run: run_id, pipeline, config_json, config_hash, created_at (ISO string).
+        sessions: one dict per `factory run` invocation: session_id, started_at, finished_at (ISO
+            strings, finished_at may be None), command, code_version, factory_version.
+        problems: PROBLEM_SCHEMA rows, every status.
+        samples: SAMPLE_SCHEMA rows (the journal); the reply text is not copied.
+        verdicts: VERDICT_SCHEMA rows.
+        placements: `PublishResult.placements`.
+        outcomes: `PublishResult.outcomes`.
+
+    Returns:
+        The path of the database.
+    """
+    run_dir = Path(run_dir)
+    run_table = pa.Table.from_pylist([{**{k: run[k] for k in _RUN_SCHEMA.names},
+                                       "created_at": _utc(run["created_at"])}], schema=_RUN_SCHEMA)
+    # a handful of sessions per run: a Python pass over them is fine
+    session_table = pa.Table.from_pylist(
+        [{**{k: s.get(k) for k in _SESSION_SCHEMA.names}, "started_at": _utc(s["started_at"]),
+          "finished_at": _utc(s.get("finished_at"))} for s in sessions], schema=_SESSION_SCHEMA)
+
+    fd, tmp = tempfile.mkstemp(prefix=".provenance-", suffix=".duckdb", dir=run_dir)
+    os.close(fd)
+    os.unlink(tmp)  # DuckDB wants to create the file itself
+    try:
+        con = duckdb.connect(tmp)
+        try:
+            con.execute(DDL)
+            for name, table in (("run_in", run_table), ("sessions_in", session_table), ("problems_in", problems),
+                                ("samples_in", samples), ("verdicts_in", verdicts),
+                                ("placements_in", placements), ("outcomes_in", outcomes)):
+                con.register(name, table)
+            con.execute("BEGIN TRANSACTION")
+            con.execute(_INGEST)
+            con.execute("COMMIT")
+            for name in ("run_in", "sessions_in", "problems_in", "samples_in", "verdicts_in",
+                         "placements_in", "outcomes_in"):
+                con.unregister(name)
+            con.execute("CHECKPOINT")  # everything into the main file, so no .wal travels with it
+        finally:
+            con.close()
+        target = run_dir / PROVENANCE_DB
+        # our databases are checkpointed, so a log beside the old one is stale; it must not be
+        # replayed into the new file
+        Path(f"{target}.wal").unlink(missing_ok=True)
+        os.replace(tmp, target)
+    finally:
+        for leftover in (tmp, f"{tmp}.wal"):
+            Path(leftover).unlink(missing_ok=True)
+    return target

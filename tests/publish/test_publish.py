@@ -1,0 +1,273 @@
+"""The publish stage: decisions per sample, shard layout, manifest, card, determinism, atomic swap."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for the shared fixture builder
+
+import fixtures_runs as fx  # noqa: E402
+
+from factory import publish as pub  # noqa: E402
+from factory.config import PublishConfig  # noqa: E402
+from factory.errors import RunDirError  # noqa: E402
+from factory.records import PUBLISHED_SCHEMA, Manifest, PublishedRow, bucket_for  # noqa: E402
+
+SHARD = "data/train-00000-of-00001.parquet"
+
+
+def run_publish(run_dir: Path, tables=None, **cfg) -> pub.PublishResult:
+    problems, samples, verdicts = tables or fx.small_run()
+    return pub.publish(run_dir, run_id="run-1", pipeline="demo", tokenizer="Qwen/Qwen2.5-Math-7B",
+                       problems=problems, samples=samples, verdicts=verdicts, cfg=PublishConfig(**cfg))
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def shard_files(run_dir: Path) -> list[str]:
+    return sorted(p.name for p in (run_dir / "data").iterdir())
+
+
+def hidden(run_dir: Path) -> list[str]:
+    return sorted(p.name for p in run_dir.iterdir() if p.name.startswith("."))
+
+
+@pytest.fixture
+def published(tmp_path):
+    return tmp_path, run_publish(tmp_path)
+
+
+def test_every_sample_gets_its_expected_outcome(published):
+    _, result = published
+    got = {r["sample_id"]: (r["status"], r["reason"]) for r in result.outcomes.to_pylist()}
+    want = {fx.sid(fx.pid(text), i): v for (text, i), v in fx.EXPECTED.items()}
+    assert result.outcomes.num_rows == 12 and got == want
+    assert result.outcomes.schema == pub.OUTCOME_SCHEMA
+
+
+def test_dedup_keeps_lowest_sample_index(tmp_path):
+    problems, samples, verdicts = fx.small_run()
+    result = run_publish(tmp_path, (problems, samples, verdicts))
+    add = fx.pid(fx.P_ADD)
+    kept = pc.filter(result.placements, pc.equal(result.placements["problem_id"], add))["sample_id"].to_pylist()
+    assert kept == [fx.sid(add, 1)]  # [1] and [3] share a trace; [1] is listed after [3] in the journal
+
+
+def test_shard_rows_follow_the_published_schema(published):
+    run_dir, _ = published
+    assert shard_files(run_dir) == ["train-00000-of-00001.parquet"]
+    meta = pq.ParquetFile(run_dir / SHARD).metadata
+    assert meta.row_group(0).column(0).compression == "ZSTD"
+    table = pq.read_table(run_dir / SHARD)
+    assert table.schema.equals(PUBLISHED_SCHEMA)
+    rows = table.to_pylist()
+    for row in rows:
+        PublishedRow.model_validate(row)
+        assert row["curriculum_bucket"] == bucket_for(row["total_tokens"])
+        assert row["run_id"] == "run-1"
+    assert [(r["problem_id"], r["sample_index"]) for r in rows] == sorted((r["problem_id"], r["sample_index"]) for r in rows)
+
+
+def test_messages_are_request_turns_plus_think_formatted_reply(published):
+    run_dir, _ = published
+    for row in pq.read_table(run_dir / SHARD).to_pylist():
+        roles = [m["role"] for m in row["messages"]]
+        system = row["problem"] == fx.P_FRAC  # only the FRAC requests carried a system prompt
+        assert roles == (["system"] if system else []) + ["user", "assistant"]
+        assert row["messages"][-2]["content"] == fx.TEMPLATE.format(problem=row["problem"])
+        assert row["messages"][-1]["content"] == f"<think>\n{row['reasoning']}\n</think>\n\n{row['answer']}"
+        if system:
+            assert row["messages"][0]["content"] == fx.SYSTEM
+
+
+def test_row_values_come_from_their_verdict_problem_and_sample(published):
+    run_dir, _ = published
+    rows = {r["id"]: r for r in pq.read_table(run_dir / SHARD).to_pylist()}
+    long = rows[fx.sid(fx.pid(fx.P_LONG), 0)]
+    assert (long["source"], long["source_row"], long["reference_answer"]) == ("demo", "4", "5050")
+    assert long["reasoning"] == "Gauß: 100·101/2 = 5050 ✓" and long["predicted_answer"] == "5050"
+    assert (long["total_tokens"], long["reasoning_tokens"], long["curriculum_bucket"]) == (1200, 1110, 8192)
+    frac1 = rows[fx.sid(fx.pid(fx.P_FRAC), 1)]
+    assert (frac1["predicted_answer"], frac1["curriculum_bucket"]) == ("5/6", 24576)
+
+
+def test_manifest_checksums_counts_and_stats(published):
+    run_dir, result = published
+    manifest = Manifest.model_validate_json((run_dir / "manifest.json").read_text())
+    assert manifest == result.manifest
+    (shard,) = manifest.shards
+    assert (shard.path, shard.rows) == (SHARD, 4)
+    assert shard.bytes == (run_dir / SHARD).stat().st_size and shard.sha256 == sha(run_dir / SHARD)
+    c = manifest.counts
+    assert (c["problems"], c["problems_ok"], c["problems_duplicate"], c["problems_no_reference"],
+            c["problems_contaminated"]) == (6, 3, 1, 1, 1)
+    assert (c["samples"], c["published"], c["rejected"], c["pending"]) == (12, 4, 7, 1)
+    assert c["rejected.duplicate_trace"] == c["rejected.request_failed"] == c["rejected.over_length"] == 1
+    assert manifest.curriculum_buckets == {"8192": 2, "16384": 1, "24576": 1, "32768": 0}
+    tokens = [300, 1200, 9000, 20000]
+    assert manifest.token_stats["min"] == 300 and manifest.token_stats["max"] == 20000
+    assert manifest.token_stats["mean"] == pytest.approx(np.mean(tokens))
+    assert manifest.token_stats["p50"] == pytest.approx(np.percentile(tokens, 50))
+    assert manifest.token_stats["p90"] == pytest.approx(np.percentile(tokens, 90))
+
+
+def test_placements_point_at_the_rows(published):
+    run_dir, result = published
+    table = pq.read_table(run_dir / SHARD)
+    for p in result.placements.to_pylist():
+        assert p["shard"] == SHARD and table["id"][p["row_index"]].as_py() == p["sample_id"]
+    assert result.placements.schema == pub.PLACEMENT_SCHEMA
+
+
+def test_datasets_and_duckdb_load_the_rows_unchanged(published, tmp_path_factory):
+    datasets = pytest.importorskip("datasets")
+    run_dir, _ = published
+    cache = str(tmp_path_factory.mktemp("hf-cache"))
+    expected = pq.read_table(run_dir / SHARD).to_pylist()
+    by_files = datasets.load_dataset("parquet", data_files=str(run_dir / "data/*.parquet"), split="train", cache_dir=cache)
+    # the card's `configs` must steer the loader to the shards, past the run's other Parquet files
+    pq.write_table(pa.table({"x": [1]}), run_dir / "problems.parquet")
+    by_dir = datasets.load_dataset(str(run_dir), split="train", cache_dir=cache)
+    for ds in (by_files, by_dir):
+        assert ds.to_list() == expected
+        assert ds.features["messages"] == datasets.List({"role": datasets.Value("string"),
+                                                         "content": datasets.Value("string")})
+    rows = duckdb.sql(f"SELECT id, messages FROM read_parquet('{run_dir}/data/train-*.parquet') ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == sorted(r["id"] for r in expected)
+    assert all(m[-1]["role"] == "assistant" for _, m in rows)
+
+
+def test_card_front_matter_and_tables(published):
+    run_dir, _ = published
+    text = (run_dir / "README.md").read_text()
+    _, front, body = text.split("---\n", 2)
+    meta = yaml.safe_load(front)
+    assert meta["configs"] == [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}]
+    assert [f["name"] for f in meta["dataset_info"]["features"]] == PUBLISHED_SCHEMA.names
+    for needle in ("| wrong_answer | 1 |", "| duplicate_trace | 1 |", "| ≤ 8192 tokens | 2 |",
+                   "Qwen/Qwen2.5-Math-7B", "load_dataset", "read_parquet", "SFTTrainer", "lineage"):
+        assert needle in body
+
+
+def test_sharding_splits_at_max_shard_rows(tmp_path):
+    result = run_publish(tmp_path, fx.bulk_run(10, 5), max_shard_rows=12, row_group_rows=5)
+    names = shard_files(tmp_path)
+    assert names == [f"train-{k:05d}-of-00005.parquet" for k in range(5)]
+    assert [s.rows for s in result.manifest.shards] == [12, 12, 12, 12, 2]
+    assert [pq.ParquetFile(tmp_path / "data" / n).metadata.num_row_groups for n in names] == [3, 3, 3, 3, 1]
+    for s in result.manifest.shards:
+        assert s.sha256 == sha(tmp_path / s.path)
+    assert result.placements.num_rows == 50 and pc.max(result.placements["row_index"]).as_py() == 11
+
+
+def test_sharding_bounds_the_file_size(tmp_path):
+    limit = 48 * 1024
+    result = run_publish(tmp_path, fx.bulk_run(20, 4, text_len=3000), max_shard_bytes=limit, row_group_rows=4)
+    assert len(result.manifest.shards) > 1 and sum(s.rows for s in result.manifest.shards) == 80
+    assert all(s.bytes <= limit for s in result.manifest.shards)
+
+
+def test_shard_bounds_edge_cases():
+    assert pub.shard_bounds(np.array([10, 10, 10]), max_rows=2, max_bytes=10**9) == [(0, 2), (2, 3)]
+    big = pub._FILE_OVERHEAD
+    # a row over the byte budget still gets a shard of its own
+    assert pub.shard_bounds(np.array([5, 10**6, 5]), max_rows=100, max_bytes=big + 20) == [(0, 1), (1, 2), (2, 3)]
+    assert pub.shard_bounds(np.array([], dtype=np.int64), max_rows=1, max_bytes=big) == []
+
+
+def test_republishing_is_byte_identical(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    first = run_publish(a, fx.bulk_run(6, 3), max_shard_rows=5)
+    digests = {s.path: sha(a / s.path) for s in first.manifest.shards}
+    second = run_publish(a, fx.bulk_run(6, 3), max_shard_rows=5)  # over its own output
+    run_publish(b, fx.bulk_run(6, 3), max_shard_rows=5)  # elsewhere
+    assert {s.path: s.sha256 for s in second.manifest.shards} == digests
+    assert {s.path: sha(b / s.path) for s in second.manifest.shards} == digests
+    assert first.placements.equals(second.placements) and first.outcomes.equals(second.outcomes)
+
+
+def test_republish_replaces_old_shards_and_leaves_no_temp_dirs(tmp_path):
+    run_publish(tmp_path, fx.bulk_run(10, 5), max_shard_rows=12)
+    assert len(shard_files(tmp_path)) == 5
+    run_publish(tmp_path)
+    assert shard_files(tmp_path) == ["train-00000-of-00001.parquet"] and hidden(tmp_path) == []
+    assert json.loads((tmp_path / "manifest.json").read_text())["counts"]["published"] == 4
+
+
+def test_crash_while_writing_shards_keeps_the_old_publication(tmp_path, monkeypatch):
+    old = run_publish(tmp_path)
+    card = (tmp_path / "README.md").read_bytes()
+    real_write, calls = pub._write_shard, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(pub, "_write_shard", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        run_publish(tmp_path, fx.bulk_run(10, 5), max_shard_rows=12)
+    assert Manifest.model_validate_json((tmp_path / "manifest.json").read_text()) == old.manifest
+    assert sha(tmp_path / SHARD) == old.manifest.shards[0].sha256 and shard_files(tmp_path) == [Path(SHARD).name]
+    assert (tmp_path / "README.md").read_bytes() == card and hidden(tmp_path) == []
+
+
+def test_crash_between_the_renames_restores_the_old_data(tmp_path, monkeypatch):
+    old = run_publish(tmp_path)
+    real_rename = os.rename
+
+    def failing(src, dst):
+        if Path(src).parent.name.startswith(".publish-tmp-"):  # moving the new data/ in
+            raise OSError("power cut")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(pub.os, "rename", failing)
+    with pytest.raises(OSError, match="power cut"):
+        run_publish(tmp_path, fx.bulk_run(3, 2))
+    assert sha(tmp_path / SHARD) == old.manifest.shards[0].sha256 and hidden(tmp_path) == []
+
+
+def test_recover_puts_back_data_moved_away_by_a_killed_process(tmp_path):
+    old = run_publish(tmp_path)
+    parked = tmp_path / ".publish-old-x"
+    parked.mkdir()
+    os.rename(tmp_path / "data", parked / "data")  # killed right after the first rename
+    (tmp_path / ".publish-tmp-y" / "data").mkdir(parents=True)
+    pub.recover(tmp_path)
+    assert sha(tmp_path / SHARD) == old.manifest.shards[0].sha256 and hidden(tmp_path) == []
+
+
+def test_zero_accepted_rows_give_zero_shards_and_a_manifest(tmp_path):
+    problems, samples, verdicts = fx.small_run()
+    verdicts = verdicts.set_column(verdicts.schema.get_field_index("correct"), verdicts.schema.field("correct"),
+                                   pa.array([False] * verdicts.num_rows))
+    result = run_publish(tmp_path, (problems, samples, verdicts))
+    assert result.manifest.shards == [] and shard_files(tmp_path) == [] and result.placements.num_rows == 0
+    assert result.manifest.counts["published"] == 0 and set(result.manifest.token_stats.values()) == {0.0}
+    assert result.manifest.curriculum_buckets == {"8192": 0, "16384": 0, "24576": 0, "32768": 0}
+    assert (tmp_path / "README.md").is_file()
+
+
+def test_inconsistent_inputs_fail_with_a_clear_error(tmp_path):
+    problems, samples, verdicts = fx.small_run()
+    with pytest.raises(RunDirError, match="repeats a sample_id"):
+        run_publish(tmp_path, (problems, pa.concat_tables([samples, samples.slice(0, 1)]), verdicts))
+    with pytest.raises(RunDirError, match=r"lacks columns \['trace_hash'\]"):
+        run_publish(tmp_path, (problems, samples, verdicts.drop_columns(["trace_hash"])))
+    assert not (tmp_path / "data").exists() and hidden(tmp_path) == []

@@ -12,11 +12,7 @@ SUMMARY = {
     "problems by source and status": """
         SELECT source, status, count(*) AS problems FROM problems GROUP BY ALL ORDER BY ALL""",
     "samples by final status and reason": """
-        SELECT final_status, final_reason, count(*) AS samples FROM verdicts GROUP BY ALL
-        UNION ALL
-        SELECT 'rejected', 'request_' || outcome, count(*) FROM requests
-        WHERE sample_id NOT IN (SELECT sample_id FROM verdicts) GROUP BY ALL
-        ORDER BY 1, 3 DESC""",
+        SELECT status, reason, count(*) AS samples FROM outcomes GROUP BY ALL ORDER BY 1, 3 DESC""",
     "requests and tokens spent": """
         SELECT model, endpoint, count(*) AS requests, sum(attempts) AS attempts,
                sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
@@ -49,7 +45,7 @@ def audit(run_dir: Path, sql: str | None = None) -> str:
                 return _table(con.sql(sql))
             except duckdb.Error as e:
                 raise FactoryError(f"SQL failed: {str(e).splitlines()[0]}; tables: runs, sessions, problems, "
-                                   "requests, verdicts, published, view lineage") from None
+                                   "requests, outcomes, verdicts, published, view lineage") from None
         return "\n\n".join(f"== {title}\n{_table(con.sql(q))}" for title, q in SUMMARY.items())
     finally:
         con.close()

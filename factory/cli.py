@@ -135,8 +135,12 @@ def status(run_dir):
 def audit(run_dir, sql):
     """Query RUN_DIR/provenance.duckdb read-only; with no SQL, print a summary.
 
-    Tables: runs, sessions, problems, requests, verdicts, published; view: lineage.
+    Tables: runs, sessions, problems, requests, outcomes, verdicts, published; view: lineage.
     """
     from factory.audit import audit as run_audit
 
     click.echo(run_audit(run_dir, sql))
+
+
+if __name__ == "__main__":
+    main()

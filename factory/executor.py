@@ -23,19 +23,19 @@ from factory.teacher.asker import Asker
 from factory.teacher.client import AskSettings
 
 
-def start_ray(cfg: RayConfig) -> str:
-    """Connect to `RAY_ADDRESS` (or `ray.address`) if set, else start an embedded local Ray."""
+def start_ray(cfg: RayConfig) -> None:
+    """Connect to `RAY_ADDRESS` (or `ray.address`) if set, else start an embedded local Ray (once)."""
     if ray.is_initialized():
-        return "existing"
+        return
     address = os.environ.get("RAY_ADDRESS") or cfg.address
     common = dict(logging_level=logging.WARNING, log_to_driver=False, configure_logging=True)
     if address:
         # ship our package to the cluster's workers so they run the same code as the driver
         pkg = str(Path(factory.__file__).parent)
         ray.init(address=address, runtime_env={"py_modules": [pkg]}, **common)
-        return address
-    ray.init(include_dashboard=False, **common)
-    return "local"
+    else:
+        ray.init(include_dashboard=False, **common)
+    print(f"[ray] {address or 'local'}: {int(ray.cluster_resources().get('CPU', 0))} CPUs", flush=True)
 
 
 def worker_count(cfg: RayConfig) -> int:
@@ -93,6 +93,7 @@ async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk
 def run_teacher(settings: AskSettings, concurrency: int, batches: Iterable[list[dict]],
                 on_chunk: Callable[[list[dict]], None], cfg: RayConfig, batch_size: int) -> None:
     """Ask every batch through Ray actors; `on_chunk` is called on the driver for each result chunk."""
+    start_ray(cfg)
     n = max(1, min(worker_count(cfg), concurrency))
     per_actor = math.ceil(concurrency / n)
     actors = [TeacherActor.options(max_concurrency=10_000).remote(settings, per_actor) for _ in range(n)]
@@ -113,8 +114,9 @@ def _remote(fn, *args):
 
 
 def map_batches(fn: Callable[..., pa.Table], batches: Iterable[tuple], on_result: Callable[[pa.Table], None],
-                max_in_flight: int | None = None) -> None:
+                cfg: RayConfig, max_in_flight: int | None = None) -> None:
     """Run `fn(*batch)` as Ray tasks, at most `max_in_flight` at once, handing results over in completion order."""
+    start_ray(cfg)
     limit = max_in_flight or 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
     pending: list = []
     for args in batches:

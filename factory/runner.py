@@ -97,15 +97,12 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
 
 def run_pipeline(cfg: PipelineConfig, out: Path, command: str) -> dict:
     """Run (or resume) the whole pipeline into `out`; return the manifest counts."""
-    from factory.executor import start_ray
-
     problems = load_problems(cfg)
     with teacher_endpoint(cfg, problems) as endpoint:
         rd = RunDir(out, cfg.name, command)
         try:
             write_atomic(rd.path / "config.resolved.json", json.dumps(cfg.model_dump(mode="json"), indent=2))
             _write_problems(rd.path, problems)
-            print(f"[ray] {start_ray(cfg.ray)}", flush=True)
             settings = settings_for(cfg, endpoint, rd.session["session_id"])
             generate(cfg, problems, settings, rd.path)
             check(cfg, problems, rd.path, rd.session["session_id"])

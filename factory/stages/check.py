@@ -60,6 +60,6 @@ def check(cfg: PipelineConfig, problems: pa.Table, run_dir: Path, session_id: st
         written += 1
         progress.add(table["reason"].to_pylist())
 
-    map_batches(judge_batch, batches, on_result)
+    map_batches(judge_batch, batches, on_result, cfg.ray)
     progress.line(final=True)
     return len(todo)

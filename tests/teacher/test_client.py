@@ -1,0 +1,85 @@
+"""The teacher client against the real simulated teacher over loopback HTTP."""
+
+import asyncio
+
+import pytest
+
+from factory.config import SimulatedTeacherConfig
+from factory.errors import TeacherUnreachable
+from factory.simteacher import SimTeacher
+from factory.teacher.asker import Asker
+from factory.teacher.client import AskSettings, public_endpoint
+from factory.teacher.endpoint import Endpoint, preflight
+
+PROBLEM = "What is $2+3$?"
+ANSWERS = {PROBLEM: "5"}
+
+
+def settings(url, max_attempts=6, timeout_s=10.0, max_tokens=4096):
+    return AskSettings(base_url=url, api_key="k", model="sim-r1", sampling={"max_tokens": max_tokens},
+                       prompt_template_hash="h", timeout_s=timeout_s, max_attempts=max_attempts, session_id="s")
+
+
+def spec(i=0):
+    return dict(sample_id=f"id{i}", problem_id="p", sample_index=i,
+                messages=[{"role": "user", "content": f"{PROBLEM}\n\nPut the answer in \\boxed{{}}."}])
+
+
+def ask_all(cfg, n, **kw):
+    async def go():
+        with SimTeacher(cfg, ANSWERS) as sim:
+            asker = Asker(settings(sim.base_url, **kw), concurrency=8)
+            out = [r async for chunk in asker.ask_batch([spec(i) for i in range(n)]) for r in chunk]
+            await asker.close()
+            return out, sim.stats()
+    return asyncio.run(go())
+
+
+def test_complete_samples_capture_reasoning_and_usage():
+    records, stats = ask_all(SimulatedTeacherConfig(latency_ms=0, rate_wrong=0, rate_truncated=0,
+                                                    rate_equivalent=0, rate_duplicate=0), 6)
+    assert sorted(r["sample_id"] for r in records) == [f"id{i}" for i in range(6)]
+    for r in records:
+        assert r["outcome"] == "complete" and r["attempts"] == 1
+        assert r["reasoning_source"] == "think_tags" and r["reasoning"] and "\\boxed{5}" in r["answer"]
+        assert r["completion_tokens"] > 0 and r["endpoint"].startswith("http://127.0.0.1:")
+    assert stats["completions"] == 6
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_reasoning_in_a_separate_field(field):
+    records, _ = ask_all(SimulatedTeacherConfig(latency_ms=0, reasoning_field=field, rate_truncated=0), 2)
+    assert all(r["reasoning_source"] == field and r["reasoning"] for r in records)
+
+
+def test_transient_faults_are_retried_until_they_pass():
+    cfg = SimulatedTeacherConfig(latency_ms=0, rate_429=0.15, rate_5xx=0.15, rate_malformed=0.1,
+                                 retry_after_s=0.01, seed=3)
+    records, stats = ask_all(cfg, 12, max_attempts=12)
+    assert all(r["outcome"] in ("complete", "truncated") for r in records)
+    assert sum(r["attempts"] for r in records) == stats["requests"] > 12
+
+
+def test_timeouts_are_retried_and_then_recorded_as_failed():
+    cfg = SimulatedTeacherConfig(latency_ms=0, rate_timeout=1.0, hang_s=5)
+    records, stats = ask_all(cfg, 2, max_attempts=2, timeout_s=0.3)
+    assert [r["outcome"] for r in records] == ["failed", "failed"]
+    assert all(r["attempts"] == 2 and "Timeout" in r["error"] for r in records)
+
+
+def test_token_budget_truncation_is_tagged():
+    records, _ = ask_all(SimulatedTeacherConfig(latency_ms=0, rate_truncated=0, mean_reasoning_tokens=400), 3,
+                         max_tokens=20)
+    assert all(r["outcome"] == "truncated" and r["finish_reason"] == "length" for r in records)
+    assert all(not r["think_closed"] for r in records)
+
+
+def test_endpoint_is_recorded_without_credentials():
+    assert public_endpoint("https://user:secret@host:8443/v1?key=abc") == "https://host:8443/v1"
+
+
+def test_preflight():
+    with SimTeacher(SimulatedTeacherConfig(), {}) as sim:
+        preflight(Endpoint(sim.base_url, "m", ""))
+    with pytest.raises(TeacherUnreachable, match="unreachable"):
+        preflight(Endpoint("http://127.0.0.1:9/v1", "m", ""), timeout_s=2)

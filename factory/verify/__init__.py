@@ -1,0 +1,14 @@
+"""The verifier: extract a model's final answer and decide whether it matches the reference.
+
+Safe on untrusted model output: answers are parsed into a whitelisted AST (never eval'd or given to
+a sympy parser), evaluated exactly under size bounds, and only the rare symbolic leftovers go to
+sympy, in a killable worker process with a memory cap.
+
+    from factory.verify import verify, verify_batch, extract_answer, check_trace, Verdict
+"""
+
+from factory.verify.compare import Verdict, verify, verify_batch
+from factory.verify.extract import extract_answer
+from factory.verify.filters import check_trace
+
+__all__ = ["Verdict", "check_trace", "extract_answer", "verify", "verify_batch"]

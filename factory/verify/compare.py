@@ -1,0 +1,325 @@
+"""Answer equivalence and the public `verify` entry points.
+
+Tiers, cheapest first: normalised-string equality; structural comparison of the parsed ASTs
+(containers elementwise); exact/relative numeric comparison; for expressions with variables, a
+check at fixed pseudo-random rational points; only when all of that is inconclusive, sympy's
+`simplify(a - b) == 0` in the sandbox worker. Plain numbers never reach sympy.
+
+Policies:
+    Percent: the % sign is dropped, so `50\\%` equals `50`; when either side carries a % sign its
+        value divided by 100 is accepted too, so `50\\%` also equals `0.5` and `\\frac12`.
+    Decimals: compared by their exact value. `0.75` equals `\\frac34`; `0.333` does not equal
+        `\\frac13`. One leniency: when the REFERENCE is a non-integer decimal literal with k digits
+        (it was rounded by its author) and the answer is not a decimal literal, the answer is
+        accepted if it lies within half a unit of the k-th digit (`\\frac13` vs `0.33`).
+    Irrational values: relative tolerance 1e-9 at 50 significant digits, never an absolute epsilon.
+    Units and `\\text{}` words beside a number are dropped on both sides; degrees signs are dropped.
+    `1,000` is a thousands-separated number only when the reference is not a tuple/list.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+
+from factory.verify.extract import boxed_contents, extract_answer
+from factory.verify.latex import ParseError, normalize, parse_normalized
+from factory.verify.numeric import EvalError, TooBig, evaluate, log_magnitude, to_mpf, values_equal
+from factory.verify.sandbox import SandboxError, SandboxTimeout, simplify_equal
+
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_DECIMAL = re.compile(r"-?\d*\.(\d+)")
+_SEQ = frozenset(["tuple", "list", "set", "union"])
+_FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "!=": "!="}
+_POINTS = 6
+STRICT = False  # tests set this to surface internal errors instead of folding them into "unparseable"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verifier's decision about one response."""
+
+    correct: bool
+    reason: str  # correct, wrong_answer, no_answer, hedged, unparseable, timeout, no_reference
+    predicted: str | None  # the extracted answer (raw LaTeX inside the box), or None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An answer normalised and parsed once (the reference is reused across a batch)."""
+
+    key: str  # whitespace-free normalised text, for the string tier
+    node: tuple | None  # AST, or None when unparseable
+    decimals: int | None  # digits after the point when the text is a plain decimal literal
+
+
+class _Undecided(Exception):
+    """Neither equal nor different could be established (too big to evaluate, sympy failed)."""
+
+
+def prepare(text: str, scalar_context: bool = True) -> Prepared:
+    """Normalise and parse one answer; never raises."""
+    try:
+        norm = normalize(text)
+    except ParseError:
+        return Prepared(re.sub(r"\s+", "", text[:1000]), None, None)
+    key = re.sub(r"\s+", "", norm)
+    if scalar_context and _THOUSANDS.fullmatch(key):
+        key = norm = key.replace(",", "")
+    dec = _DECIMAL.fullmatch(key)
+    try:
+        node = parse_normalized(norm)
+    except ParseError:
+        node = None
+    return Prepared(key, node, len(dec.group(1)) if dec else None)
+
+
+def prepare_reference(reference: str | None) -> Prepared | None:
+    """Prepare a reference given as bare LaTeX, `$...$`, or text holding `\\boxed{}`; None if empty."""
+    if reference is None or not str(reference).strip():
+        return None
+    text = str(reference)
+    boxes = boxed_contents(text[-20_000:]) if "box" in text else []
+    text = boxes[-1] if boxes else text.strip()
+    return prepare(text) if text.strip() else None
+
+
+def _symbols(node, out: set) -> set:
+    if node[0] == "sym":
+        out.add(node[1])
+    else:
+        for child in node[1:]:
+            if isinstance(child, tuple):
+                if child and isinstance(child[0], str):
+                    _symbols(child, out)
+                else:
+                    for c in child:
+                        _symbols(c, out)
+    return out
+
+
+def _has_inf(node) -> bool:
+    return "'inf'" in repr(node)  # AST is small (<= 500 chars of source); repr is a cheap walk
+
+
+class _Matcher:
+    def __init__(self, ref: Prepared, ans: Prepared, deadline: float):
+        self.ref, self.ans, self.deadline = ref, ans, deadline
+
+    def match(self, a, b) -> bool:
+        """Structural equivalence; `a` is always the reference side."""
+        if a == b:
+            return True
+        a, b = _as_tuple(a), _as_tuple(b)
+        ka, kb = a[0], b[0]
+        if ka == "eq" and kb != "eq":
+            return self.match(a[2], b) or (a[1][0] != "sym" and self.match(a[1], b))
+        if kb == "eq" and ka != "eq":
+            return self.match(a, b[2]) or (b[1][0] != "sym" and self.match(a, b[1]))
+        if ka == "eq":
+            if a[1] == b[1]:
+                return self.match(a[2], b[2])
+            da, db = ("add", (a[1], ("neg", a[2]))), ("add", (b[1], ("neg", b[2])))
+            return self.scalar(da, db) or self.scalar(da, ("neg", db))
+        if ka in _SEQ or kb in _SEQ:
+            xs = a[1] if ka in _SEQ else (a,)
+            ys = b[1] if kb in _SEQ else (b,)
+            if len(xs) != len(ys):
+                return False
+            if len(xs) == 1:
+                return self.match(xs[0], ys[0])
+            if "tuple" in (ka, kb) and {ka, kb} <= {"tuple", "list"}:
+                return all(self.match(x, y) for x, y in zip(xs, ys))
+            if "tuple" in (ka, kb):
+                return False  # an ordered tuple is not a set
+            return self._unordered(xs, ys)
+        if ka == "interval" or kb == "interval":
+            return ka == kb and a[1] == b[1] and a[4] == b[4] and self.match(a[2], b[2]) and self.match(a[3], b[3])
+        if ka == "rel" or kb == "rel":
+            if ka != kb:
+                return False
+            if a[1] == b[1] and self.match(a[2], b[2]) and self.match(a[3], b[3]):
+                return True
+            return _FLIP[a[1]] == b[1] and self.match(a[2], b[3]) and self.match(a[3], b[2])
+        return self.scalar(a, b)
+
+    def _unordered(self, xs, ys) -> bool:
+        used = [False] * len(ys)
+        for x in xs:  # greedy is enough: equivalence is transitive
+            for j, y in enumerate(ys):
+                if not used[j] and self.match(x, y):
+                    used[j] = True
+                    break
+            else:
+                return False
+        return True
+
+    def scalar(self, a, b) -> bool:
+        if a == b:
+            return True
+        if _has_inf(a) or _has_inf(b):
+            return False  # infinities only match structurally
+        strip_a, strip_b = (a[1] if a[0] == "pct" else a), (b[1] if b[0] == "pct" else b)
+        pairs = [(strip_a, strip_b)]
+        if a[0] == "pct":
+            pairs.append((a, strip_b))
+        if b[0] == "pct":
+            pairs.append((strip_a, b))
+        undecided = None
+        for x, y in pairs:
+            try:
+                if self._values(x, y):
+                    return True
+            except _Undecided as e:
+                undecided = e
+        if undecided is not None:
+            raise undecided
+        return False
+
+    def _values(self, a, b) -> bool:
+        syms = _symbols(a, set()) | _symbols(b, set())
+        if syms:
+            return self._at_points(a, b, sorted(syms))
+        try:
+            va, vb = evaluate(a), evaluate(b)
+        except TooBig:
+            la, lb = log_magnitude(a), log_magnitude(b)
+            if la is not None and lb is not None and abs(la - lb) > 1e-20 * max(1, abs(la), abs(lb)):
+                return False  # different magnitudes: surely different values
+            raise _Undecided("too big to evaluate") from None
+        except EvalError:
+            return False  # not structurally equal and at least one side is undefined
+        same = values_equal(va, vb)
+        if same is None:
+            return self._sympy(a, b)
+        if not same and self._rounded_reference(a, va, vb):
+            return True
+        return same
+
+    def _rounded_reference(self, a, va, vb) -> bool:
+        """The reference-rounding leniency documented in the module docstring."""
+        k = self.ref.decimals
+        if k is None or self.ans.decimals is not None or a is not self.ref.node:
+            return False
+        if not isinstance(va, Fraction) or va.denominator == 1:
+            return False
+        half_unit = Fraction(1, 2 * 10**k)
+        if isinstance(vb, Fraction):
+            return abs(vb - va) <= half_unit
+        return abs(to_mpf(vb) - to_mpf(va)) <= to_mpf(half_unit)
+
+    def _at_points(self, a, b, syms: list[str]) -> bool:
+        rng = random.Random(1729)  # fixed seed: the same pair always gets the same verdict
+        agree, unsure, big = 0, False, False
+        for _ in range(_POINTS):
+            env = {s: Fraction(rng.randint(1, 97), rng.randint(1, 13)) for s in syms}  # positive: sqrt/log defined
+            try:
+                same = values_equal(evaluate(a, env), evaluate(b, env))
+            except TooBig:
+                big = True
+                continue
+            except EvalError:
+                continue
+            if same is False:
+                return False  # one point where they differ is a proof
+            if same is None:
+                unsure = True
+            else:
+                agree += 1
+        if agree >= 3 and not unsure:
+            return True
+        if big:
+            raise _Undecided("too big to evaluate")
+        return self._sympy(a, b)
+
+    def _sympy(self, a, b) -> bool:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise SandboxTimeout("no time left")
+        try:
+            return simplify_equal(a, b, remaining)
+        except SandboxError:
+            raise _Undecided("sympy failed") from None
+
+
+def _as_tuple(node):
+    # An open interval (a, b) and the pair (a, b) are written identically.
+    if node[0] == "interval" and not node[1] and not node[4]:
+        return ("tuple", (node[2], node[3]))
+    return node
+
+
+def equivalent(ref: Prepared, answer: str, timeout_s: float = 5.0) -> str:
+    """Compare a prepared reference with an answer string.
+
+    Returns:
+        One of "correct", "wrong_answer", "unparseable", "timeout".
+    """
+    scalar = ref.node is None or ref.node[0] not in _SEQ | {"interval"}
+    ans = prepare(answer, scalar_context=scalar)
+    if ans.key and (ans.key == ref.key or (ans.key.isalpha() and ans.key.lower() == ref.key.lower())):
+        return "correct"
+    if ref.node is None or ans.node is None:
+        return "unparseable"
+    try:
+        same = _Matcher(ref, ans, time.monotonic() + timeout_s).match(ref.node, ans.node)
+    except SandboxTimeout:
+        return "timeout"
+    except _Undecided:
+        return "unparseable"
+    return "correct" if same else "wrong_answer"
+
+
+def _verify_prepared(ref: Prepared | None, response: str, timeout_s: float) -> Verdict:
+    predicted = None
+    try:
+        predicted, code = extract_answer(response if isinstance(response, str) else "")
+        if ref is None:
+            return Verdict(False, "no_reference", predicted)
+        if code != "ok" or predicted is None:
+            return Verdict(False, code, predicted)
+        reason = equivalent(ref, predicted, timeout_s)
+        return Verdict(reason == "correct", reason, predicted)
+    except Exception:  # last line of defence: untrusted input must never crash the pipeline
+        if STRICT:
+            raise
+        return Verdict(False, "unparseable", predicted)
+
+
+def verify(reference: str, response: str, timeout_s: float = 5.0) -> Verdict:
+    """Decide whether a response's final answer matches the reference.
+
+    Args:
+        reference: Bare LaTeX (`\\frac{3}{4}`), `$...$`, or text containing `\\boxed{}`.
+        response: A whole trace (`<think>...</think> final part`), the final part, or a bare answer.
+        timeout_s: Wall-clock limit for the sympy tier (rarely used).
+
+    Returns:
+        A Verdict; never raises.
+    """
+    try:
+        ref = prepare_reference(reference)
+    except Exception:
+        ref = Prepared("", None, None)
+    return _verify_prepared(ref, response, timeout_s)
+
+
+def verify_batch(reference: str, responses: list[str], timeout_s: float = 5.0) -> list[Verdict]:
+    """`verify` for many responses to one problem; the reference is parsed once.
+
+    Args:
+        reference: As for `verify`.
+        responses: The responses, in order.
+        timeout_s: Per-response wall-clock limit for the sympy tier.
+
+    Returns:
+        One Verdict per response, in order.
+    """
+    try:
+        ref = prepare_reference(reference)
+    except Exception:
+        ref = Prepared("", None, None)
+    return [_verify_prepared(ref, r, timeout_s) for r in responses]

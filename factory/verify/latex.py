@@ -1,0 +1,377 @@
+"""A small recursive-descent parser from answer LaTeX into a whitelisted AST.
+
+Model output is untrusted, so nothing here evaluates text: the parser only recognises a fixed
+vocabulary (numbers, single-letter or Greek symbols, + - * / ^, \\frac, \\sqrt, \\binom, a handful
+of functions, brackets, sets, intervals, equations) and raises `ParseError` on anything else.
+Input length, digit count, list length and nesting depth are all bounded before any work is done;
+nesting uses an explicit counter so Python's recursion limit is never the safety net. Formatting
+(spacing, \\text units, degrees, vectors, repeating decimals) is removed first by `normalize.py`.
+
+AST nodes are plain tuples (cheap, hashable, picklable for the sandbox worker):
+    ("num", Fraction)            ("sym", name)             ("const", "pi" | "e" | "inf")
+    ("add", (terms...))          ("mul", (factors...))     ("neg", x)
+    ("div", a, b)                ("pow", a, b)             ("root", x, n)
+    ("fact", x)                  ("binom", n, k)           ("func", name, x)
+    ("log", x, base)             ("pct", x)
+    ("tuple", items)             ("set", items)            ("list", items)   # bare "a, b"
+    ("interval", lclosed, a, b, rclosed)    ("union", parts)
+    ("eq", lhs, rhs)             ("rel", op, lhs, rhs)
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from factory.verify.normalize import MAX_ANSWER_CHARS, ParseError, normalize
+
+MAX_DEPTH = 50
+MAX_DIGITS = 1000
+MAX_ITEMS = 64
+
+GREEK = frozenset(
+    "alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi "
+    "rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi Omega".split()
+)
+FUNCS = frozenset("sin cos tan cot sec csc arcsin arccos arctan sinh cosh tanh ln log exp".split())
+_TRIG = frozenset("sin cos tan".split())
+_RELS = {"<": "<", ">": ">", "\\le": "<=", "\\leq": "<=", "\\ge": ">=", "\\geq": ">=", "\\ne": "!=", "\\neq": "!="}
+_MULOPS = frozenset(["*", "\\cdot", "\\times"])
+_DIVOPS = frozenset(["/", "\\div"])
+_ATOM_CMDS = frozenset(["\\frac", "\\sqrt", "\\binom", "\\pi", "\\infty"]) | {"\\" + g for g in GREEK} | {
+    "\\" + f for f in FUNCS
+}
+
+
+# --- tokenizer -----------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"(?P<ws>\s+)|(?P<num>\d+(?:\.\d*)?|\.\d+)|(?P<cmd>\\[A-Za-z]+|\\[{}|])|(?P<word>[A-Za-z]+)"
+    r"|(?P<op>[-+*/^_()\[\]{},=!|<>%])"
+)
+
+
+def tokenize(s: str) -> list[tuple[str, str]]:
+    """Split normalised text into (kind, text) tokens; kinds: num, cmd, letter, op.
+
+    Raises:
+        ParseError: on any character outside the vocabulary, a number with too many digits, or a
+            run of four or more letters (a word answer such as "Evelyn", compared as a string).
+    """
+    out: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(s):
+        m = _TOKEN.match(s, pos)
+        if not m:
+            raise ParseError(f"unexpected character {s[pos]!r}")
+        pos = m.end()
+        kind, val = m.lastgroup, m.group()
+        if kind == "ws":
+            continue
+        if kind == "num" and len(val) > MAX_DIGITS:
+            raise ParseError("number too long")
+        if kind == "word":
+            if len(val) >= 4:
+                raise ParseError("word answer")
+            out.extend(("letter", ch) for ch in val)  # "xy" is the product x*y
+            continue
+        if kind == "cmd" and val in ("\\lt", "\\gt"):
+            kind, val = "op", "<" if val == "\\lt" else ">"
+        out.append((kind, val))
+    return out
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+
+class _Parser:
+    def __init__(self, toks: list[tuple[str, str]]):
+        self.t = toks
+        self.i = 0
+        self.depth = 0
+
+    def peek(self) -> tuple[str, str]:
+        return self.t[self.i] if self.i < len(self.t) else ("eof", "")
+
+    def take(self) -> tuple[str, str]:
+        tok = self.peek()
+        if tok[0] == "eof":
+            raise ParseError("unexpected end")
+        self.i += 1
+        return tok
+
+    def expect(self, val: str) -> None:
+        if self.take()[1] != val:
+            raise ParseError(f"expected {val!r}")
+
+    def items(self) -> list:
+        out = [self.relation()]
+        while self.peek() == ("op", ","):
+            self.take()
+            out.append(self.relation())
+            if len(out) > MAX_ITEMS:
+                raise ParseError("too many items")
+        return out
+
+    def relation(self):
+        a = self.union()
+        kind, val = self.peek()
+        if val == "=" or val in _RELS:
+            self.take()
+            b = self.union()
+            return ("eq", a, b) if val == "=" else ("rel", _RELS[val], a, b)
+        return a
+
+    def union(self):
+        parts = [self.expr()]
+        while self.peek() == ("cmd", "\\cup"):
+            self.take()
+            parts.append(self.expr())
+        return parts[0] if len(parts) == 1 else ("union", tuple(parts))
+
+    def expr(self):
+        terms = [self.term()]
+        while self.peek()[1] in ("+", "-"):
+            sign = self.take()[1]
+            t = self.term()
+            terms.append(t if sign == "+" else ("neg", t))
+        if self.peek()[1] in ("\\pm", "\\mp"):
+            raise ParseError("\\pm is not supported")
+        return terms[0] if len(terms) == 1 else ("add", tuple(terms))
+
+    def term(self):
+        factors = [self.unary()]
+        while True:
+            kind, val = self.peek()
+            if val in _MULOPS:
+                self.take()
+                factors.append(self.unary())
+            elif val in _DIVOPS:
+                self.take()
+                factors = [("div", _mul(factors), self.unary())]  # left-associative a/b/c
+            elif kind in ("num", "letter") or val in ("(", "[", "{") or val in _ATOM_CMDS:
+                factors.append(self.power())  # implicit multiplication: 2x, 3\sqrt{2}, x(x+1)
+            else:
+                return _mul(factors)
+            if len(factors) > MAX_ITEMS:
+                raise ParseError("too many factors")
+
+    def unary(self):
+        # Every nesting level passes through here, so this one counter bounds the whole descent.
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ParseError("nesting too deep")
+        try:
+            val = self.peek()[1]
+            if val == "-":
+                self.take()
+                return ("neg", self.unary())
+            if val == "+":
+                self.take()
+                return self.unary()
+            return self.power()
+        finally:
+            self.depth -= 1
+
+    def power(self):
+        base = self.postfix()
+        if self.peek() == ("op", "^"):
+            self.take()
+            base = ("pow", base, self.arg(signed=True))
+            base = self.postfix_ops(base)
+        return base
+
+    def postfix(self):
+        return self.postfix_ops(self.atom())
+
+    def postfix_ops(self, node):
+        for _ in range(3):  # "5!%" at most; longer chains are nonsense and would nest the AST
+            if self.peek()[1] not in ("!", "%"):
+                return node
+            if self.take()[1] == "%":
+                node = ("pct", node)
+            elif self.peek()[1] == "!":
+                raise ParseError("double factorial")
+            else:
+                node = ("fact", node)
+        if self.peek()[1] in ("!", "%"):
+            raise ParseError("too many postfix operators")
+        return node
+
+    def arg(self, signed: bool = False):
+        """One macro argument: {group}, a single digit, a letter, or a command (\\frac12, x^2)."""
+        kind, val = self.peek()
+        if val == "{":
+            self.take()
+            items = self.items()
+            self.expect("}")
+            if len(items) != 1:
+                raise ParseError("list inside a group")
+            return items[0]
+        if kind == "num":
+            if not val[0].isdigit():
+                raise ParseError("bad macro argument")
+            if len(val) > 1:  # \frac12 and x^23 take one digit; the rest stays in the stream
+                self.t[self.i] = ("num", val[1:])
+                return ("num", Fraction(val[0]))
+            self.take()
+            return ("num", _number(val))
+        if signed and val == "-":
+            self.take()
+            return ("neg", self.arg(signed=True))
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ParseError("nesting too deep")
+        try:
+            return self.atom()
+        finally:
+            self.depth -= 1
+
+    def atom(self):
+        # Function chains (\sin\sin\sin x) nest through here without passing `unary`: count them too.
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ParseError("nesting too deep")
+        try:
+            return self._atom()
+        finally:
+            self.depth -= 1
+
+    def _atom(self):
+        kind, val = self.take()
+        if kind == "num":
+            node = ("num", _number(val))
+            if self.peek() == ("cmd", "\\frac") and "." not in val:
+                node = self.mixed(node)
+            return node
+        if kind == "letter":
+            if self.peek() == ("op", "_"):
+                return self.subscripted(val)
+            return ("const", "e") if val == "e" else ("sym", val)
+        if val == "(" or val == "[":
+            items = self.items()
+            close = self.take()[1]
+            if close not in (")", "]"):
+                raise ParseError("unclosed bracket")
+            if len(items) == 1 and (val, close) in (("(", ")"), ("[", "]")):
+                return items[0]
+            if len(items) == 2 and (val, close) != ("(", ")"):
+                return ("interval", val == "[", items[0], items[1], close == "]")
+            if (val, close) == ("(", ")"):
+                return ("tuple", tuple(items))
+            raise ParseError("bad bracket")
+        if val == "{":
+            items = self.items()
+            self.expect("}")
+            return items[0] if len(items) == 1 else ("set", tuple(items))
+        if val == "\\{":
+            if self.peek() == ("cmd", "\\}"):
+                self.take()
+                return ("set", ())
+            items = self.items()
+            self.expect("\\}")
+            return ("set", tuple(items))
+        if val == "|":
+            inner = self.expr()
+            self.expect("|")
+            return ("func", "abs", inner)
+        if kind == "cmd":
+            return self.command(val)
+        raise ParseError(f"unexpected {val!r}")
+
+    def subscripted(self, name: str):
+        """`x_1`, `x_{12}`, `\\omega_d` are single symbols."""
+        self.take()
+        sub = self.arg()
+        if sub[0] not in ("num", "sym"):
+            raise ParseError("complex subscript")
+        return ("sym", f"{name}_{sub[1]}")
+
+    def mixed(self, whole):
+        """`2\\frac{1}{2}` is the mixed number 5/2 when both parts are plain integers."""
+        save, saved_tokens = self.i, list(self.t)
+        try:
+            frac = self.command(self.take()[1])
+        except ParseError:
+            self.i, self.t = save, saved_tokens
+            return whole
+        if frac[0] == "div" and frac[1][0] == "num" and frac[2][0] == "num" and frac[2][1] != 0:
+            return ("num", whole[1] + frac[1][1] / frac[2][1])
+        self.i, self.t = save, saved_tokens
+        return whole
+
+    def command(self, val: str):
+        name = val[1:]
+        if name == "frac":
+            return ("div", self.arg(), self.arg())
+        if name == "binom":
+            return ("binom", self.arg(), self.arg())
+        if name == "sqrt":
+            n = ("num", Fraction(2))
+            if self.peek() == ("op", "["):
+                self.take()
+                n = self.expr()
+                self.expect("]")
+            return ("root", self.arg(), n)
+        if name == "pi":
+            return ("const", "pi")
+        if name == "infty":
+            return ("const", "inf")
+        if name in GREEK:
+            return self.subscripted(name) if self.peek() == ("op", "_") else ("sym", name)
+        if name in FUNCS:
+            return self.function(name)
+        raise ParseError(f"unsupported command {val}")
+
+    def function(self, name: str):
+        power = base = None
+        if name == "log" and self.peek() == ("op", "_"):
+            self.take()
+            base = self.arg()
+        if self.peek() == ("op", "^"):
+            self.take()
+            power = self.arg(signed=True)
+            if power == ("neg", ("num", Fraction(1))) and name in _TRIG:
+                name, power = "arc" + name, None  # \sin^{-1} x is arcsin x
+        x = self.postfix() if self.peek() == ("op", "(") else self.power()
+        node = ("log", x, base) if base is not None else ("func", name, x)
+        return ("pow", node, power) if power is not None else node
+
+
+def _number(val: str) -> Fraction:
+    try:
+        return Fraction(val)  # exact: "0.1" is 1/10, never a binary float
+    except ValueError:
+        raise ParseError(f"bad number {val!r}") from None
+
+
+def _mul(factors: list):
+    return factors[0] if len(factors) == 1 else ("mul", tuple(factors))
+
+
+def parse(text: str):
+    """Parse answer LaTeX into the whitelisted AST.
+
+    Args:
+        text: Answer text; normalised here first.
+
+    Returns:
+        The AST root; a bare comma list becomes ("list", items).
+
+    Raises:
+        ParseError: if the text is empty, too long, too deep or outside the vocabulary.
+    """
+    return parse_normalized(normalize(text))
+
+
+def parse_normalized(s: str):
+    """Parse text that already went through `normalize` (see `parse`)."""
+    if not s:
+        raise ParseError("empty")
+    if len(s) > MAX_ANSWER_CHARS:
+        raise ParseError("answer too long")
+    p = _Parser(tokenize(s))
+    items = p.items()
+    if p.peek()[0] != "eof":
+        raise ParseError(f"unexpected {p.peek()[1]!r}")
+    return items[0] if len(items) == 1 else ("list", tuple(items))

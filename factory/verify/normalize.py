@@ -1,0 +1,125 @@
+"""Normalisation of answer LaTeX: strip formatting that never changes the value.
+
+Runs before tokenizing (see `latex.py`). Everything here is regex substitution on text of at most
+MAX_ANSWER_CHARS characters; every pattern is written so that matching stays linear (no nested
+quantifiers that could backtrack catastrophically on adversarial text).
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+MAX_ANSWER_CHARS = 500
+
+# Unit and filler words removed from the end of an answer ("5 cm", "12 square units").
+UNIT_WORDS = frozenset(
+    "cm mm km kg mg ft in yd mi sec min hr hrs ml units unit square sq cubic degrees degree "
+    "dollars dollar cents cent inches inch feet foot meters meter miles mile hours hour minutes "
+    "seconds days day weeks years mph km/h ways people students pounds lb lbs oz euros".split()
+)
+
+
+class ParseError(ValueError):
+    """The text is not an answer this parser accepts (unknown command, too long, too deep...)."""
+
+
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mathit|mbox|operatorname)\s*\{")
+_SUBS = [
+    (re.compile(r"\\[dt]frac(?![A-Za-z])"), r"\\frac"),
+    (re.compile(r"\\[dt]binom(?![A-Za-z])"), r"\\binom"),
+    (re.compile(r"\\(?:left|right)(?![A-Za-z])\s*\.?"), ""),
+    (re.compile(r"\\[bB]igg?[lr]?(?![A-Za-z])"), ""),
+    (re.compile(r"\\(?:displaystyle|limits|,|;|:|!|\s|quad|qquad)(?![A-Za-z])|~"), " "),
+    (re.compile(r"\{,\}"), ""),
+    (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z])"), ""),
+    (re.compile(r"\\%"), "%"),
+    (re.compile(r"^\s*\\approx|^\s*[A-Za-z]\s*\\in(?![A-Za-z])|\\\$"), ""),
+    (re.compile(r"\\lbrace(?![A-Za-z])"), r"\\{"),
+    (re.compile(r"\\rbrace(?![A-Za-z])"), r"\\}"),
+    (re.compile(r"\\(?:langle)(?![A-Za-z])"), "("),
+    (re.compile(r"\\(?:rangle)(?![A-Za-z])"), ")"),
+    (re.compile(r"\\varnothing|\\emptyset"), r"\\{\\}"),
+    (re.compile(r"(?<=\d)[eE]([+-]?\d+)(?![\d.])"), r"\\times10^{\1}"),
+    (re.compile(r"\s+(?:and|or)\s+"), ","),
+]
+_UNICODE = str.maketrans({"−": "-", "×": "*", "·": "*", "÷": "/", "π": "\\pi ", "≤": "<", "≥": ">", "∞": "\\infty "})
+_ORDINAL = re.compile(r"(?<=\d)\^\s*\{?\s*(?:\\(?:text|mathrm)\s*\{)?\s*(?:st|nd|rd|th)\s*\}?\s*\}?")
+_MATRIX = re.compile(r"\\begin\{[pbv]?matrix\}(.*?)\\end\{[pbv]?matrix\}", re.DOTALL)
+_REPEATING = re.compile(r"(-?)(\d*)\.(\d*)\\overline\s*\{(\d{1,50})\}")
+# Whitespace-separated words at the very end; each repetition must start with whitespace, so the
+# split is unambiguous and matching stays linear (no catastrophic backtracking on long text).
+_TRAILING_WORDS = re.compile(r"(?:\s+(?:[^\W\d_]|/)+\.?)+\s*$")
+
+
+def _text_blocks(s: str) -> str:
+    """Unwrap or drop \\text{...}-style blocks: words next to math are units, a lone block is the answer."""
+    for _ in range(20):  # bounded: each pass removes one block
+        m = _TEXT_CMD.search(s)
+        if not m:
+            return s
+        depth, j = 1, m.end()
+        while j < len(s) and depth:
+            depth += {"{": 1, "}": -1}.get(s[j], 0)
+            j += 1
+        if depth:
+            raise ParseError("unbalanced \\text block")
+        inner = s[m.end() : j - 1]
+        rest = (s[: m.start()] + s[j:]).strip()
+        words = inner.strip(" ,.").lower().split()
+        if not rest or len(inner.strip()) <= 1 or not re.fullmatch(r"(?:[^\W\d_]|[ ,./])*", inner):
+            repl = inner  # the block is the whole answer, a symbol, or holds math
+        elif words and set(words) <= {"and", "or"}:
+            repl = ","
+        else:
+            repl = " "  # a unit or a filler word beside the math
+        s = s[: m.start()] + repl + s[j:]
+    raise ParseError("too many \\text blocks")
+
+
+def _matrix(m: re.Match) -> str:
+    """A column or row vector becomes a tuple; a real matrix is left for the parser to reject."""
+    rows = [r.strip() for r in m.group(1).split("\\\\") if r.strip()]
+    cells = [c.strip() for r in rows for c in r.split("&")]
+    if len(rows) > 1 and any("&" in r for r in rows):
+        return "\\matrix"  # unknown command: ParseError, compared as a string
+    return "(" + ", ".join(cells) + ")"
+
+
+def _repeating(m: re.Match) -> str:
+    sign, whole, fixed, rep = m.groups()
+    # 0.1\overline{6} = (16 - 1) / 90: standard repeating-decimal identity, done exactly.
+    value = Fraction(int(whole or "0")) + Fraction(int(fixed + rep) - int(fixed or "0"), (10 ** len(rep) - 1) * 10 ** len(fixed))
+    return f"{sign}\\frac{{{value.numerator}}}{{{value.denominator}}}"
+
+
+def normalize(text: str) -> str:
+    """Strip formatting that never changes the value (spacing, \\left, \\text units, degrees, $).
+
+    Args:
+        text: Answer LaTeX (already cut out of any \\boxed{}).
+
+    Returns:
+        The normalised string, ready to tokenize.
+
+    Raises:
+        ParseError: if the text is longer than MAX_ANSWER_CHARS or malformed beyond repair.
+    """
+    if len(text) > MAX_ANSWER_CHARS:
+        raise ParseError("answer too long")
+    s = text.translate(_UNICODE).strip()
+    s = re.sub(r"^\$+|\$+$|^\\\[|\\\]$|^\\\(|\\\)$", "", s).strip()
+    s = _ORDINAL.sub("", s)
+    s = _MATRIX.sub(_matrix, s)
+    s = _text_blocks(s)
+    for pattern, repl in _SUBS:
+        s = pattern.sub(repl, s)
+    s = _REPEATING.sub(_repeating, s)
+    s = s.strip().rstrip(".").strip()
+    m = _TRAILING_WORDS.search(s)
+    if m and m.start() > 0 and s[m.start() - 1] in "0123456789})":
+        words = re.findall(r"(?:[^\W\d_]|/)+", m.group())
+        if all(w.lower() in UNIT_WORDS or len(w) >= 4 for w in words):
+            s = s[: m.start()].strip()
+    s = re.sub(r",\s*(?:,\s*)+", ",", s).strip(" ,")
+    return s

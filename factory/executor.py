@@ -69,7 +69,9 @@ async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk
 
     async def consume(actor, batch):
         try:
-            async for ref in actor.ask.options(num_returns="streaming").remote(batch):
+            # backpressure: the actor's yield waits until the driver has taken earlier chunks
+            stream = actor.ask.options(num_returns="streaming", _generator_backpressure_num_objects=2)
+            async for ref in stream.remote(batch):
                 on_chunk(await ref)
         except BaseException as e:  # surfaced after the loop; the journal keeps what arrived
             errors.append(e)

@@ -45,13 +45,22 @@ class Asker:
         return self._client, self._sem
 
     async def ask_batch(self, specs: list[dict]) -> AsyncIterator[list[dict]]:
-        """Ask every spec; yield lists of finished records until all are done."""
+        """Ask every spec; yield lists of finished records until all are done.
+
+        A request's slot is freed only once its result has been yielded, not when the response
+        arrives: if the consumer stops taking results (the driver died), no new request starts, so
+        what is paid for but never journaled stays within the in-flight window.
+        """
         client, sem = self._ensure()
         done: asyncio.Queue = asyncio.Queue()
 
         async def one(spec: dict) -> None:
-            async with sem:
+            await sem.acquire()
+            try:
                 record = await ask_one(client, self.settings, spec)
+            except BaseException:
+                sem.release()
+                raise
             done.put_nowait(record)
 
         tasks = [asyncio.create_task(one(spec)) for spec in specs]
@@ -64,6 +73,8 @@ class Asker:
                     chunk.append(done.get_nowait())
                 remaining -= len(chunk)
                 yield chunk
+                for _ in chunk:
+                    sem.release()
         finally:
             for task in tasks:
                 task.cancel()

@@ -56,7 +56,7 @@ def test_manifest_checksums_match(demo_run):
     for shard in manifest["shards"]:
         data = (out / shard["path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == shard["sha256"] and len(data) == shard["bytes"]
-    rows = duckdb.execute(f"SELECT count(*) FROM read_parquet('{out}/data/*.parquet')").fetchone()[0]
+    rows = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{out}/data/*.parquet')").fetchone()[0]
     assert rows == sum(s["rows"] for s in manifest["shards"]) == manifest["counts"]["published"]
 
 

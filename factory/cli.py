@@ -24,6 +24,10 @@ def _one_line_errors(fn):
         except FactoryError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
+        except KeyboardInterrupt:
+            # everything acknowledged is already on disk; the same command resumes
+            click.echo("interrupted; run the same command again to resume", err=True)
+            sys.exit(130)
 
     return wrapper
 

@@ -19,6 +19,7 @@ import ray
 
 import factory
 from factory.config import RayConfig
+from factory.progress import log
 from factory.teacher.asker import Asker
 from factory.teacher.client import AskSettings
 
@@ -35,7 +36,7 @@ def start_ray(cfg: RayConfig) -> None:
         ray.init(address=address, runtime_env={"py_modules": [pkg]}, **common)
     else:
         ray.init(include_dashboard=False, **common)
-    print(f"[ray] {address or 'local'}: {int(ray.cluster_resources().get('CPU', 0))} CPUs", flush=True)
+    log(f"[ray] {address or 'local'}: {int(ray.cluster_resources().get('CPU', 0))} CPUs")
 
 
 def worker_count(cfg: RayConfig) -> int:

@@ -7,6 +7,11 @@ import time
 from collections import Counter
 
 
+def log(line: str) -> None:
+    """A status line for the person watching: on stderr, so stdout stays for results."""
+    print(line, file=sys.stderr, flush=True)
+
+
 class Progress:
     def __init__(self, stage: str, total: int, every_s: float = 5.0, stream=None):
         self.stage, self.total, self.every_s = stage, total, every_s

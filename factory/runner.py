@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from factory.config import PipelineConfig
 from factory.journal import latest_records, samples_table
+from factory.progress import log
 from factory.rundir import RunDir, write_atomic
 from factory.sources import build_problems, load_source
 from factory.stages.check import check, read_verdicts
@@ -69,7 +70,7 @@ def teacher_endpoint(cfg: PipelineConfig, problems: pa.Table):
 
     answers = {p: a for p, a in zip(problems["problem"].to_pylist(), problems["reference_answer"].to_pylist()) if a}
     with SimTeacher(sim, answers) as server:
-        print(f"[teacher] simulated teacher (a test double) serving on {server.base_url}", flush=True)
+        log(f"[teacher] simulated teacher (a test double) serving on {server.base_url}")
         yield Endpoint(server.base_url, cfg.teacher.model or sim.model, "")
 
 

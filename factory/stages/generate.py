@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from factory.config import PipelineConfig
 from factory.identity import prompt_template_hash, render_messages, sample_id, sampling_params
 from factory.journal import DONE_OUTCOMES, Journal, iter_records
-from factory.progress import Progress
+from factory.progress import Progress, log
 from factory.teacher.client import AskSettings
 from factory.teacher.endpoint import Endpoint
 
@@ -49,7 +49,7 @@ def generate(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run
 
     specs = missing_specs(cfg, problems, settings, run_dir)
     if not specs:
-        print("[generate] nothing missing: every sample is in the journal", flush=True)
+        log("[generate] nothing missing: every sample is in the journal")
         return 0
     journal = Journal(run_dir, settings.session_id)
     progress = Progress("generate", len(specs))

@@ -98,7 +98,7 @@ def test_rerun_asks_nothing_and_republishes_identically(demo_run):
     journals = sorted((out / "journal").iterdir())
     again = factory("run", DEMO, "--out", out, "--limit", LIMIT)
     assert again.returncode == 0, again.stderr
-    assert "nothing missing" in again.stdout
+    assert "nothing missing" in again.stderr
     assert sorted((out / "journal").iterdir()) == journals
     after = json.loads((out / "manifest.json").read_text())
     assert [s["sha256"] for s in after["shards"]] == [s["sha256"] for s in before["shards"]]

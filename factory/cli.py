@@ -47,8 +47,10 @@ def main():
               "replaces the file's teacher, simulated or not.")
 @click.option("--model", help="Teacher model name to request.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight, all workers together.")
+@click.option("--retry-failed", is_flag=True,
+              help="Ask again the samples whose requests failed after all retries in earlier sessions.")
 @_one_line_errors
-def run(pipeline, out, limit, teacher_url, model, concurrency):
+def run(pipeline, out, limit, teacher_url, model, concurrency, retry_failed):
     """Run the pipeline described by PIPELINE (a YAML file) into --out.
 
     Running the same command again on the same --out resumes: samples already in the journal are
@@ -56,11 +58,12 @@ def run(pipeline, out, limit, teacher_url, model, concurrency):
     provenance database are rebuilt from what is stored. Set RAY_ADDRESS to run on a Ray cluster.
     """
     from factory.config import load_pipeline
+    from factory.redact import redact_argv
     from factory.runner import Overrides, run_pipeline
 
     cfg = Overrides(limit, teacher_url, model, concurrency).apply(load_pipeline(pipeline))
-    command = shlex.join(["factory", *sys.argv[1:]])
-    counts = run_pipeline(cfg, out, command)
+    command = shlex.join(["factory", *redact_argv(sys.argv[1:])])
+    counts = run_pipeline(cfg, out, command, retry_failed)
     click.echo(f"published {counts.get('published', 0)} samples to {out}/data "
                f"(manifest: {out}/manifest.json, provenance: {out}/provenance.duckdb)")
 
@@ -107,14 +110,13 @@ def sim_teacher(port, host, pipeline, **knobs):
     from factory.config import SimulatedTeacherConfig, load_pipeline
     from factory.runner import load_problems
     from factory.simteacher import serve
+    from factory.sources import reference_answers
 
     answers, base = {}, SimulatedTeacherConfig()
     if pipeline is not None:
         cfg = load_pipeline(pipeline)
         base = cfg.teacher.simulated or base
-        problems = load_problems(cfg)
-        answers = {p: a for p, a in zip(problems["problem"].to_pylist(),
-                                        problems["reference_answer"].to_pylist()) if a}
+        answers = reference_answers(load_problems(cfg))
     config = SimulatedTeacherConfig.model_validate(
         base.model_dump() | {k: v for k, v in knobs.items() if v is not None})
     click.echo(f"simulated teacher (a test double) on http://{host}:{port}/v1 "

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from factory.errors import ConfigError
 from factory.records import CURRICULUM_BUCKETS
+from factory.redact import public_endpoint
 
 DEFAULT_PROMPT = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
 
@@ -166,9 +167,16 @@ class PipelineConfig(_Config):
             raise ValueError(f"source names must be unique, repeated: {sorted(dup)}")
         return self
 
+    def stored(self) -> dict:
+        """The resolved config as stored with the run: a base URL loses credentials and query string."""
+        data = self.model_dump(mode="json")
+        if self.teacher.base_url:
+            data["teacher"]["base_url"] = public_endpoint(self.teacher.base_url)
+        return data
+
     def fingerprint(self) -> str:
-        """Canonical JSON of the resolved config (what is stored with the run)."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """Canonical JSON of the stored config."""
+        return json.dumps(self.stored(), sort_keys=True)
 
 
 def _resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:

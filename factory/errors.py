@@ -31,5 +31,9 @@ class TeacherUnreachable(TerminalError):
     """The teacher endpoint cannot be reached at all before the run starts."""
 
 
+class EndpointRefused(TerminalError):
+    """The teacher refuses every request alike (bad key, wrong URL path, unknown model): stop the run."""
+
+
 class RunDirError(TerminalError):
     """The run directory is unusable (written by a different pipeline, corrupt, locked)."""

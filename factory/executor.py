@@ -19,6 +19,7 @@ import ray
 
 import factory
 from factory.config import RayConfig
+from factory.errors import FactoryError
 from factory.progress import log
 from factory.teacher.asker import Asker
 from factory.teacher.client import AskSettings
@@ -35,6 +36,9 @@ def start_ray(cfg: RayConfig) -> None:
         pkg = str(Path(factory.__file__).parent)
         ray.init(address=address, runtime_env={"py_modules": [pkg]}, **common)
     else:
+        # the embedded cluster lives on loopback for this run only; Ray's notice about its auth token
+        # would print on every run and asks nothing of the user
+        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
         ray.init(include_dashboard=False, **common)
     log(f"[ray] {address or 'local'}: {int(ray.cluster_resources().get('CPU', 0))} CPUs")
 
@@ -90,7 +94,12 @@ async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk
     if running:
         await asyncio.gather(*running)
     if errors:
-        raise errors[0]
+        error = errors[0]
+        cause = getattr(error, "cause", None)
+        # our own errors travel as Ray's wrapper; unwrapped, they keep their type and one-line message
+        if isinstance(cause, FactoryError):
+            raise cause from None
+        raise error
 
 
 def run_teacher(settings: AskSettings, concurrency: int, batches: Iterable[list[dict]],

@@ -17,7 +17,9 @@ import pyarrow as pa
 
 from factory.records import SAMPLE_SCHEMA
 
-DONE_OUTCOMES = ("complete", "truncated", "empty", "failed", "rejected")
+# outcomes the teacher gave for the sample itself; `failed` (transient errors outlasted the retries)
+# is stored too, but may be asked again with `factory run --retry-failed`
+FINAL_OUTCOMES = ("complete", "truncated", "empty", "rejected")
 
 
 class Journal:

@@ -45,7 +45,7 @@ CREATE TABLE problems (
     problem_id       VARCHAR NOT NULL,   -- not unique: a duplicate shares its original's id
     problem          VARCHAR NOT NULL,
     reference_answer VARCHAR,
-    status           VARCHAR NOT NULL,   -- ok | duplicate | no_reference | contaminated
+    status           VARCHAR NOT NULL,   -- ok | duplicate | no_reference | contaminated | empty
     duplicate_of     VARCHAR,            -- source:row of the first copy
     PRIMARY KEY (source, source_row)
 );

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import typing
 import os
 import shutil
 import tempfile
@@ -31,7 +32,7 @@ from factory import card
 from factory.config import PublishConfig
 from factory.errors import RunDirError
 from factory.records import (CURRICULUM_BUCKETS, PROBLEM_SCHEMA, PUBLISHED_SCHEMA, SAMPLE_SCHEMA,
-                             VERDICT_SCHEMA, Manifest, ShardEntry)
+                             VERDICT_SCHEMA, Manifest, Problem, ShardEntry)
 
 DATA_DIR = "data"
 SPLIT = "train"
@@ -219,6 +220,8 @@ def _write_shards(con: duckdb.DuckDBPyConnection, run_id: str, staging: Path,
     rg = cfg.row_group_rows
     est = con.sql(_estimate_sql(), params={"run_id": run_id}).to_arrow_table()["est"].to_numpy()
     bounds = shard_bounds(est + -(-_ROW_GROUP_OVERHEAD // rg), cfg.max_shard_rows, cfg.max_shard_bytes)
+    # nothing accepted still gets one empty shard: loaders fail on a card whose data_files match nothing
+    bounds = bounds or [(0, 0)]
     # row groups never straddle two shards, so each shard is a whole number of chunks
     sizes = [min(rg, stop - i) for start, stop in bounds for i in range(start, stop, rg)]
     reader = con.sql(f"{_ROWS_SQL} {_ORDER}", params={"run_id": run_id}).to_arrow_reader(max(rg, 1024))
@@ -239,7 +242,7 @@ def _write_shards(con: duckdb.DuckDBPyConnection, run_id: str, staging: Path,
                                   sha256=_sha256(staging / rel)))
         shard_col.append(pa.repeat(rel, stop - start))
         index_col.append(np.arange(stop - start, dtype=np.int64))
-    if not entries:
+    if not keys:
         return entries, PLACEMENT_SCHEMA.empty_table()
     ids = pa.concat_tables(keys)
     return entries, pa.table([ids["id"], ids["problem_id"], pa.concat_arrays(shard_col),
@@ -249,7 +252,7 @@ def _write_shards(con: duckdb.DuckDBPyConnection, run_id: str, staging: Path,
 def _counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Problems by status, samples by final status, rejections by reason (zeros kept for statuses)."""
     counts = {"problems": con.sql("SELECT count(*) FROM problems_in").fetchall()[0][0]}
-    for status in ("ok", "duplicate", "no_reference", "contaminated"):
+    for status in typing.get_args(Problem.model_fields["status"].annotation):
         counts[f"problems_{status}"] = 0
     for status, n in con.sql("SELECT status, count(*) FROM problems_in GROUP BY ALL ORDER BY 1").fetchall():
         counts[f"problems_{status}"] = n

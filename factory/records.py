@@ -36,7 +36,7 @@ class Problem(_Record):
     source_row: str = Field(description="row id inside that source (its id field, else the row index)")
     problem: str
     reference_answer: str | None
-    status: Literal["ok", "duplicate", "no_reference", "contaminated"]
+    status: Literal["ok", "duplicate", "no_reference", "contaminated", "empty"]
     duplicate_of: str | None = Field(None, description="source:row of the first copy, for duplicates")
 
 

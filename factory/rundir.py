@@ -54,6 +54,16 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     os.replace(tmp, path)
 
 
+def write_parquet_atomic(path: Path, table) -> None:
+    """An Arrow table as a zstd Parquet file, written atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    write_atomic(path, sink.getvalue().to_pybytes())
+
+
 class RunDir:
     """An opened, locked run directory."""
 
@@ -91,16 +101,17 @@ class RunDir:
             f.write(json.dumps(self.session) + "\n")
 
     def finish(self) -> None:
-        self.session["finished_at"] = utc_now()
+        """Log the session as finished; call it only once everything it wrote is in place."""
         self._log_session()
 
     def sessions(self) -> list[dict]:
-        """One row per session (its latest line)."""
+        """One row per session (its latest line), this one as it stands in memory."""
         rows: dict[str, dict] = {}
         for line in (self.path / "sessions.jsonl").read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
                 rows[row["session_id"]] = row
+        rows[self.session["session_id"]] = self.session
         return list(rows.values())
 
     def close(self) -> None:

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from factory.config import PipelineConfig
 from factory.journal import latest_records, samples_table
 from factory.progress import log
-from factory.rundir import RunDir, write_atomic
-from factory.sources import build_problems, load_source
-from factory.stages.check import check, read_verdicts
+from factory.errors import SourceError
+from factory.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
+from factory.sources import build_problems, load_source, reference_answers
+from factory.stages.check import check, judge_key, read_verdicts
 from factory.stages.generate import generate, settings_for
 from factory.teacher.endpoint import Endpoint, preflight, resolve
 
@@ -68,16 +68,9 @@ def teacher_endpoint(cfg: PipelineConfig, problems: pa.Table):
         return
     from factory.simteacher import SimTeacher
 
-    answers = {p: a for p, a in zip(problems["problem"].to_pylist(), problems["reference_answer"].to_pylist()) if a}
-    with SimTeacher(sim, answers) as server:
+    with SimTeacher(sim, reference_answers(problems)) as server:
         log(f"[teacher] simulated teacher (a test double) serving on {server.base_url}")
         yield Endpoint(server.base_url, cfg.teacher.model or sim.model, "")
-
-
-def _write_problems(run_dir: Path, problems: pa.Table) -> None:
-    sink = pa.BufferOutputStream()
-    pq.write_table(problems, sink, compression="zstd")
-    write_atomic(run_dir / "problems.parquet", sink.getvalue().to_pybytes())
 
 
 def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
@@ -85,27 +78,37 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
     from factory.publish import publish
 
     samples = samples_table(latest_records(rd.path))
-    verdicts = read_verdicts(rd.path)
+    verdicts = read_verdicts(rd.path, judge_key(cfg))
     result = publish(rd.path, run_id=rd.info["run_id"], pipeline=cfg.name, tokenizer=cfg.tokenizer.name,
                      problems=problems, samples=samples, verdicts=verdicts, cfg=cfg.publish)
-    rd.finish()
+    rd.session["finished_at"] = utc_now()
     config_json = cfg.fingerprint()
     run = dict(rd.info, config_json=config_json, config_hash=hashlib.sha256(config_json.encode()).hexdigest()[:16])
     write_provenance(rd.path, run=run, sessions=rd.sessions(), problems=problems, samples=samples,
                      verdicts=verdicts, placements=result.placements, outcomes=result.outcomes)
+    rd.finish()
     return result.manifest.counts
 
 
-def run_pipeline(cfg: PipelineConfig, out: Path, command: str) -> dict:
+def _check_askable(problems: pa.Table) -> None:
+    statuses = problems["status"].to_pylist()
+    if "ok" not in statuses:
+        counts = ", ".join(f"{s} {statuses.count(s)}" for s in sorted(set(statuses))) or "no rows"
+        raise SourceError(f"no problem to ask: every row is excluded ({counts}); check `fields` (problem and "
+                          "answer columns) and the sources in the pipeline file")
+
+
+def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: bool = False) -> dict:
     """Run (or resume) the whole pipeline into `out`; return the manifest counts."""
     problems = load_problems(cfg)
+    _check_askable(problems)
     with teacher_endpoint(cfg, problems) as endpoint:
         rd = RunDir(out, cfg.name, command)
         try:
-            write_atomic(rd.path / "config.resolved.json", json.dumps(cfg.model_dump(mode="json"), indent=2))
-            _write_problems(rd.path, problems)
+            write_atomic(rd.path / "config.resolved.json", json.dumps(cfg.stored(), indent=2))
+            write_parquet_atomic(rd.path / "problems.parquet", problems)
             settings = settings_for(cfg, endpoint, rd.session["session_id"])
-            generate(cfg, problems, settings, rd.path)
+            generate(cfg, problems, settings, rd.path, retry_failed)
             check(cfg, problems, rd.path, rd.session["session_id"])
             return _publish(cfg, rd, problems)
         finally:

@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 
 from factory.errors import RunDirError
 from factory.journal import latest_records
-from factory.stages.check import read_verdicts
+from factory.config import PipelineConfig
+from factory.stages.check import judge_key, read_verdicts
 
 
 def collect(run_dir: Path) -> dict:
@@ -29,7 +30,7 @@ def collect(run_dir: Path) -> dict:
     by_status = Counter(problems["status"].to_pylist()) if problems is not None else Counter()
     records = latest_records(run_dir)
     outcomes = Counter(r["outcome"] for r in records.values())
-    verdicts = read_verdicts(run_dir)
+    verdicts = read_verdicts(run_dir, judge_key(PipelineConfig.model_validate(cfg)))
     reasons = Counter(verdicts["reason"].to_pylist())
     manifest_path = run_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None

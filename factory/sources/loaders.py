@@ -30,6 +30,9 @@ def _files(cfg: SourceConfig) -> list[str]:
     if not files or missing:
         shown = missing[0] if missing else cfg.path
         raise SourceError(f"source {cfg.name!r}: file {shown!r} not found; fix `path` in the pipeline file")
+    empty = [f for f in files if Path(f).stat().st_size == 0]
+    if empty:
+        raise SourceError(f"source {cfg.name!r}: file {empty[0]!r} is empty; point `path` at a file with rows")
     return files
 
 
@@ -73,6 +76,9 @@ def load_source(cfg: SourceConfig) -> Iterator[RawProblem]:
         ds = ds.select(range(min(cfg.limit, len(ds))))
     for index, row in enumerate(ds):
         row_id = row[fm.id] if fm.id else index
+        if row_id is None or str(row_id).strip() == "":
+            raise SourceError(f"source {cfg.name!r}: row {index} has no value in id column {fm.id!r}; map "
+                              "`fields.id` to a column that is always set, or drop it to use row numbers")
         yield RawProblem(
             source=cfg.name,
             source_row=str(row_id),

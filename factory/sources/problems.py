@@ -1,8 +1,9 @@
 """Normalize problems, give them content-hash ids, drop exact duplicates and eval-set contamination.
 
 Every input row becomes a `Problem` row, kept or not, so provenance can say why a problem was not
-asked: `duplicate` (same normalized text seen earlier), `contaminated` (text of an eval-set problem)
-or `no_reference` (nothing to verify against). Only `ok` problems reach the teacher.
+asked: `empty` (no problem text), `duplicate` (same normalized text seen earlier), `contaminated`
+(text of an eval-set problem) or `no_reference` (nothing to verify against). Only `ok` problems
+reach the teacher.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
+from factory.errors import SourceError
 from factory.records import PROBLEM_SCHEMA
 from factory.sources.loaders import RawProblem
 
@@ -30,6 +32,12 @@ def problem_id(text: str) -> str:
     return hashlib.sha256(normalize_text(text).encode()).hexdigest()[:16]
 
 
+def reference_answers(problems: pa.Table) -> dict[str, str]:
+    """problem text -> reference answer, for problems that have one (what a simulated teacher knows)."""
+    texts, answers = problems["problem"].to_pylist(), problems["reference_answer"].to_pylist()
+    return {text: answer for text, answer in zip(texts, answers) if answer}
+
+
 def build_problems(
     rows: Iterable[RawProblem], eval_rows: Iterable[RawProblem] = (), limit: int | None = None
 ) -> pa.Table:
@@ -40,21 +48,29 @@ def build_problems(
     """
     contaminated = {problem_id(r.problem) for r in eval_rows if r.problem.strip()}
     first_seen: dict[str, str] = {}
+    row_ids: set[tuple[str, str]] = set()
     out: list[dict] = []
     ok = 0
     for r in rows:
         if limit is not None and ok >= limit:
             break
+        if (r.source, r.source_row) in row_ids:
+            # provenance keys problems by (source, row id): a repeated id would make lineage ambiguous
+            raise SourceError(f"source {r.source!r}: row id {r.source_row!r} appears more than once; map "
+                              "`fields.id` to a unique column, or drop it to use row numbers")
+        row_ids.add((r.source, r.source_row))
         text = r.problem.strip()
         pid = problem_id(text)
         status, dup_of = "ok", None
-        if pid in first_seen:
+        if not text:
+            status = "empty"
+        elif pid in first_seen:
             status, dup_of = "duplicate", first_seen[pid]
         elif pid in contaminated:
             status = "contaminated"
         elif not r.answer:
             status = "no_reference"
-        if pid not in first_seen:
+        if text and pid not in first_seen:
             first_seen[pid] = f"{r.source}:{r.source_row}"
         ok += status == "ok"
         out.append(

@@ -10,7 +10,8 @@ import pyarrow.compute as pc
 
 from factory.config import PipelineConfig
 from factory.identity import prompt_template_hash, render_messages, sample_id, sampling_params
-from factory.journal import DONE_OUTCOMES, Journal, iter_records
+from factory.errors import TeacherUnreachable
+from factory.journal import FINAL_OUTCOMES, Journal, latest_records
 from factory.progress import Progress, log
 from factory.teacher.client import AskSettings
 from factory.teacher.endpoint import Endpoint
@@ -24,18 +25,25 @@ def settings_for(cfg: PipelineConfig, endpoint: Endpoint, session_id: str) -> As
     )
 
 
-def missing_specs(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run_dir: Path) -> list[dict]:
-    """Every sample of every `ok` problem whose result the journal does not hold yet."""
-    done = {r["sample_id"] for r in iter_records(run_dir) if r["outcome"] in DONE_OUTCOMES}
+def missing_specs(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run_dir: Path,
+                  retry_failed: bool = False) -> tuple[list[dict], int]:
+    """Every sample of every `ok` problem whose result the journal does not hold yet.
+
+    Returns the specs to ask and how many stored samples failed and are not being asked again.
+    """
+    latest = {sid: r["outcome"] for sid, r in latest_records(run_dir).items()}
     ok = problems.filter(pc.equal(problems["status"], "ok"))
-    specs = []
+    specs, failed_kept = [], 0
     for pid, text in zip(ok["problem_id"].to_pylist(), ok["problem"].to_pylist()):
         messages = render_messages(cfg.teacher, text)
         for index in range(cfg.teacher.n):
             sid = sample_id(pid, index, settings.model, settings.prompt_template_hash, settings.sampling)
-            if sid not in done:
-                specs.append(dict(sample_id=sid, problem_id=pid, sample_index=index, messages=messages))
-    return specs
+            outcome = latest.get(sid)
+            if outcome in FINAL_OUTCOMES or (outcome == "failed" and not retry_failed):
+                failed_kept += outcome == "failed"
+                continue
+            specs.append(dict(sample_id=sid, problem_id=pid, sample_index=index, messages=messages))
+    return specs, failed_kept
 
 
 def _chunks(items: list[dict], size: int) -> Iterator[list[dict]]:
@@ -43,20 +51,29 @@ def _chunks(items: list[dict], size: int) -> Iterator[list[dict]]:
         yield items[start:start + size]
 
 
-def generate(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run_dir: Path) -> int:
-    """Ask the teacher for every missing sample; return how many were asked."""
+def generate(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run_dir: Path,
+             retry_failed: bool = False) -> int:
+    """Ask the teacher for every missing sample; return how many were asked.
+
+    Raises:
+        TeacherUnreachable: when this session asked something and every request failed.
+    """
     from factory.executor import run_teacher  # Ray is imported only by the executor
 
-    specs = missing_specs(cfg, problems, settings, run_dir)
+    specs, failed_kept = missing_specs(cfg, problems, settings, run_dir, retry_failed)
+    if failed_kept:
+        log(f"[generate] {failed_kept} stored samples failed after retries; add --retry-failed to ask them again")
     if not specs:
         log("[generate] nothing missing: every sample is in the journal")
         return 0
     journal = Journal(run_dir, settings.session_id)
     progress = Progress("generate", len(specs))
+    last_error: list[str] = []
 
     def on_chunk(records: list[dict]) -> None:
         journal.append(records)  # durable before it counts
         progress.add([r["outcome"] for r in records])
+        last_error[:] = [r["error"] for r in records if r["error"]][-1:] or last_error
 
     try:
         run_teacher(settings, cfg.teacher.concurrency, _chunks(specs, cfg.teacher.batch_size), on_chunk,
@@ -64,4 +81,7 @@ def generate(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run
     finally:
         journal.close()
         progress.line(final=True)
+    if progress.done and progress.by.get("failed", 0) == progress.done:
+        raise TeacherUnreachable(f"all {progress.done} requests failed after retries (last: {last_error[0]}); "
+                                 "check the teacher, then run again with --retry-failed")
     return len(specs)

@@ -16,6 +16,7 @@ from factory.records import VERDICT_SCHEMA
 from factory.tokenize import count_tokens, load_tokenizer
 from factory.verify import check_trace, verify
 
+JUDGE_VERSION = 1  # bump when the verifier or filters change meaning: stored verdicts are then redone
 SLIM_FIELDS = ("sample_id", "problem_id", "messages", "reasoning", "answer", "finish_reason", "think_closed")
 
 

@@ -57,11 +57,10 @@ class Asker:
         async def one(spec: dict) -> None:
             await sem.acquire()
             try:
-                record = await ask_one(client, self.settings, spec)
-            except BaseException:
+                done.put_nowait(await ask_one(client, self.settings, spec))
+            except Exception as e:  # handed to the generator, which raises it to the caller
                 sem.release()
-                raise
-            done.put_nowait(record)
+                done.put_nowait(e)
 
         tasks = [asyncio.create_task(one(spec)) for spec in specs]
         remaining = len(tasks)
@@ -71,6 +70,9 @@ class Asker:
                 await asyncio.sleep(_CHUNK_WAIT_S)
                 while not done.empty():
                     chunk.append(done.get_nowait())
+                for item in chunk:
+                    if isinstance(item, Exception):
+                        raise item
                 remaining -= len(chunk)
                 yield chunk
                 for _ in chunk:

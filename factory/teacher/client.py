@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import openai
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from factory.errors import EndpointRefused
+from factory.redact import public_endpoint
 from factory.teacher.reasoning import split_reasoning
 
 _TRANSIENT_STATUS = {408, 409, 425, 429}
+# the endpoint, not the sample, is wrong: every other request would fail the same way
+_ENDPOINT_STATUS = {401, 403, 404}
 _MAX_RETRY_AFTER_S = 120.0
 
 
@@ -37,14 +40,6 @@ class AskSettings:
 
 class MalformedResponse(Exception):
     """A 200 response the SDK parsed but that holds no usable completion."""
-
-
-def public_endpoint(url: str) -> str:
-    """The URL as recorded anywhere: no credentials, no query string."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -100,14 +95,27 @@ def _outcome(finish_reason: str | None, reasoning: str, answer: str) -> str:
     return "complete"
 
 
+def _sampling_for(settings: AskSettings, index: int) -> dict:
+    # one base seed would make a deterministic server return n identical samples
+    if settings.sampling.get("seed") is None:
+        return settings.sampling
+    return settings.sampling | {"seed": settings.sampling["seed"] + index}
+
+
 async def ask_one(client: openai.AsyncOpenAI, settings: AskSettings, spec: dict) -> dict:
-    """Ask for one sample and return its journal record (a SampleResult dict)."""
+    """Ask for one sample and return its journal record (a SampleResult dict).
+
+    Raises:
+        EndpointRefused: on 401/403/404, which say the endpoint (key, URL, model) is wrong, so the
+            run stops instead of recording every sample as rejected.
+    """
     started = time.time()
     attempts = 0
+    sampling = _sampling_for(settings, spec["sample_index"])
     record = dict(
         sample_id=spec["sample_id"], problem_id=spec["problem_id"], sample_index=spec["sample_index"],
         session_id=settings.session_id, model=settings.model, endpoint=public_endpoint(settings.base_url),
-        messages=spec["messages"], sampling=json.dumps(settings.sampling, sort_keys=True),
+        messages=spec["messages"], sampling=json.dumps(sampling, sort_keys=True),
         prompt_template_hash=settings.prompt_template_hash, error=None, finish_reason=None,
         reasoning=None, answer=None, reasoning_source="none", think_closed=True,
         prompt_tokens=None, completion_tokens=None, reasoning_tokens=None,
@@ -121,10 +129,15 @@ async def ask_one(client: openai.AsyncOpenAI, settings: AskSettings, spec: dict)
             with attempt:
                 attempts += 1
                 response = await client.chat.completions.create(
-                    model=settings.model, messages=spec["messages"], **settings.sampling
+                    model=settings.model, messages=spec["messages"], **sampling
                 )
                 if not response.choices:
                     raise MalformedResponse("response has no choices")
+    except openai.APIStatusError as exc:
+        if exc.status_code in _ENDPOINT_STATUS:
+            raise EndpointRefused(f"teacher at {record['endpoint']} answered {_describe(exc)}; check the URL "
+                                  "(it usually ends in /v1), the model name and the API key") from None
+        record.update(outcome="failed" if is_transient(exc) else "rejected", error=_describe(exc))
     except Exception as exc:  # every failure becomes data: classified, counted, retryable later
         record.update(outcome="failed" if is_transient(exc) else "rejected", error=_describe(exc))
     else:

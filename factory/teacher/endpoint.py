@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from factory.config import TeacherConfig
 from factory.errors import ConfigError, TeacherUnreachable
-from factory.teacher.client import public_endpoint
+from factory.redact import public_endpoint
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,10 @@ def preflight(endpoint: Endpoint, timeout_s: float = 10.0) -> None:
         if e.code in (401, 403):
             raise TeacherUnreachable(f"teacher at {shown} refused the API key (HTTP {e.code}); check the key's "
                                      "environment variable") from None
-        return  # it answered: some servers have no /models route, which is fine
+        if e.code == 404:
+            raise TeacherUnreachable(f"no OpenAI-compatible API at {shown} (GET /models answered 404); the base "
+                                     "URL usually ends in /v1") from None
+        return  # it answered, if unhappily (5xx): the run's retries deal with that
     except (urllib.error.URLError, OSError, ValueError) as e:
         why = getattr(e, "reason", e)
         raise TeacherUnreachable(f"teacher at {shown} is unreachable ({why}); check --teacher-url or "

@@ -65,3 +65,9 @@ def test_bad_values_are_rejected(tmp_path):
 def test_template_must_mention_problem(tmp_path):
     with pytest.raises(ConfigError, match="prompt_template"):
         load_pipeline(write(tmp_path, MINIMAL.replace("model: m}", "model: m, prompt_template: hi}")))
+
+
+def test_stored_config_never_keeps_url_secrets(tmp_path):
+    text = MINIMAL.replace("http://127.0.0.1:1/v1", "http://user:pw@127.0.0.1:1/v1?key=s3cret")
+    stored = load_pipeline(write(tmp_path, text)).fingerprint()
+    assert "s3cret" not in stored and "pw@" not in stored and "http://127.0.0.1:1/v1" in stored

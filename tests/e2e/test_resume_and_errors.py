@@ -53,7 +53,7 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path, clean
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         deadline = time.time() + 120
-        while time.time() < deadline and len(latest_records(out)) < 100 if out.exists() else True:
+        while time.time() < deadline and (not out.exists() or len(latest_records(out)) < 100):
             time.sleep(0.2)
         os.killpg(proc.pid, signal.SIGKILL)  # the driver and everything it started, mid-run
         proc.wait()
@@ -72,11 +72,38 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path, clean
     assert len(ids) == len(set(ids)) > 0
 
 
-def _one_line_failure(result):
+def test_failed_samples_wait_for_retry_failed(tmp_path, clean_sim):
+    out = tmp_path / "run"
+    with clean_sim(demo_answers(), rate_5xx=1.0) as broken:
+        pipeline = pipeline_copy(tmp_path, simulated=None, base_url=broken.base_url, max_attempts=2)
+        line = _one_line_failure(factory("run", pipeline, "--out", out, "--limit", 2), before_any_work=False)
+        assert "all 8 requests failed" in line and "--retry-failed" in line
+        assert broken.stats()["requests"] == 16  # 2 attempts each, every one paid for and recorded
+    with clean_sim(demo_answers()) as healthy:
+        pipeline = pipeline_copy(tmp_path, simulated=None, base_url=healthy.base_url)
+        plain = factory("run", pipeline, "--out", out, "--limit", 2)
+        assert plain.returncode == 0 and "8 stored samples failed" in plain.stderr
+        assert healthy.stats()["requests"] == 0
+        retried = factory("run", pipeline, "--out", out, "--limit", 2, "--retry-failed")
+        assert retried.returncode == 0, retried.stderr
+        assert healthy.stats()["requests"] == 8
+    assert {r["outcome"] for r in latest_records(out).values()} <= {"complete", "truncated"}
+
+
+def test_wrong_url_path_is_refused_before_anything_is_written(tmp_path, clean_sim):
+    with clean_sim({}) as sim:
+        wrong = sim.base_url.removesuffix("/v1") + "/api"
+        line = _one_line_failure(factory("run", DEMO, "--out", tmp_path / "o", "--teacher-url", wrong, "--limit", 1))
+    assert "404" in line and "/v1" in line
+    assert not (tmp_path / "o").exists()
+
+
+def _one_line_failure(result, before_any_work=True):
+    """Exit 1 and one `error:` line: the only line when nothing had started, else the last one."""
     assert result.returncode == 1, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
+    assert lines[-1].startswith("error: ") and (len(lines) == 1 or not before_any_work), result.stderr
+    return lines[-1]
 
 
 def test_bad_yaml_and_unknown_key(tmp_path):
@@ -140,3 +167,35 @@ def test_sim_teacher_command_serves_known_answers():
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
+
+
+def test_endpoint_that_refuses_every_request_stops_the_run(tmp_path):
+    """A server whose /models works but which answers 401 to completions (a revoked key, say)."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    async def models(_):
+        return web.json_response({"object": "list", "data": []})
+
+    async def refuse(_):
+        return web.json_response({"error": {"message": "invalid api key", "type": "auth"}}, status=401)
+
+    app = web.Application()
+    app.add_routes([web.get("/v1/models", models), web.post("/v1/chat/completions", refuse)])
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    port = _free_port()
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        result = factory("run", DEMO, "--out", tmp_path / "o", "--teacher-url", f"http://127.0.0.1:{port}/v1",
+                         "--limit", 3)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+    line = _one_line_failure(result, before_any_work=False)
+    assert "401" in line and "API key" in line
+    assert latest_records(tmp_path / "o") == {}  # nothing recorded as if the samples were at fault

@@ -253,12 +253,15 @@ def test_recover_puts_back_data_moved_away_by_a_killed_process(tmp_path):
     assert sha(tmp_path / SHARD) == old.manifest.shards[0].sha256 and hidden(tmp_path) == []
 
 
-def test_zero_accepted_rows_give_zero_shards_and_a_manifest(tmp_path):
+def test_zero_accepted_rows_give_one_empty_shard_with_the_schema(tmp_path):
     problems, samples, verdicts = fx.small_run()
     verdicts = verdicts.set_column(verdicts.schema.get_field_index("correct"), verdicts.schema.field("correct"),
                                    pa.array([False] * verdicts.num_rows))
     result = run_publish(tmp_path, (problems, samples, verdicts))
-    assert result.manifest.shards == [] and shard_files(tmp_path) == [] and result.placements.num_rows == 0
+    assert [s.rows for s in result.manifest.shards] == [0] and result.placements.num_rows == 0
+    assert pq.read_table(tmp_path / result.manifest.shards[0].path).schema.remove_metadata() == PUBLISHED_SCHEMA
+    rows = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{tmp_path}/data/train-*.parquet')")
+    assert rows.fetchone()[0] == 0
     assert result.manifest.counts["published"] == 0 and set(result.manifest.token_stats.values()) == {0.0}
     assert result.manifest.curriculum_buckets == {"8192": 0, "16384": 0, "24576": 0, "32768": 0}
     assert (tmp_path / "README.md").is_file()

@@ -69,3 +69,26 @@ def test_build_problems_statuses_and_limit():
     got = list(zip(table["source_row"].to_pylist(), table["status"].to_pylist(), table["duplicate_of"].to_pylist()))
     assert got == [("0", "ok", None), ("1", "duplicate", "a:0"), ("0", "contaminated", None),
                    ("1", "no_reference", None), ("2", "ok", None)]
+
+
+def test_repeated_or_missing_row_ids_fail_before_anything_is_written(tmp_path):
+    path = jsonl(tmp_path / "a.jsonl", [{"problem": "p1", "answer": "1", "k": "x"},
+                                        {"problem": "p2", "answer": "2", "k": "x"}])
+    cfg = SourceConfig(name="a", kind="jsonl", path=path, fields={"id": "k"})
+    with pytest.raises(SourceError, match="row id 'x' appears more than once"):
+        build_problems(load_source(cfg))
+    path = jsonl(tmp_path / "b.jsonl", [{"problem": "p1", "answer": "1", "k": None}])
+    with pytest.raises(SourceError, match="row 0 has no value in id column 'k'"):
+        list(load_source(SourceConfig(name="b", kind="jsonl", path=path, fields={"id": "k"})))
+
+
+def test_empty_file_is_named(tmp_path):
+    (tmp_path / "e.jsonl").write_text("")
+    with pytest.raises(SourceError, match="is empty"):
+        list(load_source(SourceConfig(name="e", kind="jsonl", path=str(tmp_path / "e.jsonl"))))
+
+
+def test_empty_problem_text_is_never_asked():
+    table = build_problems([RawProblem("a", "0", "  ", "1"), RawProblem("a", "1", "", "2"),
+                            RawProblem("a", "2", "real", "3")])
+    assert table["status"].to_pylist() == ["empty", "empty", "ok"]

@@ -8,7 +8,8 @@ from factory.config import SimulatedTeacherConfig
 from factory.errors import TeacherUnreachable
 from factory.simteacher import SimTeacher
 from factory.teacher.asker import Asker
-from factory.teacher.client import AskSettings, public_endpoint
+from factory.redact import public_endpoint, redact_argv
+from factory.teacher.client import AskSettings
 from factory.teacher.endpoint import Endpoint, preflight
 
 PROBLEM = "What is $2+3$?"
@@ -76,6 +77,8 @@ def test_token_budget_truncation_is_tagged():
 
 def test_endpoint_is_recorded_without_credentials():
     assert public_endpoint("https://user:secret@host:8443/v1?key=abc") == "https://host:8443/v1"
+    assert redact_argv(["run", "--teacher-url", "http://h/v1?key=abc", "--teacher-url=http://u:p@h/v1"]) == \
+        ["run", "--teacher-url", "http://h/v1", "--teacher-url=http://h/v1"]
 
 
 def test_preflight():
@@ -83,3 +86,11 @@ def test_preflight():
         preflight(Endpoint(sim.base_url, "m", ""))
     with pytest.raises(TeacherUnreachable, match="unreachable"):
         preflight(Endpoint("http://127.0.0.1:9/v1", "m", ""), timeout_s=2)
+
+
+def test_each_sample_gets_its_own_seed():
+    from factory.teacher.client import _sampling_for
+
+    seeded = AskSettings(**{**settings("http://x/v1").__dict__, "sampling": {"seed": 7, "max_tokens": 5}})
+    assert [_sampling_for(seeded, i)["seed"] for i in range(3)] == [7, 8, 9]
+    assert "seed" not in _sampling_for(settings("http://x/v1"), 2)

@@ -1,0 +1,83 @@
+"""Benchmark: teacher-stage throughput against the ideal rate.
+
+Starts `factory sim-teacher` in its own process (2 s latency, no faults), runs `factory run` against
+it with 512 requests in flight, and prints achieved requests/s over the ideal (in flight / latency),
+measured at the server between its first and last request, plus the driver's peak memory.
+
+    python tests/bench/bench_throughput.py [--requests 6000] [--concurrency 512] [--latency-ms 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str) -> None:
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"simulated teacher at {url} did not start")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=6000)
+    ap.add_argument("--concurrency", type=int, default=512)
+    ap.add_argument("--latency-ms", type=float, default=2000)
+    ap.add_argument("--n", type=int, default=4, help="samples per problem")
+    args = ap.parse_args()
+
+    port = free_port()
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "factory.cli", "sim-teacher", "--port", str(port), "--problems",
+         str(ROOT / "pipelines/demo.yaml"), "--latency-ms", str(args.latency_ms), "--rate-429", "0",
+         "--rate-5xx", "0", "--rate-truncated", "0"], cwd=ROOT, stderr=subprocess.DEVNULL)
+    try:
+        wait_up(f"http://127.0.0.1:{port}/health")
+        with tempfile.TemporaryDirectory() as tmp:
+            limit = -(-args.requests // args.n)
+            started = time.time()
+            run = subprocess.run(
+                [sys.executable, "-m", "factory.cli", "run", str(ROOT / "pipelines/demo.yaml"), "--out",
+                 f"{tmp}/run", "--limit", str(limit), "--teacher-url", f"http://127.0.0.1:{port}/v1",
+                 "--model", "sim-r1", "--concurrency", str(args.concurrency)],
+                cwd=ROOT, capture_output=True, text=True)
+            wall = time.time() - started
+            if run.returncode != 0:
+                raise SystemExit(run.stderr)
+        stats = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/stats").read())
+    finally:
+        sim.terminate()
+        sim.wait()
+    span = stats["last_request_at"] - stats["first_request_at"] + args.latency_ms / 1000
+    rate = stats["completions"] / span
+    ideal = args.concurrency / (args.latency_ms / 1000)
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"requests {stats['requests']}  completions {stats['completions']}  max in flight {stats['max_in_flight']}")
+    print(f"achieved {rate:.1f} req/s  ideal {ideal:.1f} req/s  ratio {rate / ideal:.3f}")
+    print(f"whole `factory run` wall {wall:.1f}s  peak RSS of the largest child process {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

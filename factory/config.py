@@ -83,11 +83,54 @@ class SamplingConfig(_Config):
     seed: int | None = None
 
 
+class PriceConfig(_Config):
+    """What an endpoint costs: per million tokens (an API) or per GPU-hour (self-hosted)."""
+
+    input_per_mtok: float = Field(0.0, ge=0, description="$ per million prompt tokens")
+    output_per_mtok: float = Field(0.0, ge=0, description="$ per million completion tokens (reasoning included)")
+    gpu_hour: float = Field(0.0, ge=0, description="$ per hour the endpoint is used, for self-hosted servers")
+
+
+class EndpointConfig(_Config):
+    """One server of a pool of teacher endpoints serving the same model."""
+
+    url: str | None = None
+    url_env: str | None = Field(None, description="read the URL from this environment variable")
+    api_key_env: str | None = Field(None, description="defaults to teacher.api_key_env")
+    weight: float = Field(1.0, gt=0, description="share of traffic relative to the others")
+    price: PriceConfig | None = None
+
+    @model_validator(mode="after")
+    def _where(self):
+        if not (self.url or self.url_env):
+            raise ValueError("each endpoint needs `url` or `url_env`")
+        return self
+
+
+class LimitsConfig(_Config):
+    """Client-side budgets, for APIs with quotas and self-hosted servers that overload."""
+
+    rpm: float | None = Field(None, gt=0, description="requests per minute, all workers together")
+    tpm: float | None = Field(None, gt=0, description="tokens per minute (prompt + completion), all workers")
+    adaptive: bool = Field(False, description="grow concurrency while healthy, back off on 429/503 (AIMD)")
+    adaptive_start: int = Field(16, ge=1, description="starting in-flight limit per worker when adaptive")
+
+
+class TruncationConfig(_Config):
+    """What to do with a sample whose answer (not reasoning) was cut by the token budget."""
+
+    reask: bool = Field(False, description="ask once more with a larger budget")
+    factor: float = Field(2.0, gt=1)
+    max_tokens_cap: int = Field(32768, ge=1)
+
+
 class TeacherConfig(_Config):
-    """The teacher endpoint and how to ask it."""
+    """The teacher endpoint(s) and how to ask them."""
 
     base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://host:8000/v1")
     base_url_env: str | None = Field(None, description="read the base URL from this environment variable")
+    endpoints: list[EndpointConfig] = Field([], description="several servers of one model, used as one pool")
+    price: PriceConfig | None = Field(None, description="price of the single base_url endpoint")
     model: str | None = None
     model_env: str | None = Field(None, description="read the model name from this environment variable")
     api_key_env: str | None = Field(None, description="environment variable holding the API key")
@@ -100,11 +143,14 @@ class TeacherConfig(_Config):
     timeout_s: float = Field(600.0, gt=0)
     max_attempts: int = Field(6, ge=1)
     batch_size: int = Field(256, ge=1, description="samples per Ray task")
+    limits: LimitsConfig = LimitsConfig()
+    truncation: TruncationConfig = TruncationConfig()
 
     @model_validator(mode="after")
     def _endpoint(self):
-        if self.simulated is None and not (self.base_url or self.base_url_env):
-            raise ValueError("teacher: set `base_url`, `base_url_env` or `simulated`")
+        where = [bool(self.base_url or self.base_url_env), bool(self.endpoints), self.simulated is not None]
+        if sum(where) != 1:
+            raise ValueError("teacher: set exactly one of `base_url`/`base_url_env`, `endpoints` or `simulated`")
         if self.simulated is None and not (self.model or self.model_env):
             raise ValueError("teacher: set `model` or `model_env`")
         if "{problem}" not in self.prompt_template:
@@ -172,6 +218,9 @@ class PipelineConfig(_Config):
         data = self.model_dump(mode="json")
         if self.teacher.base_url:
             data["teacher"]["base_url"] = public_endpoint(self.teacher.base_url)
+        for endpoint in data["teacher"]["endpoints"]:
+            if endpoint["url"]:
+                endpoint["url"] = public_endpoint(endpoint["url"])
         return data
 
     def fingerprint(self) -> str:

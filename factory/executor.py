@@ -8,6 +8,7 @@ chunks, so the driver can journal each result as soon as it arrives. Verify work
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import os
@@ -108,6 +109,9 @@ def run_teacher(settings: AskSettings, concurrency: int, batches: Iterable[list[
     start_ray(cfg)
     n = max(1, min(worker_count(cfg), concurrency))
     per_actor = math.ceil(concurrency / n)
+    # each worker gets its share of the global budgets
+    settings = dataclasses.replace(settings, rpm=settings.rpm and settings.rpm / n,
+                                   tpm=settings.tpm and settings.tpm / n)
     actors = [TeacherActor.options(max_concurrency=10_000).remote(settings, per_actor) for _ in range(n)]
     try:
         asyncio.run(_drive(actors, per_actor, batches, on_chunk, batch_size))

@@ -19,7 +19,7 @@ from factory.records import SAMPLE_SCHEMA
 
 # outcomes the teacher gave for the sample itself; `failed` (transient errors outlasted the retries)
 # is stored too, but may be asked again with `factory run --retry-failed`
-FINAL_OUTCOMES = ("complete", "truncated", "empty", "rejected")
+FINAL_OUTCOMES = ("complete", "truncated_reasoning", "truncated_answer", "empty", "filtered", "rejected")
 
 
 class Journal:

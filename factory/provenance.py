@@ -61,7 +61,7 @@ CREATE TABLE requests (
     sampling             JSON NOT NULL,
     prompt_template_hash VARCHAR NOT NULL,
     attempts             BIGINT NOT NULL,
-    outcome              VARCHAR NOT NULL, -- complete | truncated | empty | failed | rejected
+    outcome              VARCHAR NOT NULL, -- complete | truncated_reasoning | truncated_answer | empty | filtered | failed | rejected
     error                VARCHAR,
     finish_reason        VARCHAR,
     reasoning_source     VARCHAR NOT NULL,

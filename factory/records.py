@@ -57,7 +57,9 @@ class SampleResult(_Record):
     sampling: str = Field(description="sampling parameters sent, as canonical JSON")
     prompt_template_hash: str
     attempts: int
-    outcome: Literal["complete", "truncated", "empty", "failed", "rejected"]
+    outcome: Literal["complete", "truncated_reasoning", "truncated_answer", "empty", "filtered", "failed",
+                     "rejected"] = Field(description="failed: transient errors outlasted the retries; "
+                                         "rejected: the endpoint refused this request (4xx)")
     error: str | None
     finish_reason: str | None
     reasoning: str | None = Field(description="reasoning text, tags stripped")

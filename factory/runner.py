@@ -24,7 +24,7 @@ from factory.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
 from factory.sources import build_problems, load_source, reference_answers
 from factory.stages.check import check, judge_key, read_verdicts
 from factory.stages.generate import generate, settings_for
-from factory.teacher.endpoint import Endpoint, preflight, resolve
+from factory.teacher.endpoint import Endpoint, preflight_all, resolve
 
 
 @dataclass
@@ -42,6 +42,7 @@ class Overrides:
             cfg.limit = self.limit
         if self.teacher_url is not None:
             cfg.teacher.base_url, cfg.teacher.base_url_env, cfg.teacher.simulated = self.teacher_url, None, None
+            cfg.teacher.endpoints = []
             if not (self.model or cfg.teacher.model or cfg.teacher.model_env):
                 cfg.teacher.model = "default"
         if self.model is not None:
@@ -58,19 +59,19 @@ def load_problems(cfg: PipelineConfig) -> pa.Table:
 
 
 @contextlib.contextmanager
-def teacher_endpoint(cfg: PipelineConfig, problems: pa.Table):
-    """Yield the endpoint to ask; for a simulated teacher, serve it for the duration of the run."""
+def teacher_endpoints(cfg: PipelineConfig, problems: pa.Table):
+    """Yield the endpoints to ask; for a simulated teacher, serve it for the duration of the run."""
     sim = cfg.teacher.simulated
     if sim is None:
-        endpoint = resolve(cfg.teacher)
-        preflight(endpoint)
-        yield endpoint
+        endpoints = resolve(cfg.teacher)
+        preflight_all(endpoints)
+        yield endpoints
         return
     from factory.simteacher import SimTeacher
 
     with SimTeacher(sim, reference_answers(problems)) as server:
         log(f"[teacher] simulated teacher (a test double) serving on {server.base_url}")
-        yield Endpoint(server.base_url, cfg.teacher.model or sim.model, "")
+        yield [Endpoint(server.base_url, cfg.teacher.model or sim.model, "")]
 
 
 def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
@@ -102,12 +103,12 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
     """Run (or resume) the whole pipeline into `out`; return the manifest counts."""
     problems = load_problems(cfg)
     _check_askable(problems)
-    with teacher_endpoint(cfg, problems) as endpoint:
+    with teacher_endpoints(cfg, problems) as endpoints:
         rd = RunDir(out, cfg.name, command)
         try:
             write_atomic(rd.path / "config.resolved.json", json.dumps(cfg.stored(), indent=2))
             write_parquet_atomic(rd.path / "problems.parquet", problems)
-            settings = settings_for(cfg, endpoint, rd.session["session_id"])
+            settings = settings_for(cfg, endpoints, rd.session["session_id"])
             generate(cfg, problems, settings, rd.path, retry_failed)
             check(cfg, problems, rd.path, rd.session["session_id"])
             return _publish(cfg, rd, problems)

@@ -22,7 +22,7 @@ from factory.records import VERDICT_SCHEMA
 from factory.rundir import write_parquet_atomic
 from factory.stages.verdicts import JUDGE_VERSION, SLIM_FIELDS, judge_batch
 
-JUDGED_OUTCOMES = ("complete", "truncated", "empty")
+JUDGED_OUTCOMES = ("complete", "truncated_reasoning", "truncated_answer", "empty", "filtered")
 
 
 def judge_key(cfg: PipelineConfig) -> str:

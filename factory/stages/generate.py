@@ -15,13 +15,17 @@ from factory.journal import FINAL_OUTCOMES, Journal, latest_records
 from factory.progress import Progress, log
 from factory.teacher.client import AskSettings
 from factory.teacher.endpoint import Endpoint
+from factory.teacher.pool import EndpointSpec
 
 
-def settings_for(cfg: PipelineConfig, endpoint: Endpoint, session_id: str) -> AskSettings:
+def settings_for(cfg: PipelineConfig, endpoints: list[Endpoint], session_id: str) -> AskSettings:
+    limits = cfg.teacher.limits
     return AskSettings(
-        base_url=endpoint.base_url, api_key=endpoint.api_key, model=endpoint.model,
-        sampling=sampling_params(cfg.teacher), prompt_template_hash=prompt_template_hash(cfg.teacher),
-        timeout_s=cfg.teacher.timeout_s, max_attempts=cfg.teacher.max_attempts, session_id=session_id,
+        endpoints=tuple(EndpointSpec(e.base_url, e.api_key, e.weight) for e in endpoints),
+        model=endpoints[0].model, sampling=sampling_params(cfg.teacher),
+        prompt_template_hash=prompt_template_hash(cfg.teacher), timeout_s=cfg.teacher.timeout_s,
+        max_attempts=cfg.teacher.max_attempts, session_id=session_id, rpm=limits.rpm, tpm=limits.tpm,
+        adaptive=limits.adaptive, adaptive_start=limits.adaptive_start,
     )
 
 

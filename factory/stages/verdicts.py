@@ -17,7 +17,8 @@ from factory.tokenize import count_tokens, load_tokenizer
 from factory.verify import check_trace, verify
 
 JUDGE_VERSION = 1  # bump when the verifier or filters change meaning: stored verdicts are then redone
-SLIM_FIELDS = ("sample_id", "problem_id", "messages", "reasoning", "answer", "finish_reason", "think_closed")
+SLIM_FIELDS = ("sample_id", "problem_id", "messages", "reasoning", "answer", "finish_reason", "think_closed",
+               "outcome")
 
 
 def trace_hash(reasoning: str, answer: str) -> str:
@@ -36,7 +37,8 @@ def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str,
     for i, s in enumerate(samples):
         started = time.perf_counter()
         total = n_prompt[i] + n_reason[i] + n_answer[i]
-        reason = check_trace(s["reasoning"], s["answer"], s["finish_reason"], s["think_closed"], filters)
+        reason = "filtered" if s["outcome"] == "filtered" else \
+            check_trace(s["reasoning"], s["answer"], s["finish_reason"], s["think_closed"], filters)
         correct, predicted = False, None
         if reason is None:
             verdict = verify(references.get(s["problem_id"]) or "", answers[i], timeout_s=timeout_s)

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 import openai
 
 from factory.teacher.client import AskSettings, ask_one
+from factory.teacher.limits import Adaptive, Limits
+from factory.teacher.pool import EndpointPool, EndpointSpec
 
 _CHUNK_WAIT_S = 0.05  # let a few results pile up so each yield carries more than one
 
@@ -32,17 +34,22 @@ class Asker:
         self.settings = settings
         self.concurrency = concurrency
         self._sem: asyncio.Semaphore | None = None
-        self._client: openai.AsyncOpenAI | None = None
+        self.pool: EndpointPool | None = None
+        self.limits: Limits | None = None
 
-    def _ensure(self) -> tuple[openai.AsyncOpenAI, asyncio.Semaphore]:
-        if self._client is None:  # created lazily so they bind to the running loop
+    def _client(self, spec: EndpointSpec) -> openai.AsyncOpenAI:
+        kwargs = {"http_client": client} if (client := _http_client()) else {}
+        return openai.AsyncOpenAI(base_url=spec.base_url, api_key=spec.api_key or "unused", max_retries=0,
+                                  timeout=self.settings.timeout_s, **kwargs)
+
+    def _ensure(self) -> tuple[EndpointPool, Limits, asyncio.Semaphore]:
+        if self.pool is None:  # created lazily so they bind to the running loop
+            s = self.settings
             self._sem = asyncio.Semaphore(self.concurrency)
-            kwargs = {"http_client": client} if (client := _http_client()) else {}
-            self._client = openai.AsyncOpenAI(
-                base_url=self.settings.base_url, api_key=self.settings.api_key or "unused",
-                max_retries=0, timeout=self.settings.timeout_s, **kwargs,
-            )
-        return self._client, self._sem
+            self.pool = EndpointPool(list(s.endpoints), self._client)
+            adaptive = Adaptive(s.adaptive_start, self.concurrency) if s.adaptive else None
+            self.limits = Limits(s.rpm, s.tpm, adaptive)
+        return self.pool, self.limits, self._sem
 
     async def ask_batch(self, specs: list[dict]) -> AsyncIterator[list[dict]]:
         """Ask every spec; yield lists of finished records until all are done.
@@ -51,13 +58,13 @@ class Asker:
         arrives: if the consumer stops taking results (the driver died), no new request starts, so
         what is paid for but never journaled stays within the in-flight window.
         """
-        client, sem = self._ensure()
+        pool, limits, sem = self._ensure()
         done: asyncio.Queue = asyncio.Queue()
 
         async def one(spec: dict) -> None:
             await sem.acquire()
             try:
-                done.put_nowait(await ask_one(client, self.settings, spec))
+                done.put_nowait(await ask_one(pool, limits, self.settings, spec))
             except Exception as e:  # handed to the generator, which raises it to the caller
                 sem.release()
                 done.put_nowait(e)
@@ -81,6 +88,12 @@ class Asker:
             for task in tasks:
                 task.cancel()
 
+    def health(self) -> list[dict]:
+        """Per endpoint: public URL, in flight, attempts ok/failed, times ejected."""
+        if self.pool is None:
+            return []
+        return [dict(endpoint=m.public_url, in_flight=m.in_flight, **m.stats) for m in self.pool.members]
+
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
+        if self.pool is not None:
+            await self.pool.close()

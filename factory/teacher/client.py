@@ -15,7 +15,8 @@ import openai
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from factory.errors import EndpointRefused
-from factory.redact import public_endpoint
+from factory.teacher.limits import Limits
+from factory.teacher.pool import EndpointPool, EndpointSpec
 from factory.teacher.reasoning import split_reasoning
 
 _TRANSIENT_STATUS = {408, 409, 425, 429}
@@ -28,14 +29,17 @@ _MAX_RETRY_AFTER_S = 120.0
 class AskSettings:
     """Everything a worker needs to ask; the same for all samples of a run."""
 
-    base_url: str
-    api_key: str
+    endpoints: tuple[EndpointSpec, ...]
     model: str
     sampling: dict
     prompt_template_hash: str
     timeout_s: float
     max_attempts: int
     session_id: str
+    rpm: float | None = None  # this worker's share of the budgets
+    tpm: float | None = None
+    adaptive: bool = False
+    adaptive_start: int = 16
 
 
 class MalformedResponse(Exception):
@@ -87,12 +91,62 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}" + (f" {status}" if status else "") + (f": {text}" if text else "")
 
 
-def _outcome(finish_reason: str | None, reasoning: str, answer: str) -> str:
+def _outcome(finish_reason: str | None, split) -> str:
+    if finish_reason == "content_filter":
+        return "filtered"
     if finish_reason == "length":
-        return "truncated"
-    if not reasoning and not answer:
+        # cut inside the reasoning is worth less than cut in the answer: the latter can be re-asked
+        # with a larger budget (truncation.reask) and its reasoning is whole
+        return "truncated_answer" if split.closed and split.source != "none" else "truncated_reasoning"
+    if not split.reasoning and not split.answer:
         return "empty"
     return "complete"
+
+
+def _blames_server(exc: BaseException) -> bool:
+    """Failures that say the endpoint is unwell (not this request): they count against its health."""
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
+
+
+def _overloaded(exc: BaseException) -> bool:
+    """Signals that should make an adaptive client send less."""
+    if isinstance(exc, openai.APITimeoutError):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code in (429, 503)
+
+
+def _estimate_tokens(spec: dict, limits: Limits) -> int:
+    chars = sum(len(m["content"]) for m in spec["messages"])
+    return chars // 4 + limits.expected_completion
+
+
+async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, spec: dict, sampling: dict,
+                   record: dict):
+    """One try at one endpoint, with the limits and the pool told how it went."""
+    estimate = _estimate_tokens(spec, limits)
+    await limits.before(estimate)
+    member = await pool.acquire()
+    record["endpoint"] = member.public_url
+    healthy, overloaded, headers, used = True, False, None, None
+    try:
+        raw = await member.client.chat.completions.with_raw_response.create(
+            model=settings.model, messages=spec["messages"], **sampling)
+        headers = raw.headers
+        response = raw.parse()
+        if not response.choices:
+            raise MalformedResponse("response has no choices")
+        used = response.usage.total_tokens if response.usage else None
+        return response
+    except Exception as exc:
+        healthy, overloaded = not _blames_server(exc), _overloaded(exc)
+        response_obj = getattr(exc, "response", None)
+        headers = getattr(response_obj, "headers", None)
+        raise
+    finally:
+        pool.release(member, healthy)
+        await limits.after(estimate, used, overloaded, headers)
 
 
 def _sampling_for(settings: AskSettings, index: int) -> dict:
@@ -102,7 +156,7 @@ def _sampling_for(settings: AskSettings, index: int) -> dict:
     return settings.sampling | {"seed": settings.sampling["seed"] + index}
 
 
-async def ask_one(client: openai.AsyncOpenAI, settings: AskSettings, spec: dict) -> dict:
+async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spec: dict) -> dict:
     """Ask for one sample and return its journal record (a SampleResult dict).
 
     Raises:
@@ -114,7 +168,7 @@ async def ask_one(client: openai.AsyncOpenAI, settings: AskSettings, spec: dict)
     sampling = _sampling_for(settings, spec["sample_index"])
     record = dict(
         sample_id=spec["sample_id"], problem_id=spec["problem_id"], sample_index=spec["sample_index"],
-        session_id=settings.session_id, model=settings.model, endpoint=public_endpoint(settings.base_url),
+        session_id=settings.session_id, model=settings.model, endpoint=pool.members[0].public_url,
         messages=spec["messages"], sampling=json.dumps(sampling, sort_keys=True),
         prompt_template_hash=settings.prompt_template_hash, error=None, finish_reason=None,
         reasoning=None, answer=None, reasoning_source="none", think_closed=True,
@@ -128,11 +182,7 @@ async def ask_one(client: openai.AsyncOpenAI, settings: AskSettings, spec: dict)
         async for attempt in retrying:
             with attempt:
                 attempts += 1
-                response = await client.chat.completions.create(
-                    model=settings.model, messages=spec["messages"], **sampling
-                )
-                if not response.choices:
-                    raise MalformedResponse("response has no choices")
+                response = await _attempt(pool, limits, settings, spec, sampling, record)
     except openai.APIStatusError as exc:
         if exc.status_code in _ENDPOINT_STATUS:
             raise EndpointRefused(f"teacher at {record['endpoint']} answered {_describe(exc)}; check the URL "
@@ -145,16 +195,19 @@ async def ask_one(client: openai.AsyncOpenAI, settings: AskSettings, spec: dict)
         message = choice.message
         extra = message.model_extra or {}
         split = split_reasoning(message.content, extra.get("reasoning_content"), extra.get("reasoning"))
+        refused = bool(getattr(message, "refusal", None))  # the model declined: same class as a filter
         usage = response.usage
         details = getattr(usage, "completion_tokens_details", None) if usage else None
         record.update(
-            outcome=_outcome(choice.finish_reason, split.reasoning, split.answer),
+            outcome="filtered" if refused else _outcome(choice.finish_reason, split),
             finish_reason=choice.finish_reason, reasoning=split.reasoning, answer=split.answer,
             reasoning_source=split.source, think_closed=split.closed,
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
             reasoning_tokens=getattr(details, "reasoning_tokens", None) if details else None,
         )
+        if usage and usage.completion_tokens:
+            limits.observe_completion(usage.completion_tokens)
     finished = time.time()
     record.update(attempts=attempts, started_at=started, finished_at=finished, latency_s=finished - started)
     return record

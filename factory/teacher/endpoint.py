@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from factory.config import TeacherConfig
+from factory.config import PriceConfig, TeacherConfig
 from factory.errors import ConfigError, TeacherUnreachable
 from factory.redact import public_endpoint
 
@@ -17,6 +17,8 @@ class Endpoint:
     base_url: str
     model: str
     api_key: str  # never written anywhere; lives only in memory and in the workers' clients
+    weight: float = 1.0
+    price: PriceConfig | None = None
 
 
 def _env(name: str, what: str) -> str:
@@ -27,17 +29,40 @@ def _env(name: str, what: str) -> str:
     return value
 
 
-def resolve(teacher: TeacherConfig) -> Endpoint:
-    """Base URL, model and key of a real (non-simulated) teacher."""
-    base_url = teacher.base_url or _env(teacher.base_url_env, "base_url")
+def _key(env_name: str | None) -> str:
+    if not env_name:
+        return ""
+    key = os.environ.get(env_name, "")
+    if not key:
+        raise ConfigError(f"environment variable {env_name} (the teacher's API key) is not set; export it "
+                          "before the run")
+    return key
+
+
+def _checked_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"teacher URL {public_endpoint(url)!r} is not an http(s) URL; pass e.g. "
+                          "http://127.0.0.1:8000/v1")
+    return url.rstrip("/")
+
+
+def resolve(teacher: TeacherConfig) -> list[Endpoint]:
+    """Base URL, model, key, weight and price of each real (non-simulated) endpoint."""
     model = teacher.model or _env(teacher.model_env, "model")
-    api_key = os.environ.get(teacher.api_key_env, "") if teacher.api_key_env else ""
-    if teacher.api_key_env and not api_key:
-        raise ConfigError(f"environment variable {teacher.api_key_env} (the teacher's API key) is not set; "
-                          "export it before the run")
-    if not base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"teacher URL {base_url!r} is not an http(s) URL; pass e.g. http://127.0.0.1:8000/v1")
-    return Endpoint(base_url.rstrip("/"), model, api_key)
+    if not teacher.endpoints:
+        url = teacher.base_url or _env(teacher.base_url_env, "base_url")
+        return [Endpoint(_checked_url(url), model, _key(teacher.api_key_env), 1.0, teacher.price)]
+    return [
+        Endpoint(_checked_url(e.url or _env(e.url_env, "endpoints[].url")), model,
+                 _key(e.api_key_env or teacher.api_key_env), e.weight, e.price)
+        for e in teacher.endpoints
+    ]
+
+
+def preflight_all(endpoints: list[Endpoint]) -> None:
+    """Every endpoint must answer at start: a pool that starts degraded hides a typo in a URL."""
+    for endpoint in endpoints:
+        preflight(endpoint)
 
 
 def preflight(endpoint: Endpoint, timeout_s: float = 10.0) -> None:

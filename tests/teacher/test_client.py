@@ -10,15 +10,18 @@ from factory.simteacher import SimTeacher
 from factory.teacher.asker import Asker
 from factory.redact import public_endpoint, redact_argv
 from factory.teacher.client import AskSettings
+from factory.teacher.pool import EndpointSpec
 from factory.teacher.endpoint import Endpoint, preflight
 
 PROBLEM = "What is $2+3$?"
 ANSWERS = {PROBLEM: "5"}
 
 
-def settings(url, max_attempts=6, timeout_s=10.0, max_tokens=4096):
-    return AskSettings(base_url=url, api_key="k", model="sim-r1", sampling={"max_tokens": max_tokens},
-                       prompt_template_hash="h", timeout_s=timeout_s, max_attempts=max_attempts, session_id="s")
+def settings(url, max_attempts=6, timeout_s=10.0, max_tokens=4096, **kw):
+    urls = url if isinstance(url, list) else [url]
+    return AskSettings(endpoints=tuple(EndpointSpec(u, "k") for u in urls), model="sim-r1",
+                       sampling={"max_tokens": max_tokens}, prompt_template_hash="h", timeout_s=timeout_s,
+                       max_attempts=max_attempts, session_id="s", **kw)
 
 
 def spec(i=0):
@@ -57,7 +60,7 @@ def test_transient_faults_are_retried_until_they_pass():
     cfg = SimulatedTeacherConfig(latency_ms=0, rate_429=0.15, rate_5xx=0.15, rate_malformed=0.1,
                                  retry_after_s=0.01, seed=3)
     records, stats = ask_all(cfg, 12, max_attempts=12)
-    assert all(r["outcome"] in ("complete", "truncated") for r in records)
+    assert all(r["outcome"] in ("complete", "truncated_reasoning") for r in records)
     assert sum(r["attempts"] for r in records) == stats["requests"] > 12
 
 
@@ -71,7 +74,7 @@ def test_timeouts_are_retried_and_then_recorded_as_failed():
 def test_token_budget_truncation_is_tagged():
     records, _ = ask_all(SimulatedTeacherConfig(latency_ms=0, rate_truncated=0, mean_reasoning_tokens=400), 3,
                          max_tokens=20)
-    assert all(r["outcome"] == "truncated" and r["finish_reason"] == "length" for r in records)
+    assert all(r["outcome"] == "truncated_reasoning" and r["finish_reason"] == "length" for r in records)
     assert all(not r["think_closed"] for r in records)
 
 

@@ -1,0 +1,125 @@
+"""Endpoint pool and client-side limits, against real simulated teachers on loopback."""
+
+import asyncio
+import time
+from collections import Counter
+
+import pytest
+
+from factory.config import SimulatedTeacherConfig
+from factory.simteacher import SimTeacher
+from factory.teacher.asker import Asker
+from factory.teacher.limits import Adaptive, Limits, TokenBucket, parse_reset
+from test_client import ANSWERS, settings, spec
+
+CLEAN = dict(latency_ms=20, rate_wrong=0, rate_truncated=0, rate_429=0, rate_5xx=0)
+
+
+def run_asker(s, n, concurrency=8):
+    async def go():
+        asker = Asker(s, concurrency)
+        out = [r async for chunk in asker.ask_batch([spec(i) for i in range(n)]) for r in chunk]
+        health = asker.health()
+        await asker.close()
+        return out, health
+    return asyncio.run(go())
+
+
+def test_dead_endpoint_is_ejected_and_its_work_goes_elsewhere():
+    with SimTeacher(SimulatedTeacherConfig(**CLEAN), ANSWERS) as live:
+        records, health = run_asker(settings(["http://127.0.0.1:9/v1", live.base_url], max_attempts=6), 40)
+    assert all(r["outcome"] == "complete" and r["endpoint"] == live.base_url for r in records)
+    dead = health[0]
+    assert dead["ok"] == 0 and dead["ejected"] >= 1
+    assert dead["failed"] < 40  # ejected after a few failures, not tried for every sample
+
+
+def test_traffic_follows_weights_via_least_loaded_choice():
+    with SimTeacher(SimulatedTeacherConfig(**CLEAN), ANSWERS) as a, \
+            SimTeacher(SimulatedTeacherConfig(**CLEAN), ANSWERS) as b:
+        s = settings([a.base_url, b.base_url])
+        s = s.__class__(**{**s.__dict__, "endpoints": (s.endpoints[0].__class__(a.base_url, "k", 1.0),
+                                                       s.endpoints[1].__class__(b.base_url, "k", 3.0))})
+        records, _ = run_asker(s, 80)
+    served = Counter(r["endpoint"] for r in records)
+    assert served[b.base_url] > 2 * served[a.base_url] > 0
+
+
+def test_endpoint_rejoins_after_cooldown(monkeypatch):
+    from factory.teacher import pool as pool_mod
+
+    monkeypatch.setattr(pool_mod, "COOLDOWN_S", 0.05)
+    members = pool_mod.EndpointPool([pool_mod.EndpointSpec("http://x/v1", "")], lambda spec: None)
+
+    async def go():
+        m = await members.acquire()
+        for _ in range(pool_mod.FAILURES_TO_EJECT):
+            members.release(m, healthy=False)
+            m.in_flight += 1
+        m.in_flight -= 1
+        assert not m.available(time.monotonic())
+        started = time.monotonic()
+        probe = await members.acquire()  # waits out the cool-down, then lets one probe through
+        assert time.monotonic() - started >= 0.04 and probe.probing
+        members.release(probe, healthy=True)
+        assert probe.failures == 0 and probe.available(time.monotonic())
+    asyncio.run(go())
+
+
+def test_requests_per_minute_budget_spaces_requests():
+    with SimTeacher(SimulatedTeacherConfig(**(CLEAN | {"latency_ms": 0})), ANSWERS) as sim:
+        started = time.monotonic()
+        records, _ = run_asker(settings(sim.base_url, rpm=600), 13)  # 10/s, a burst of 10 then 1 every 0.1 s
+        elapsed = time.monotonic() - started
+    assert len(records) == 13 and elapsed >= 0.25
+
+
+@pytest.mark.parametrize("value, seconds", [("1s", 1.0), ("6m0s", 360.0), ("250ms", 0.25), ("2.5", 2.5),
+                                            ("1h2m", 3720.0), ("soon", None)])
+def test_parse_reset(value, seconds):
+    assert parse_reset(value) == seconds
+
+
+def test_exhausted_quota_headers_pause_new_attempts():
+    async def go():
+        limits = Limits()
+        await limits.after(0, None, False, {"x-ratelimit-remaining-requests": "0",
+                                            "x-ratelimit-reset-requests": "200ms"})
+        started = time.monotonic()
+        await limits.before(10)
+        return time.monotonic() - started
+    assert asyncio.run(go()) >= 0.15
+
+
+def test_token_bucket_corrects_estimates_with_usage():
+    async def go():
+        bucket = TokenBucket(6000)  # 100 tokens/s, burst 100
+        await bucket.take(100)
+        bucket.adjust(-100)  # the request used nothing: refund
+        started = time.monotonic()
+        await bucket.take(100)
+        return time.monotonic() - started
+    assert asyncio.run(go()) < 0.05
+
+
+def test_aimd_grows_while_healthy_and_cuts_on_overload():
+    async def go():
+        adaptive = Adaptive(start=4, ceiling=64, cooldown_s=0)
+        for _ in range(40):
+            await adaptive.acquire()
+            await adaptive.release(overloaded=False)
+        grown = adaptive.limit
+        await adaptive.acquire()
+        await adaptive.release(overloaded=True)
+        return grown, adaptive.limit
+    grown, cut = asyncio.run(go())
+    assert grown > 8 and cut == pytest.approx(grown * 0.7, rel=0.05)
+
+
+def test_adaptive_mode_backs_off_against_a_server_that_answers_429():
+    cfg = SimulatedTeacherConfig(**(CLEAN | {"rate_429": 0.3, "retry_after_s": 0.0}))
+    with SimTeacher(cfg, ANSWERS) as sim:
+        records, _ = run_asker(settings(sim.base_url, adaptive=True, adaptive_start=8, max_attempts=10), 60, 32)
+        stats = sim.stats()
+    assert all(r["outcome"] == "complete" for r in records)
+    assert stats["max_in_flight"] < 32  # never opened up to the ceiling while 429s kept coming

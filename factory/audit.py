@@ -18,6 +18,11 @@ SUMMARY = {
                sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
                sum(reasoning_tokens) AS reasoning_tokens, round(avg(latency_s), 3) AS mean_latency_s
         FROM requests GROUP BY ALL ORDER BY ALL""",
+    "cost by endpoint (all sessions, re-asks included)": """
+        SELECT endpoint, samples, attempts, round(gpu_hours, 4) AS gpu_hours, round(usd, 4) AS usd,
+               round(usd_per_published, 6) AS usd_per_published FROM endpoint_costs ORDER BY endpoint""",
+    "sessions": """
+        SELECT session_id, started_at, finished_at, lost_requests, command FROM sessions ORDER BY started_at""",
 }
 
 

@@ -56,14 +56,14 @@ class TeacherActor:
         self.asker = Asker(settings, concurrency)
 
     async def ask(self, specs: list[dict]):
-        async for chunk in self.asker.ask_batch(specs):
-            yield chunk
+        async for records, started in self.asker.ask_batch(specs):
+            yield records, started
 
     async def close(self) -> None:
         await self.asker.close()
 
 
-async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk: Callable[[list[dict]], None],
+async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk: Callable[..., None],
                  batch_size: int) -> None:
     # enough queued batches per actor that its semaphore never starves between batches
     depth = max(2, math.ceil(2 * per_actor / batch_size))
@@ -78,7 +78,7 @@ async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk
             # backpressure: the actor's yield waits until the driver has taken earlier chunks
             stream = actor.ask.options(num_returns="streaming", _generator_backpressure_num_objects=2)
             async for ref in stream.remote(batch):
-                on_chunk(await ref)
+                on_chunk(*await ref)
         except BaseException as e:  # surfaced after the loop; the journal keeps what arrived
             errors.append(e)
         finally:
@@ -104,8 +104,11 @@ async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk
 
 
 def run_teacher(settings: AskSettings, concurrency: int, batches: Iterable[list[dict]],
-                on_chunk: Callable[[list[dict]], None], cfg: RayConfig, batch_size: int) -> None:
-    """Ask every batch through Ray actors; `on_chunk` is called on the driver for each result chunk."""
+                on_chunk: Callable[[list[dict], list[str]], None], cfg: RayConfig, batch_size: int) -> None:
+    """Ask every batch through Ray actors.
+
+    `on_chunk(records, started_ids)` is called on the driver for each chunk a worker streams back.
+    """
     start_ray(cfg)
     n = max(1, min(worker_count(cfg), concurrency))
     per_actor = math.ceil(concurrency / n)

@@ -29,22 +29,35 @@ class Journal:
         self.dir = Path(run_dir) / "journal"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / f"{session_id}.jsonl"
+        self.started_path = self.dir / f"{session_id}.started"
         self._file = open(self.path, "a", encoding="utf-8")
+        self._started = open(self.started_path, "a", encoding="utf-8")
         self.written = 0
 
-    def append(self, records: list[dict]) -> None:
-        """Write records and fsync before returning: after this they survive kill -9 and power loss."""
-        if not records:
-            return
-        self._file.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self.written += len(records)
+    def append(self, records: list[dict], started: list[str] = ()) -> None:
+        """Write records (and ids of requests just sent) and fsync: after this they survive kill -9.
+
+        The started ids are what lets a later session count requests that were paid for but whose
+        results were lost in a crash.
+        """
+        if started:
+            self._started.write("".join(f"{sid}\n" for sid in started))
+            self._started.flush()
+        if records:
+            self._file.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self.written += len(records)
+        if started:
+            os.fsync(self._started.fileno())
 
     def close(self) -> None:
         self._file.close()
+        self._started.close()
         if self.written == 0:
             self.path.unlink(missing_ok=True)  # no empty files from sessions that asked nothing
+        if self.started_path.stat().st_size == 0:
+            self.started_path.unlink()
 
 
 def _files(run_dir: Path) -> list[Path]:
@@ -55,14 +68,32 @@ def _files(run_dir: Path) -> list[Path]:
 def iter_records(run_dir: Path) -> Iterator[dict]:
     """Every intact journal line, oldest session first; torn lines are skipped."""
     for path in _files(run_dir):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if not line.endswith("\n"):
-                    break  # torn final write: never acknowledged
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    continue
+        yield from _read(path)
+
+
+def lost_requests(run_dir: Path) -> dict[str, int]:
+    """Per session: requests it sent whose result it never journaled (in flight at a crash or kill)."""
+    lost = {}
+    for started_path in sorted((Path(run_dir) / "journal").glob("*.started")):
+        session = started_path.stem
+        started = set(started_path.read_text().split())
+        path = started_path.with_suffix(".jsonl")
+        finished = set()
+        if path.exists():
+            finished = {r["sample_id"] for r in _read(path)}
+        lost[session] = len(started - finished)
+    return lost
+
+
+def _read(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break  # torn final write: never acknowledged
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
 
 
 def latest_records(run_dir: Path) -> dict[str, dict]:

@@ -36,7 +36,8 @@ CREATE TABLE sessions (
     finished_at     TIMESTAMP,           -- NULL while running or after a crash
     command         VARCHAR NOT NULL,
     code_version    VARCHAR,
-    factory_version VARCHAR NOT NULL
+    factory_version VARCHAR NOT NULL,
+    lost_requests   BIGINT NOT NULL      -- sent but never journaled (in flight at a crash): paid, asked again
 );
 
 CREATE TABLE problems (
@@ -104,6 +105,18 @@ CREATE TABLE published (
     UNIQUE (shard, row_index)
 );
 
+CREATE TABLE endpoint_costs (
+    endpoint          VARCHAR PRIMARY KEY, -- base URL, never with credentials
+    samples           BIGINT NOT NULL,     -- journaled results, re-asks included
+    attempts          BIGINT NOT NULL,
+    prompt_tokens     BIGINT NOT NULL,
+    completion_tokens BIGINT NOT NULL,
+    reasoning_tokens  BIGINT NOT NULL,
+    gpu_hours         DOUBLE NOT NULL,     -- wall time the run used the endpoint, summed over sessions
+    usd               DOUBLE NOT NULL,     -- token prices plus GPU-hour price, from the pipeline file
+    usd_per_published DOUBLE               -- the whole run's cost over its published samples
+);
+
 -- One row per published row: its source problem, the request that made it, and its verdict.
 CREATE VIEW lineage AS
 SELECT pub.sample_id AS id, pub.shard, pub.row_index, run.run_id, run.pipeline,
@@ -124,6 +137,7 @@ CROSS JOIN runs run;
 _INGEST = """
 INSERT INTO runs SELECT * FROM run_in;
 INSERT INTO sessions SELECT * FROM sessions_in;
+INSERT INTO endpoint_costs SELECT * FROM costs_in;
 INSERT INTO problems
 SELECT source, source_row, problem_id, problem, reference_answer, status, duplicate_of FROM problems_in;
 INSERT INTO requests
@@ -144,9 +158,13 @@ INSERT INTO published SELECT sample_id, problem_id, shard, row_index FROM placem
 _TS = pa.timestamp("us")
 _RUN_SCHEMA = pa.schema([("run_id", pa.string()), ("pipeline", pa.string()), ("config_json", pa.string()),
                          ("config_hash", pa.string()), ("created_at", _TS)])
+_COST_SCHEMA = pa.schema([("endpoint", pa.string()), ("samples", pa.int64()), ("attempts", pa.int64()),
+                          ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()),
+                          ("reasoning_tokens", pa.int64()), ("gpu_hours", pa.float64()), ("usd", pa.float64()),
+                          ("usd_per_published", pa.float64())])
 _SESSION_SCHEMA = pa.schema([("session_id", pa.string()), ("started_at", _TS), ("finished_at", _TS),
                              ("command", pa.string()), ("code_version", pa.string()),
-                             ("factory_version", pa.string())])
+                             ("factory_version", pa.string()), ("lost_requests", pa.int64())])
 
 
 def _utc(value: str | None) -> dt.datetime | None:
@@ -158,7 +176,8 @@ def _utc(value: str | None) -> dt.datetime | None:
 
 
 def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems: pa.Table, samples: pa.Table,
-                     verdicts: pa.Table, placements: pa.Table, outcomes: pa.Table) -> Path:
+                     verdicts: pa.Table, placements: pa.Table, outcomes: pa.Table,
+                     costs: list[dict] | None = None) -> Path:
     """Build `run_dir/provenance.duckdb` from the run's tables, replacing any previous one atomically.
 
     Args:
@@ -171,6 +190,7 @@ def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems
         verdicts: VERDICT_SCHEMA rows.
         placements: `PublishResult.placements`.
         outcomes: `PublishResult.outcomes`.
+        costs: rows of `endpoint_costs` (see `factory.cost.endpoint_costs`).
 
     Returns:
         The path of the database.
@@ -181,7 +201,9 @@ def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems
     # a handful of sessions per run: a Python pass over them is fine
     session_table = pa.Table.from_pylist(
         [{**{k: s.get(k) for k in _SESSION_SCHEMA.names}, "started_at": _utc(s["started_at"]),
-          "finished_at": _utc(s.get("finished_at"))} for s in sessions], schema=_SESSION_SCHEMA)
+          "finished_at": _utc(s.get("finished_at")), "lost_requests": s.get("lost_requests") or 0}
+         for s in sessions], schema=_SESSION_SCHEMA)
+    cost_table = pa.Table.from_pylist(costs or [], schema=_COST_SCHEMA)
 
     fd, tmp = tempfile.mkstemp(prefix=".provenance-", suffix=".duckdb", dir=run_dir)
     os.close(fd)
@@ -192,13 +214,14 @@ def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems
             con.execute(DDL)
             for name, table in (("run_in", run_table), ("sessions_in", session_table), ("problems_in", problems),
                                 ("samples_in", samples), ("verdicts_in", verdicts),
-                                ("placements_in", placements), ("outcomes_in", outcomes)):
+                                ("placements_in", placements), ("outcomes_in", outcomes),
+                                ("costs_in", cost_table)):
                 con.register(name, table)
             con.execute("BEGIN TRANSACTION")
             con.execute(_INGEST)
             con.execute("COMMIT")
             for name in ("run_in", "sessions_in", "problems_in", "samples_in", "verdicts_in",
-                         "placements_in", "outcomes_in"):
+                         "placements_in", "outcomes_in", "costs_in"):
                 con.unregister(name)
             con.execute("CHECKPOINT")  # everything into the main file, so no .wal travels with it
         finally:

@@ -17,7 +17,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from factory.config import PipelineConfig
-from factory.journal import latest_records, samples_table
+from factory.cost import endpoint_costs, prices_of
+from factory.journal import iter_records, latest_records, lost_requests, samples_table
 from factory.progress import log
 from factory.errors import SourceError
 from factory.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
@@ -79,14 +80,17 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
     from factory.publish import publish
 
     samples = samples_table(latest_records(rd.path))
+    lost = lost_requests(rd.path)
     verdicts = read_verdicts(rd.path, judge_key(cfg))
     result = publish(rd.path, run_id=rd.info["run_id"], pipeline=cfg.name, tokenizer=cfg.tokenizer.name,
                      problems=problems, samples=samples, verdicts=verdicts, cfg=cfg.publish)
     rd.session["finished_at"] = utc_now()
+    sessions = [s | {"lost_requests": lost.get(s["session_id"], 0)} for s in rd.sessions()]
+    costs = endpoint_costs(iter_records(rd.path), prices_of(cfg), result.manifest.counts.get("published", 0))
     config_json = cfg.fingerprint()
     run = dict(rd.info, config_json=config_json, config_hash=hashlib.sha256(config_json.encode()).hexdigest()[:16])
-    write_provenance(rd.path, run=run, sessions=rd.sessions(), problems=problems, samples=samples,
-                     verdicts=verdicts, placements=result.placements, outcomes=result.outcomes)
+    write_provenance(rd.path, run=run, sessions=sessions, problems=problems, samples=samples,
+                     verdicts=verdicts, placements=result.placements, outcomes=result.outcomes, costs=costs)
     rd.finish()
     return result.manifest.counts
 
@@ -109,7 +113,7 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
             write_atomic(rd.path / "config.resolved.json", json.dumps(cfg.stored(), indent=2))
             write_parquet_atomic(rd.path / "problems.parquet", problems)
             settings = settings_for(cfg, endpoints, rd.session["session_id"])
-            generate(cfg, problems, settings, rd.path, retry_failed)
+            generate(cfg, problems, settings, rd.path, retry_failed, prices_of(cfg))
             check(cfg, problems, rd.path, rd.session["session_id"])
             return _publish(cfg, rd, problems)
         finally:

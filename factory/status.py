@@ -13,7 +13,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from factory.errors import RunDirError
-from factory.journal import latest_records
+from factory.cost import endpoint_costs, prices_of
+from factory.journal import iter_records, latest_records, lost_requests
 from factory.config import PipelineConfig
 from factory.stages.check import judge_key, read_verdicts
 
@@ -30,10 +31,18 @@ def collect(run_dir: Path) -> dict:
     by_status = Counter(problems["status"].to_pylist()) if problems is not None else Counter()
     records = latest_records(run_dir)
     outcomes = Counter(r["outcome"] for r in records.values())
-    verdicts = read_verdicts(run_dir, judge_key(PipelineConfig.model_validate(cfg)))
+    pipeline = PipelineConfig.model_validate(cfg)
+    verdicts = read_verdicts(run_dir, judge_key(pipeline))
     reasons = Counter(verdicts["reason"].to_pylist())
     manifest_path = run_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    published = manifest["counts"].get("published", 0) if manifest else 0
+    spent = endpoint_costs(iter_records(run_dir), prices_of(pipeline), published)
+    usd = sum(r["usd"] for r in spent)
+    cost = dict(requests=sum(r["attempts"] for r in spent), lost_requests=sum(lost_requests(run_dir).values()),
+                prompt_tokens=sum(r["prompt_tokens"] for r in spent),
+                completion_tokens=sum(r["completion_tokens"] for r in spent),
+                usd=round(usd, 4), usd_per_published=round(usd / published, 6) if published else None)
     return dict(
         run_id=info["run_id"], pipeline=info["pipeline"],
         problems=dict(total=sum(by_status.values()), **dict(sorted(by_status.items()))),
@@ -43,12 +52,17 @@ def collect(run_dir: Path) -> dict:
         publish=(dict(published=manifest["counts"].get("published", 0), shards=len(manifest["shards"]),
                       **{k: v for k, v in sorted(manifest["counts"].items()) if k.startswith("rejected")})
                  if manifest else dict(published=0, shards=0)),
+        cost=cost,
+        endpoints={r["endpoint"]: dict(samples=r["samples"], attempts=r["attempts"], usd=round(r["usd"], 4))
+                   for r in spent},
     )
 
 
 def render(status: dict) -> str:
     lines = [f"run {status['run_id']}  pipeline {status['pipeline']}"]
-    for stage in ("problems", "generate", "verify", "publish"):
+    for stage in ("problems", "generate", "verify", "publish", "cost"):
         items = "  ".join(f"{k}={v}" for k, v in status[stage].items())
         lines.append(f"  {stage:<9} {items}")
+    for endpoint, row in status["endpoints"].items():
+        lines.append(f"  endpoint  {endpoint}  " + "  ".join(f"{k}={v}" for k, v in row.items()))
     return "\n".join(lines)

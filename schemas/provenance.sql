@@ -14,7 +14,8 @@ CREATE TABLE sessions (
     finished_at     TIMESTAMP,           -- NULL while running or after a crash
     command         VARCHAR NOT NULL,
     code_version    VARCHAR,
-    factory_version VARCHAR NOT NULL
+    factory_version VARCHAR NOT NULL,
+    lost_requests   BIGINT NOT NULL      -- sent but never journaled (in flight at a crash): paid, asked again
 );
 
 CREATE TABLE problems (
@@ -80,6 +81,18 @@ CREATE TABLE published (
     shard      VARCHAR NOT NULL,           -- path relative to the run directory
     row_index  BIGINT NOT NULL,            -- row within the shard
     UNIQUE (shard, row_index)
+);
+
+CREATE TABLE endpoint_costs (
+    endpoint          VARCHAR PRIMARY KEY, -- base URL, never with credentials
+    samples           BIGINT NOT NULL,     -- journaled results, re-asks included
+    attempts          BIGINT NOT NULL,
+    prompt_tokens     BIGINT NOT NULL,
+    completion_tokens BIGINT NOT NULL,
+    reasoning_tokens  BIGINT NOT NULL,
+    gpu_hours         DOUBLE NOT NULL,     -- wall time the run used the endpoint, summed over sessions
+    usd               DOUBLE NOT NULL,     -- token prices plus GPU-hour price, from the pipeline file
+    usd_per_published DOUBLE               -- the whole run's cost over its published samples
 );
 
 -- One row per published row: its source problem, the request that made it, and its verdict.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pyarrow.compute as pc
 from factory.config import PipelineConfig
 from factory.identity import prompt_template_hash, render_messages, sample_id, sampling_params
 from factory.errors import TeacherUnreachable
-from factory.journal import FINAL_OUTCOMES, Journal, latest_records
+from factory.journal import Journal, latest_records, lost_requests
 from factory.progress import Progress, log
 from factory.teacher.client import AskSettings
 from factory.teacher.endpoint import Endpoint
@@ -29,24 +30,48 @@ def settings_for(cfg: PipelineConfig, endpoints: list[Endpoint], session_id: str
     )
 
 
+def _budget(cfg: PipelineConfig, outcome: str | None, asked_with: int | None) -> int | None:
+    """The token budget to ask a stored truncated sample again with, or None to leave it.
+
+    A raised `max_tokens` re-asks every sample truncated under a smaller budget; the re-ask policy
+    gives a sample cut in its answer (reasoning whole) one more try with `factor` times the budget,
+    up to the cap. Nothing else that is stored is ever asked again.
+    """
+    budget = cfg.teacher.sampling.max_tokens
+    if not (outcome or "").startswith("truncated") or asked_with is None:
+        return None
+    if asked_with < budget:
+        return budget
+    policy = cfg.teacher.truncation
+    if policy.reask and outcome == "truncated_answer" and asked_with <= budget < policy.max_tokens_cap:
+        return min(policy.max_tokens_cap, int(asked_with * policy.factor))
+    return None
+
+
 def missing_specs(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run_dir: Path,
                   retry_failed: bool = False) -> tuple[list[dict], int]:
-    """Every sample of every `ok` problem whose result the journal does not hold yet.
+    """Every sample of every `ok` problem that must be asked (again).
 
-    Returns the specs to ask and how many stored samples failed and are not being asked again.
+    That is: samples the journal does not hold; failed ones when `retry_failed`; truncated ones a
+    larger budget may finish (see `_budget`). Returns the specs and how many stored samples failed
+    and are left as they are.
     """
-    latest = {sid: r["outcome"] for sid, r in latest_records(run_dir).items()}
+    ledger = {sid: (r["outcome"], json.loads(r["sampling"]).get("max_tokens"))
+              for sid, r in latest_records(run_dir).items()}
     ok = problems.filter(pc.equal(problems["status"], "ok"))
     specs, failed_kept = [], 0
     for pid, text in zip(ok["problem_id"].to_pylist(), ok["problem"].to_pylist()):
         messages = render_messages(cfg.teacher, text)
         for index in range(cfg.teacher.n):
             sid = sample_id(pid, index, settings.model, settings.prompt_template_hash, settings.sampling)
-            outcome = latest.get(sid)
-            if outcome in FINAL_OUTCOMES or (outcome == "failed" and not retry_failed):
+            outcome, asked_with = ledger.get(sid, (None, None))
+            spec = dict(sample_id=sid, problem_id=pid, sample_index=index, messages=messages)
+            if outcome is None or (outcome == "failed" and retry_failed):
+                specs.append(spec)
+            elif (budget := _budget(cfg, outcome, asked_with)) is not None:
+                specs.append(spec | {"max_tokens": budget})
+            else:
                 failed_kept += outcome == "failed"
-                continue
-            specs.append(dict(sample_id=sid, problem_id=pid, sample_index=index, messages=messages))
     return specs, failed_kept
 
 
@@ -55,29 +80,29 @@ def _chunks(items: list[dict], size: int) -> Iterator[list[dict]]:
         yield items[start:start + size]
 
 
-def generate(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run_dir: Path,
-             retry_failed: bool = False) -> int:
-    """Ask the teacher for every missing sample; return how many were asked.
+def _warn_if_no_reasoning(records: list[dict]) -> None:
+    answered = [r for r in records if r["outcome"] == "complete"]
+    bare = sum(r["reasoning_source"] == "none" for r in answered)
+    if answered and bare > len(answered) / 2:
+        log(f"[generate] WARNING: {bare} of {len(answered)} complete samples carry no reasoning (no "
+            "reasoning_content/reasoning field, no <think> tags): is the teacher a reasoning model, and is "
+            "its server's reasoning parser on?")
 
-    Raises:
-        TeacherUnreachable: when this session asked something and every request failed.
-    """
+
+def _ask(cfg: PipelineConfig, specs: list[dict], settings: AskSettings, run_dir: Path, stage: str,
+         prices: dict) -> Progress:
     from factory.executor import run_teacher  # Ray is imported only by the executor
 
-    specs, failed_kept = missing_specs(cfg, problems, settings, run_dir, retry_failed)
-    if failed_kept:
-        log(f"[generate] {failed_kept} stored samples failed after retries; add --retry-failed to ask them again")
-    if not specs:
-        log("[generate] nothing missing: every sample is in the journal")
-        return 0
     journal = Journal(run_dir, settings.session_id)
-    progress = Progress("generate", len(specs))
-    last_error: list[str] = []
+    progress = Progress(stage, len(specs), prices=prices)
+    warned: list[bool] = []
 
-    def on_chunk(records: list[dict]) -> None:
-        journal.append(records)  # durable before it counts
-        progress.add([r["outcome"] for r in records])
-        last_error[:] = [r["error"] for r in records if r["error"]][-1:] or last_error
+    def on_chunk(records: list[dict], started: list[str]) -> None:
+        journal.append(records, started)  # durable before it counts
+        progress.add(records)
+        if not warned and progress.done >= 50:
+            warned.append(True)
+            _warn_if_no_reasoning(records)
 
     try:
         run_teacher(settings, cfg.teacher.concurrency, _chunks(specs, cfg.teacher.batch_size), on_chunk,
@@ -86,6 +111,35 @@ def generate(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run
         journal.close()
         progress.line(final=True)
     if progress.done and progress.by.get("failed", 0) == progress.done:
-        raise TeacherUnreachable(f"all {progress.done} requests failed after retries (last: {last_error[0]}); "
+        raise TeacherUnreachable(f"all {progress.done} requests failed after retries (last: {progress.last_error}); "
                                  "check the teacher, then run again with --retry-failed")
-    return len(specs)
+    return progress
+
+
+def generate(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run_dir: Path,
+             retry_failed: bool = False, prices: dict | None = None) -> int:
+    """Ask the teacher for every missing sample, then re-ask truncated answers if the policy says so.
+
+    Returns how many requests were made. `prices` maps public endpoint URL -> PriceConfig, for the
+    live cost figure.
+
+    Raises:
+        TeacherUnreachable: when a round asked something and every request failed.
+    """
+    asked = 0
+    for round_ in range(2):  # the second round only holds re-asks of truncated answers
+        specs, failed_kept = missing_specs(cfg, problems, settings, run_dir, retry_failed)
+        if round_ == 0 and (lost := sum(lost_requests(run_dir).values())):
+            log(f"[generate] {lost} requests of earlier sessions were paid for but their results were lost "
+                "(in flight when a session stopped); those samples were asked again")
+        if round_ == 0 and failed_kept:
+            log(f"[generate] {failed_kept} stored samples failed after retries; add --retry-failed to ask them "
+                "again")
+        if not specs:
+            if round_ == 0:
+                log("[generate] nothing missing: every sample is in the journal")
+            break
+        _ask(cfg, specs, settings, run_dir, "generate" if round_ == 0 else "re-ask truncated", prices or {})
+        asked += len(specs)
+        retry_failed = False  # what failed in round one stays for the user to decide
+    return asked

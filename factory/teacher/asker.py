@@ -51,8 +51,8 @@ class Asker:
             self.limits = Limits(s.rpm, s.tpm, adaptive)
         return self.pool, self.limits, self._sem
 
-    async def ask_batch(self, specs: list[dict]) -> AsyncIterator[list[dict]]:
-        """Ask every spec; yield lists of finished records until all are done.
+    async def ask_batch(self, specs: list[dict]) -> AsyncIterator[tuple[list[dict], list[str]]]:
+        """Ask every spec; yield (finished records, ids of requests started) until all are done.
 
         A request's slot is freed only once its result has been yielded, not when the response
         arrives: if the consumer stops taking results (the driver died), no new request starts, so
@@ -63,6 +63,7 @@ class Asker:
 
         async def one(spec: dict) -> None:
             await sem.acquire()
+            done.put_nowait(spec["sample_id"])  # a started notice: the request is about to be paid for
             try:
                 done.put_nowait(await ask_one(pool, limits, self.settings, spec))
             except Exception as e:  # handed to the generator, which raises it to the caller
@@ -73,16 +74,17 @@ class Asker:
         remaining = len(tasks)
         try:
             while remaining:
-                chunk = [await done.get()]
+                events = [await done.get()]
                 await asyncio.sleep(_CHUNK_WAIT_S)
                 while not done.empty():
-                    chunk.append(done.get_nowait())
-                for item in chunk:
+                    events.append(done.get_nowait())
+                for item in events:
                     if isinstance(item, Exception):
                         raise item
-                remaining -= len(chunk)
-                yield chunk
-                for _ in chunk:
+                records = [e for e in events if isinstance(e, dict)]
+                remaining -= len(records)
+                yield records, [e for e in events if isinstance(e, str)]
+                for _ in records:
                     sem.release()
         finally:
             for task in tasks:

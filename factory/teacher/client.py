@@ -149,11 +149,14 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
         await limits.after(estimate, used, overloaded, headers)
 
 
-def _sampling_for(settings: AskSettings, index: int) -> dict:
+def _sampling_for(settings: AskSettings, spec: dict) -> dict:
+    sampling = settings.sampling
+    if "max_tokens" in spec:  # a truncated sample asked again with a larger budget
+        sampling = sampling | {"max_tokens": spec["max_tokens"]}
     # one base seed would make a deterministic server return n identical samples
-    if settings.sampling.get("seed") is None:
-        return settings.sampling
-    return settings.sampling | {"seed": settings.sampling["seed"] + index}
+    if sampling.get("seed") is not None:
+        sampling = sampling | {"seed": sampling["seed"] + spec["sample_index"]}
+    return sampling
 
 
 async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spec: dict) -> dict:
@@ -165,7 +168,7 @@ async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spe
     """
     started = time.time()
     attempts = 0
-    sampling = _sampling_for(settings, spec["sample_index"])
+    sampling = _sampling_for(settings, spec)
     record = dict(
         sample_id=spec["sample_id"], problem_id=spec["problem_id"], sample_index=spec["sample_index"],
         session_id=settings.session_id, model=settings.model, endpoint=pool.members[0].public_url,

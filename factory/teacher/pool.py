@@ -4,7 +4,8 @@ Each attempt asks the pool for an endpoint. The pool picks the healthy endpoint 
 requests in flight per unit of weight. Consecutive transient failures (connection errors, 5xx,
 timeouts) take an endpoint out of rotation for a cool-down that doubles while it keeps failing; the
 retry of a failed attempt goes to another endpoint, so a dead server's in-flight work moves
-elsewhere. After the cool-down one probe is let through, and a success puts it back.
+elsewhere. After the cool-down one probe is let through, and a success puts it back. The last
+endpoint still in rotation is never ejected.
 """
 
 from __future__ import annotations
@@ -78,8 +79,15 @@ class EndpointPool:
             return
         member.failures += 1
         member.stats["failed"] += 1
+        now = time.monotonic()
+        others_up = any(m is not member and m.failures < FAILURES_TO_EJECT for m in self.members)
+        if not others_up:
+            # the last endpoint in rotation stays in: ejecting it would only stall every retry, and the
+            # retries' own backoff already spaces them out
+            member.failures = min(member.failures, FAILURES_TO_EJECT - 1)
+            return
         if member.failures >= FAILURES_TO_EJECT:
-            member.down_until = time.monotonic() + member.cooldown_s
+            member.down_until = now + member.cooldown_s
             member.cooldown_s = min(member.cooldown_s * 2, MAX_COOLDOWN_S)
             member.stats["ejected"] += 1
 

@@ -87,7 +87,7 @@ def test_failed_samples_wait_for_retry_failed(tmp_path, clean_sim):
         retried = factory("run", pipeline, "--out", out, "--limit", 2, "--retry-failed")
         assert retried.returncode == 0, retried.stderr
         assert healthy.stats()["requests"] == 8
-    assert {r["outcome"] for r in latest_records(out).values()} <= {"complete", "truncated"}
+    assert {r["outcome"] for r in latest_records(out).values()} <= {"complete", "truncated_reasoning"}
 
 
 def test_wrong_url_path_is_refused_before_anything_is_written(tmp_path, clean_sim):

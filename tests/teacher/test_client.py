@@ -33,7 +33,7 @@ def ask_all(cfg, n, **kw):
     async def go():
         with SimTeacher(cfg, ANSWERS) as sim:
             asker = Asker(settings(sim.base_url, **kw), concurrency=8)
-            out = [r async for chunk in asker.ask_batch([spec(i) for i in range(n)]) for r in chunk]
+            out = [r async for records, _ in asker.ask_batch([spec(i) for i in range(n)]) for r in records]
             await asker.close()
             return out, sim.stats()
     return asyncio.run(go())
@@ -95,5 +95,6 @@ def test_each_sample_gets_its_own_seed():
     from factory.teacher.client import _sampling_for
 
     seeded = AskSettings(**{**settings("http://x/v1").__dict__, "sampling": {"seed": 7, "max_tokens": 5}})
-    assert [_sampling_for(seeded, i)["seed"] for i in range(3)] == [7, 8, 9]
-    assert "seed" not in _sampling_for(settings("http://x/v1"), 2)
+    assert [_sampling_for(seeded, {"sample_index": i})["seed"] for i in range(3)] == [7, 8, 9]
+    assert "seed" not in _sampling_for(settings("http://x/v1"), {"sample_index": 2})
+    assert _sampling_for(seeded, {"sample_index": 0, "max_tokens": 99})["max_tokens"] == 99

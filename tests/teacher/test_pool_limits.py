@@ -18,7 +18,7 @@ CLEAN = dict(latency_ms=20, rate_wrong=0, rate_truncated=0, rate_429=0, rate_5xx
 def run_asker(s, n, concurrency=8):
     async def go():
         asker = Asker(s, concurrency)
-        out = [r async for chunk in asker.ask_batch([spec(i) for i in range(n)]) for r in chunk]
+        out = [r async for records, _ in asker.ask_batch([spec(i) for i in range(n)]) for r in records]
         health = asker.health()
         await asker.close()
         return out, health
@@ -49,18 +49,19 @@ def test_endpoint_rejoins_after_cooldown(monkeypatch):
     from factory.teacher import pool as pool_mod
 
     monkeypatch.setattr(pool_mod, "COOLDOWN_S", 0.05)
-    members = pool_mod.EndpointPool([pool_mod.EndpointSpec("http://x/v1", "")], lambda spec: None)
+    members = pool_mod.EndpointPool([pool_mod.EndpointSpec("http://x/v1", ""),
+                                     pool_mod.EndpointSpec("http://y/v1", "")], lambda spec: None)
 
     async def go():
-        m = await members.acquire()
+        m, other = members.members
         for _ in range(pool_mod.FAILURES_TO_EJECT):
-            members.release(m, healthy=False)
             m.in_flight += 1
-        m.in_flight -= 1
+            members.release(m, healthy=False)
         assert not m.available(time.monotonic())
-        started = time.monotonic()
-        probe = await members.acquire()  # waits out the cool-down, then lets one probe through
-        assert time.monotonic() - started >= 0.04 and probe.probing
+        other.in_flight = 10**6  # busy, so the choice falls on `m` as soon as it may be tried
+        await asyncio.sleep(0.06)
+        probe = await members.acquire()  # the cool-down is over: one probe is let through
+        assert probe is m and probe.probing and not m.available(time.monotonic())
         members.release(probe, healthy=True)
         assert probe.failures == 0 and probe.available(time.monotonic())
     asyncio.run(go())
@@ -123,3 +124,17 @@ def test_adaptive_mode_backs_off_against_a_server_that_answers_429():
         stats = sim.stats()
     assert all(r["outcome"] == "complete" for r in records)
     assert stats["max_in_flight"] < 32  # never opened up to the ceiling while 429s kept coming
+
+
+def test_the_last_endpoint_in_rotation_is_never_ejected():
+    from factory.teacher import pool as pool_mod
+
+    single = pool_mod.EndpointPool([pool_mod.EndpointSpec("http://x/v1", "")], lambda spec: None)
+
+    async def go():
+        for _ in range(10):
+            member = await single.acquire()
+            single.release(member, healthy=False)
+        return member
+    member = asyncio.run(go())
+    assert member.available(time.monotonic()) and member.stats["ejected"] == 0

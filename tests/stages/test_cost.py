@@ -1,0 +1,28 @@
+import pytest
+
+from factory.config import PriceConfig
+from factory.cost import endpoint_costs
+from factory.progress import request_cost
+
+
+def rec(endpoint, session, start, end, prompt=1000, completion=3000, attempts=1):
+    return dict(endpoint=endpoint, session_id=session, started_at=start, finished_at=end, attempts=attempts,
+                prompt_tokens=prompt, completion_tokens=completion, reasoning_tokens=completion - 100)
+
+
+def test_token_and_gpu_hour_prices():
+    prices = {"http://api/v1": PriceConfig(input_per_mtok=1.0, output_per_mtok=4.0),
+              "http://gpu/v1": PriceConfig(gpu_hour=3.6)}
+    records = [rec("http://api/v1", "s1", 0, 10), rec("http://api/v1", "s1", 5, 20, attempts=3),
+               rec("http://gpu/v1", "s1", 0, 1800), rec("http://gpu/v1", "s2", 0, 1800)]
+    rows = {r["endpoint"]: r for r in endpoint_costs(records, prices, published=4)}
+    api, gpu = rows["http://api/v1"], rows["http://gpu/v1"]
+    assert api["usd"] == pytest.approx(2 * (1000 * 1.0 + 3000 * 4.0) / 1e6) and api["attempts"] == 4
+    assert gpu["gpu_hours"] == pytest.approx(1.0) and gpu["usd"] == pytest.approx(3.6)
+    assert api["usd_per_published"] == pytest.approx((api["usd"] + gpu["usd"]) / 4)
+    assert request_cost(records[0], prices) == pytest.approx(0.013)
+
+
+def test_unpriced_endpoints_cost_nothing_and_nothing_published_gives_no_ratio():
+    rows = endpoint_costs([rec("http://x/v1", "s", 0, 1)], {}, published=0)
+    assert rows[0]["usd"] == 0 and rows[0]["usd_per_published"] is None

@@ -45,15 +45,15 @@ def test_traffic_follows_weights_via_least_loaded_choice():
     assert served[b.base_url] > 2 * served[a.base_url] > 0
 
 
-def test_endpoint_rejoins_after_cooldown(monkeypatch):
+def test_endpoint_rejoins_after_cooldown():
     from factory.teacher import pool as pool_mod
 
-    monkeypatch.setattr(pool_mod, "COOLDOWN_S", 0.05)
     members = pool_mod.EndpointPool([pool_mod.EndpointSpec("http://x/v1", ""),
                                      pool_mod.EndpointSpec("http://y/v1", "")], lambda spec: None)
 
     async def go():
         m, other = members.members
+        m.cooldown_s = 0.05
         for _ in range(pool_mod.FAILURES_TO_EJECT):
             m.in_flight += 1
             members.release(m, healthy=False)

@@ -68,8 +68,8 @@ async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk
     # enough queued batches per actor that its semaphore never starves between batches
     depth = max(2, math.ceil(2 * per_actor / batch_size))
     slots = asyncio.Queue()
-    for actor in actors:
-        for _ in range(depth):
+    for _ in range(depth):
+        for actor in actors:  # interleaved, so the first batches spread over all workers
             slots.put_nowait(actor)
     errors: list[BaseException] = []
 

@@ -199,3 +199,22 @@ def test_endpoint_that_refuses_every_request_stops_the_run(tmp_path):
     line = _one_line_failure(result, before_any_work=False)
     assert "401" in line and "API key" in line
     assert latest_records(tmp_path / "o") == {}  # nothing recorded as if the samples were at fault
+
+
+def test_raising_the_budget_re_asks_only_truncated_samples(tmp_path, clean_sim):
+    out = tmp_path / "run"
+    with clean_sim(demo_answers(), rate_truncated=0, mean_reasoning_tokens=300) as sim:
+        small = pipeline_copy(tmp_path, simulated=None, base_url=sim.base_url,
+                              sampling={"max_tokens": 250, "temperature": 0.6, "top_p": 0.95})
+        assert factory("run", small, "--out", out, "--limit", 5).returncode == 0
+        first = latest_records(out)
+        truncated = {sid for sid, r in first.items() if r["outcome"].startswith("truncated")}
+        assert 0 < len(truncated) < 20 and sim.stats()["requests"] == 20
+        large = pipeline_copy(tmp_path, simulated=None, base_url=sim.base_url,
+                              sampling={"max_tokens": 8192, "temperature": 0.6, "top_p": 0.95})
+        again = factory("run", large, "--out", out, "--limit", 5)
+        assert again.returncode == 0, again.stderr
+        assert sim.stats()["requests"] == 20 + len(truncated)
+    second = latest_records(out)
+    assert set(second) == set(first)  # same sample ids: the budget is not part of a sample's identity
+    assert all(second[sid]["outcome"] == "complete" for sid in truncated)

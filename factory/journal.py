@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from factory.records import SAMPLE_SCHEMA
 
@@ -97,10 +99,56 @@ def _read(path: Path) -> Iterator[dict]:
 
 
 def latest_records(run_dir: Path) -> dict[str, dict]:
-    """sample_id -> its latest record."""
+    """sample_id -> its latest record, texts included (for small runs and tests; see `ledger`)."""
     return {r["sample_id"]: r for r in iter_records(run_dir)}
 
 
-def samples_table(records: dict[str, dict]) -> pa.Table:
-    """The journal as an Arrow table with the explicit SAMPLE_SCHEMA."""
-    return pa.Table.from_pylist(list(records.values()), schema=SAMPLE_SCHEMA)
+def ledger(run_dir: Path) -> dict[str, tuple[str, int | None, tuple[int, int]]]:
+    """sample_id -> (outcome, max_tokens asked with, position of its latest line).
+
+    Only these small fields are kept, so the ledger of a 40k x 16 run fits in a few hundred MB
+    where the records themselves (reasoning text) would take gigabytes.
+    """
+    out = {}
+    for f, path in enumerate(_files(run_dir)):
+        for i, r in enumerate(_read(path)):
+            out[r["sample_id"]] = (r["outcome"], json.loads(r["sampling"]).get("max_tokens"), (f, i))
+    return out
+
+
+def _signature(run_dir: Path) -> str:
+    return json.dumps([(p.name, p.stat().st_size) for p in _files(run_dir)])
+
+
+def compact(run_dir: Path, rows_per_group: int = 1000) -> Path:
+    """The latest record of every sample as `RUN_DIR/samples.parquet`, streamed in bounded memory.
+
+    Later stages read this file (lazily, through DuckDB or Arrow scanners) instead of the JSON
+    lines. It is rebuilt only when the journal has changed, and swapped in atomically.
+    """
+    run_dir = Path(run_dir)
+    target, sig_path = run_dir / "samples.parquet", run_dir / "samples.parquet.sig"
+    signature = _signature(run_dir)
+    if target.exists() and sig_path.exists() and sig_path.read_text() == signature:
+        return target
+    latest = {pos for _, _, pos in ledger(run_dir).values()}
+    tmp = run_dir / f".samples.parquet.tmp-{os.getpid()}"
+    with pq.ParquetWriter(tmp, SAMPLE_SCHEMA, compression="zstd") as writer:
+        rows: list[dict] = []
+        for f, path in enumerate(_files(run_dir)):
+            for i, r in enumerate(_read(path)):
+                if (f, i) in latest:
+                    rows.append(r)
+                if len(rows) >= rows_per_group:
+                    writer.write_table(pa.Table.from_pylist(rows, schema=SAMPLE_SCHEMA))
+                    rows = []
+        if rows:
+            writer.write_table(pa.Table.from_pylist(rows, schema=SAMPLE_SCHEMA))
+    os.replace(tmp, target)
+    sig_path.write_text(signature)
+    return target
+
+
+def samples_dataset(run_dir: Path) -> ds.Dataset:
+    """The compacted samples, scanned lazily (Arrow dataset; DuckDB can register it as a table)."""
+    return ds.dataset(compact(run_dir), schema=SAMPLE_SCHEMA, format="parquet")

@@ -26,6 +26,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from factory import card
@@ -151,8 +152,16 @@ def _estimate_sql() -> str:
     return f"SELECT {texts} + coalesce({items}, 0) + {_ROW_OVERHEAD} AS est FROM ({_ROWS_SQL}) {_ORDER}"
 
 
-def _conform(table: pa.Table, schema: pa.Schema, name: str, key: str | None) -> pa.Table:
-    """Select and cast `table` to `schema`, or fail naming the table and the problem."""
+def _conform(table: pa.Table | ds.Dataset, schema: pa.Schema, name: str, key: str | None) -> pa.Table | ds.Dataset:
+    """Select and cast `table` to `schema`, or fail naming the table and the problem.
+
+    An Arrow dataset (the compacted journal, scanned lazily so a large run never sits in memory) is
+    only checked for its schema: its writer keeps one row per key.
+    """
+    if isinstance(table, ds.Dataset):
+        if table.schema.remove_metadata() != schema:
+            raise RunDirError(f"publish: the {name} dataset does not have the {name} schema of factory/records.py")
+        return table
     missing = [f for f in schema.names if f not in table.column_names]
     if missing:
         raise RunDirError(f"publish: the {name} table lacks columns {missing}; "
@@ -324,7 +333,7 @@ def _swap_in(run_dir: Path, staging: Path) -> None:
 
 
 def publish(run_dir: Path, *, run_id: str, pipeline: str, tokenizer: str, problems: pa.Table,
-            samples: pa.Table, verdicts: pa.Table, cfg: PublishConfig) -> PublishResult:
+            samples: pa.Table | ds.Dataset, verdicts: pa.Table, cfg: PublishConfig) -> PublishResult:
     """Publish the accepted samples of a run as Parquet shards with a manifest and a dataset card.
 
     Args:

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from factory.config import PipelineConfig
 from factory.cost import endpoint_costs, prices_of
-from factory.journal import iter_records, latest_records, lost_requests, samples_table
+from factory.journal import iter_records, lost_requests, samples_dataset
 from factory.progress import log
 from factory.errors import SourceError
 from factory.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
@@ -79,7 +79,7 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
     from factory.provenance import write_provenance
     from factory.publish import publish
 
-    samples = samples_table(latest_records(rd.path))
+    samples = samples_dataset(rd.path)
     lost = lost_requests(rd.path)
     verdicts = read_verdicts(rd.path, judge_key(cfg))
     result = publish(rd.path, run_id=rd.info["run_id"], pipeline=cfg.name, tokenizer=cfg.tokenizer.name,

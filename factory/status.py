@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from factory.errors import RunDirError
 from factory.cost import endpoint_costs, prices_of
-from factory.journal import iter_records, latest_records, lost_requests
+from factory.journal import iter_records, ledger, lost_requests
 from factory.config import PipelineConfig
 from factory.stages.check import judge_key, read_verdicts
 
@@ -29,8 +29,8 @@ def collect(run_dir: Path) -> dict:
     problems = pq.read_table(run_dir / "problems.parquet", columns=["status"]) \
         if (run_dir / "problems.parquet").exists() else None
     by_status = Counter(problems["status"].to_pylist()) if problems is not None else Counter()
-    records = latest_records(run_dir)
-    outcomes = Counter(r["outcome"] for r in records.values())
+    records = ledger(run_dir)
+    outcomes = Counter(outcome for outcome, _, _ in records.values())
     pipeline = PipelineConfig.model_validate(cfg)
     verdicts = read_verdicts(run_dir, judge_key(pipeline))
     reasons = Counter(verdicts["reason"].to_pylist())

@@ -13,14 +13,15 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from factory.config import PipelineConfig
-from factory.journal import latest_records
+from factory.journal import samples_dataset
 from factory.progress import Progress
 from factory.records import VERDICT_SCHEMA
 from factory.rundir import write_parquet_atomic
-from factory.stages.verdicts import JUDGE_VERSION, SLIM_FIELDS, judge_batch
+from factory.stages.verdicts import JUDGE_VERSION, SLIM_FIELDS, judge_batch, trace_hash
 
 JUDGED_OUTCOMES = ("complete", "truncated_reasoning", "truncated_answer", "empty", "filtered")
 
@@ -31,34 +32,65 @@ def judge_key(cfg: PipelineConfig) -> str:
 
 
 def read_verdicts(run_dir: Path, key: str) -> pa.Table:
-    parts = sorted((Path(run_dir) / "verdicts" / key).glob("part-*.parquet"))
+    """The latest verdict of every sample under the judging rules `key` (a re-asked sample is judged again)."""
+    parts = sorted((Path(run_dir) / "verdicts" / key).glob("part-*.parquet"))  # session order
     if not parts:
         return VERDICT_SCHEMA.empty_table()
-    return pa.concat_tables([pq.read_table(p, schema=VERDICT_SCHEMA) for p in parts])
+    table = pa.concat_tables([pq.read_table(p, schema=VERDICT_SCHEMA) for p in parts])
+    # keep the last row of each sample_id
+    index = pa.array(range(table.num_rows), pa.int64())
+    last = table.append_column("_i", index).group_by("sample_id").aggregate([("_i", "max")])
+    keep = last["_i_max"]
+    return table.take(pc.take(keep, pc.sort_indices(keep)))
+
+
+def _scan(run_dir: Path, columns: list[str]):
+    """Journal records with a judgeable outcome, in Arrow batches, reading only `columns`."""
+    dataset = samples_dataset(run_dir)
+    wanted = pc.field("outcome").isin(list(JUDGED_OUTCOMES))
+    for batch in dataset.to_batches(columns=columns, filter=wanted, batch_size=2048):
+        yield batch
+
+
+def _needing_verdicts(run_dir: Path, have: dict[str, str | None], refs: dict[str, str]) -> set[str]:
+    """Samples with no verdict, or whose verdict was made on a different reply (re-asked since)."""
+    todo = set()
+    for batch in _scan(run_dir, ["sample_id", "problem_id", "reasoning", "answer"]):
+        for sid, pid, reasoning, answer in zip(*(batch[c].to_pylist() for c in batch.schema.names)):
+            if pid in refs and have.get(sid, "missing") != trace_hash(reasoning or "", answer or ""):
+                todo.add(sid)
+    return todo
+
+
+def _batches(run_dir: Path, todo: set[str], size: int):
+    pending: list[dict] = []
+    for batch in _scan(run_dir, list(SLIM_FIELDS)):
+        pending.extend(r for r in batch.to_pylist() if r["sample_id"] in todo)
+        while len(pending) >= size:
+            yield pending[:size]
+            pending = pending[size:]
+    if pending:
+        yield pending
 
 
 def check(cfg: PipelineConfig, problems: pa.Table, run_dir: Path, session_id: str) -> int:
-    """Verify missing samples through Ray tasks; return how many were judged."""
+    """Verify what needs a verdict through Ray tasks, streaming the journal; return how many were judged."""
     from factory.executor import map_batches
 
     key = judge_key(cfg)
-    have = set(read_verdicts(run_dir, key)["sample_id"].to_pylist())
+    stored = read_verdicts(run_dir, key)
+    have = dict(zip(stored["sample_id"].to_pylist(), stored["trace_hash"].to_pylist()))
     refs = dict(zip(problems["problem_id"].to_pylist(), problems["reference_answer"].to_pylist()))
-    todo = [
-        {k: r[k] for k in SLIM_FIELDS}
-        for r in latest_records(run_dir).values()
-        if r["outcome"] in JUDGED_OUTCOMES and r["sample_id"] not in have and r["problem_id"] in refs
-    ]
+    todo = _needing_verdicts(run_dir, have, refs)
     if not todo:
         return 0
     out = Path(run_dir) / "verdicts" / key
     out.mkdir(parents=True, exist_ok=True)
     progress = Progress("verify", len(todo))
-    size = cfg.verify.batch_size
     batches = (
         (batch, {s["problem_id"]: refs[s["problem_id"]] for s in batch}, cfg.tokenizer.name,
          cfg.tokenizer.revision, cfg.filters, cfg.verify.timeout_s)
-        for batch in (todo[i:i + size] for i in range(0, len(todo), size))
+        for batch in _batches(run_dir, todo, cfg.verify.batch_size)
     )
     written = 0
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pyarrow.compute as pc
 from factory.config import PipelineConfig
 from factory.identity import prompt_template_hash, render_messages, sample_id, sampling_params
 from factory.errors import TeacherUnreachable
-from factory.journal import Journal, latest_records, lost_requests
+from factory.journal import Journal, ledger, lost_requests
 from factory.progress import Progress, log
 from factory.teacher.client import AskSettings
 from factory.teacher.endpoint import Endpoint
@@ -56,15 +55,14 @@ def missing_specs(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings
     larger budget may finish (see `_budget`). Returns the specs and how many stored samples failed
     and are left as they are.
     """
-    ledger = {sid: (r["outcome"], json.loads(r["sampling"]).get("max_tokens"))
-              for sid, r in latest_records(run_dir).items()}
+    stored = ledger(run_dir)
     ok = problems.filter(pc.equal(problems["status"], "ok"))
     specs, failed_kept = [], 0
     for pid, text in zip(ok["problem_id"].to_pylist(), ok["problem"].to_pylist()):
         messages = render_messages(cfg.teacher, text)
         for index in range(cfg.teacher.n):
             sid = sample_id(pid, index, settings.model, settings.prompt_template_hash, settings.sampling)
-            outcome, asked_with = ledger.get(sid, (None, None))
+            outcome, asked_with, _ = stored.get(sid, (None, None, None))
             spec = dict(sample_id=sid, problem_id=pid, sample_index=index, messages=messages)
             if outcome is None or (outcome == "failed" and retry_failed):
                 specs.append(spec)

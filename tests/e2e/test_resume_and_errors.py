@@ -218,3 +218,7 @@ def test_raising_the_budget_re_asks_only_truncated_samples(tmp_path, clean_sim):
     second = latest_records(out)
     assert set(second) == set(first)  # same sample ids: the budget is not part of a sample's identity
     assert all(second[sid]["outcome"] == "complete" for sid in truncated)
+    import duckdb
+    con = duckdb.connect(str(out / "provenance.duckdb"), read_only=True)
+    reasons = dict(con.execute("SELECT sample_id, reason FROM verdicts").fetchall())
+    assert all(reasons[sid] != "truncated" for sid in truncated)  # the new replies were judged again

@@ -34,3 +34,49 @@ def test_later_sessions_win(tmp_path):
 def test_empty_session_leaves_no_file(tmp_path):
     Journal(tmp_path, "20260101T000000-aaaaaa").close()
     assert list((tmp_path / "journal").iterdir()) == []
+
+
+def full(sid, outcome="complete", session="s", reasoning="r"):
+    return {"sample_id": sid, "problem_id": "p", "sample_index": 0, "session_id": session, "model": "m",
+            "endpoint": "http://x/v1", "messages": [{"role": "user", "content": "q"}],
+            "sampling": json.dumps({"max_tokens": 10}), "prompt_template_hash": "h", "attempts": 1,
+            "outcome": outcome, "error": None, "finish_reason": "stop", "reasoning": reasoning, "answer": "a",
+            "reasoning_source": "think_tags", "think_closed": True, "prompt_tokens": 1, "completion_tokens": 2,
+            "reasoning_tokens": 1, "started_at": 0.0, "finished_at": 1.0, "latency_s": 1.0}
+
+
+def test_compaction_keeps_the_latest_record_and_is_reused_until_the_journal_changes(tmp_path):
+    from factory.journal import compact, ledger, samples_dataset
+
+    j = Journal(tmp_path, "20260101T000000-aaaaaa")
+    j.append([full("a", "truncated_reasoning", reasoning="short"), full("b")])
+    j.close()
+    j = Journal(tmp_path, "20260102T000000-bbbbbb")
+    j.append([full("a", "complete", reasoning="long")])
+    j.close()
+    rows = {r["sample_id"]: r for r in samples_dataset(tmp_path).to_table().to_pylist()}
+    assert set(rows) == {"a", "b"} and rows["a"]["reasoning"] == "long"
+    assert ledger(tmp_path)["a"][:2] == ("complete", 10)
+    stamp = (tmp_path / "samples.parquet").stat().st_mtime_ns
+    compact(tmp_path)
+    assert (tmp_path / "samples.parquet").stat().st_mtime_ns == stamp  # unchanged journal: not rewritten
+
+
+def test_read_verdicts_keeps_the_latest_per_sample(tmp_path):
+    import pyarrow as pa
+
+    from factory.records import VERDICT_SCHEMA
+    from factory.rundir import write_parquet_atomic
+    from factory.stages.check import read_verdicts
+
+    def verdict(sid, reason):
+        return dict(sample_id=sid, problem_id="p", correct=reason == "correct", reason=reason, predicted=None,
+                    trace_hash="h", prompt_tokens=1, reasoning_tokens=1, answer_tokens=1, total_tokens=3,
+                    verify_ms=0.1)
+    (tmp_path / "verdicts" / "k").mkdir(parents=True)
+    for name, rows in (("part-1-00000", [verdict("a", "truncated"), verdict("b", "correct")]),
+                       ("part-2-00000", [verdict("a", "correct")])):
+        write_parquet_atomic(tmp_path / "verdicts" / "k" / f"{name}.parquet",
+                             pa.Table.from_pylist(rows, schema=VERDICT_SCHEMA))
+    got = {r["sample_id"]: r["reason"] for r in read_verdicts(tmp_path, "k").to_pylist()}
+    assert got == {"a": "correct", "b": "correct"}

@@ -55,6 +55,9 @@ class TeacherActor:
     def __init__(self, settings: AskSettings, concurrency: int):
         self.asker = Asker(settings, concurrency)
 
+    def ready(self) -> bool:
+        return True
+
     async def ask(self, specs: list[dict]):
         async for records, started in self.asker.ask_batch(specs):
             yield records, started
@@ -103,21 +106,30 @@ async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk
         raise error
 
 
-def run_teacher(settings: AskSettings, concurrency: int, batches: Iterable[list[dict]],
-                on_chunk: Callable[[list[dict], list[str]], None], cfg: RayConfig, batch_size: int) -> None:
-    """Ask every batch through Ray actors.
+def _batches(specs: list[dict], size: int) -> Iterable[list[dict]]:
+    for start in range(0, len(specs), size):
+        yield specs[start:start + size]
+
+
+def run_teacher(settings: AskSettings, concurrency: int, specs: list[dict],
+                on_chunk: Callable[[list[dict], list[str]], None], cfg: RayConfig, max_batch: int) -> None:
+    """Ask every spec through Ray actors, in batches.
 
     `on_chunk(records, started_ids)` is called on the driver for each chunk a worker streams back.
     """
     start_ray(cfg)
     n = max(1, min(worker_count(cfg), concurrency))
     per_actor = math.ceil(concurrency / n)
+    # batches of about half a worker's window: several queue up per worker, and at the end of the
+    # run no worker sits idle while another drains one big batch
+    batch_size = max(16, min(max_batch, per_actor // 2))
     # each worker gets its share of the global budgets
     settings = dataclasses.replace(settings, rpm=settings.rpm and settings.rpm / n,
                                    tpm=settings.tpm and settings.tpm / n)
     actors = [TeacherActor.options(max_concurrency=10_000).remote(settings, per_actor) for _ in range(n)]
     try:
-        asyncio.run(_drive(actors, per_actor, batches, on_chunk, batch_size))
+        ray.get([a.ready.remote() for a in actors])  # all start together, not one second apart
+        asyncio.run(_drive(actors, per_actor, _batches(specs, batch_size), on_chunk, batch_size))
     finally:
         try:
             ray.get([a.close.remote() for a in actors], timeout=10)

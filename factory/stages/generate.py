@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -73,11 +72,6 @@ def missing_specs(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings
     return specs, failed_kept
 
 
-def _chunks(items: list[dict], size: int) -> Iterator[list[dict]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def _warn_if_no_reasoning(records: list[dict]) -> None:
     answered = [r for r in records if r["outcome"] == "complete"]
     bare = sum(r["reasoning_source"] == "none" for r in answered)
@@ -103,8 +97,7 @@ def _ask(cfg: PipelineConfig, specs: list[dict], settings: AskSettings, run_dir:
             _warn_if_no_reasoning(records)
 
     try:
-        run_teacher(settings, cfg.teacher.concurrency, _chunks(specs, cfg.teacher.batch_size), on_chunk,
-                    cfg.ray, cfg.teacher.batch_size)
+        run_teacher(settings, cfg.teacher.concurrency, specs, on_chunk, cfg.ray, cfg.teacher.batch_size)
     finally:
         journal.close()
         progress.line(final=True)

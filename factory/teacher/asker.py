@@ -16,15 +16,18 @@ from factory.teacher.client import AskSettings, ask_one
 from factory.teacher.limits import Adaptive, Limits
 from factory.teacher.pool import EndpointPool, EndpointSpec
 
-_CHUNK_WAIT_S = 0.05  # let a few results pile up so each yield carries more than one
+_CHUNK_WAIT_S = 0.02  # let a few results pile up so each yield carries more than one
 
 
-def _http_client():
+def _http_client(connections: int):
     try:
         from openai import DefaultAioHttpClient  # measured far faster than httpx at high concurrency
+        from openai._constants import DEFAULT_CONNECTION_LIMITS
     except ImportError:  # pragma: no cover - aiohttp is a dependency, but stay usable without it
         return None
-    return DefaultAioHttpClient()
+    # the SDK's default pool stops at 1000 connections, which would cap a worker's in-flight requests
+    limits = type(DEFAULT_CONNECTION_LIMITS)(max_connections=connections, max_keepalive_connections=connections)
+    return DefaultAioHttpClient(limits=limits)
 
 
 class Asker:
@@ -38,7 +41,7 @@ class Asker:
         self.limits: Limits | None = None
 
     def _client(self, spec: EndpointSpec) -> openai.AsyncOpenAI:
-        kwargs = {"http_client": client} if (client := _http_client()) else {}
+        kwargs = {"http_client": client} if (client := _http_client(self.concurrency + 32)) else {}
         return openai.AsyncOpenAI(base_url=spec.base_url, api_key=spec.api_key or "unused", max_retries=0,
                                   timeout=self.settings.timeout_s, **kwargs)
 

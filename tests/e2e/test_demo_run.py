@@ -30,21 +30,22 @@ def test_cli_reports_what_it_published(demo_run):
     assert manifest["counts"]["published"] > LIMIT  # 4 samples per problem, most of them correct
 
 
-def test_shards_load_with_datasets_unchanged(demo_run):
+def test_shards_load_with_datasets_unchanged(demo_run, tmp_path):
     import datasets
 
     out, _ = demo_run
+    cache = str(tmp_path / "hf-cache")  # a private cache: nothing from other runs can answer
     manifest = json.loads((out / "manifest.json").read_text())
     files = [str(out / s["path"]) for s in manifest["shards"]]
     assert all(s["path"].startswith("data/train-") for s in manifest["shards"])
-    ds = datasets.load_dataset("parquet", data_files=files, split="train")
+    ds = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=cache)
     assert ds.num_rows == manifest["counts"]["published"]
     row = ds[0]
     assert [m["role"] for m in row["messages"]] == ["user", "assistant"]
     assert row["messages"][1]["content"].startswith("<think>\n") and "</think>" in row["messages"][1]["content"]
     assert row["curriculum_bucket"] in CURRICULUM_BUCKETS and row["total_tokens"] > 0
     assert row["total_tokens"] == row["prompt_tokens"] + row["reasoning_tokens"] + row["answer_tokens"]
-    via_card = datasets.load_dataset(str(out), split="train")  # the dataset card's configs find the shards
+    via_card = datasets.load_dataset(str(out), split="train", cache_dir=cache)  # the dataset card's configs find the shards
     assert via_card.num_rows == ds.num_rows
     for f in files:
         assert pq.read_schema(f).remove_metadata() == PUBLISHED_SCHEMA

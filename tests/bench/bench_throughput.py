@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -40,6 +41,17 @@ def wait_up(url: str) -> None:
     raise SystemExit(f"simulated teacher at {url} did not start")
 
 
+def sample_in_flight(port: int, out: list[int]) -> None:
+    """Poll the server's in-flight count until the bench appends -1 (tells a lazy client from a slow server)."""
+    while not out or out[-1] != -1:
+        try:
+            stats = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=1).read())
+            out.insert(len(out), stats["in_flight"])
+        except OSError:
+            pass
+        time.sleep(0.1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=6000)
@@ -58,12 +70,16 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             limit = -(-args.requests // args.n)
             started = time.time()
+            samples: list[int] = []
+            sampler = threading.Thread(target=sample_in_flight, args=(port, samples), daemon=True)
+            sampler.start()
             run = subprocess.run(
                 [sys.executable, "-m", "factory.cli", "run", str(ROOT / "pipelines/demo.yaml"), "--out",
                  f"{tmp}/run", "--limit", str(limit), "--teacher-url", f"http://127.0.0.1:{port}/v1",
                  "--model", "sim-r1", "--concurrency", str(args.concurrency)],
                 cwd=ROOT, capture_output=True, text=True)
             wall = time.time() - started
+            samples.append(-1)  # tells the sampler to stop
             if run.returncode != 0:
                 raise SystemExit(run.stderr)
         stats = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/stats").read())
@@ -76,6 +92,10 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"requests {stats['requests']}  completions {stats['completions']}  max in flight {stats['max_in_flight']}")
     print(f"achieved {rate:.1f} req/s  ideal {ideal:.1f} req/s  ratio {rate / ideal:.3f}")
+    busy = [n for n in samples[:-1] if n > 0]
+    steady = sorted(busy)[len(busy) // 10:] if busy else [0]  # drop the ramp and the tail
+    print(f"in flight at the server (sampled every 0.1 s): mean {sum(busy) / max(len(busy), 1):.0f}  "
+          f"steady mean {sum(steady) / len(steady):.0f} of {args.concurrency}")
     print(f"whole `factory run` wall {wall:.1f}s  peak RSS of the largest child process {peak_mb:.0f} MB")
 
 

@@ -70,6 +70,9 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path, clean
     import duckdb
     ids = [r[0] for r in duckdb.connect().execute(f"SELECT id FROM read_parquet('{out}/data/*.parquet')").fetchall()]
     assert len(ids) == len(set(ids)) > 0
+    con = duckdb.connect(str(out / "provenance.duckdb"), read_only=True)
+    lost = con.execute("SELECT sum(lost_requests) FROM sessions").fetchone()[0]
+    assert 0 < lost <= repaid  # counted from start notices: a lower bound of what the kill cost
 
 
 def test_failed_samples_wait_for_retry_failed(tmp_path, clean_sim):

@@ -26,3 +26,14 @@ def test_separate_fields_win_and_are_named():
 def test_last_closing_tag_splits():
     s = split_reasoning("<think>a</think> mid </think> end")
     assert s.answer == "end"
+
+
+def test_a_teacher_without_reasoning_is_reported(capsys):
+    from factory.stages.generate import _warn_if_no_reasoning
+
+    bare = [{"outcome": "complete", "reasoning_source": "none"}] * 3 + [{"outcome": "complete",
+                                                                      "reasoning_source": "think_tags"}]
+    _warn_if_no_reasoning(bare)
+    assert "WARNING: 3 of 4 complete samples carry no reasoning" in capsys.readouterr().err
+    _warn_if_no_reasoning([{"outcome": "complete", "reasoning_source": "reasoning_content"}])
+    assert capsys.readouterr().err == ""

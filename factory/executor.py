@@ -53,10 +53,13 @@ class TeacherActor:
     """One worker's share of the teacher traffic."""
 
     def __init__(self, settings: AskSettings, concurrency: int):
-        self.asker = Asker(settings, concurrency)
+        self.asker = Asker(settings, concurrency, acked=True)
 
     def ready(self) -> bool:
         return True
+
+    async def ack(self, count: int) -> None:
+        self.asker.ack(count)
 
     async def ask(self, specs: list[dict]):
         async for records, started in self.asker.ask_batch(specs):
@@ -81,7 +84,10 @@ async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk
             # backpressure: the actor's yield waits until the driver has taken earlier chunks
             stream = actor.ask.options(num_returns="streaming", _generator_backpressure_num_objects=2)
             async for ref in stream.remote(batch):
-                on_chunk(*await ref)
+                records, started = await ref
+                on_chunk(records, started)
+                # only now, with the results on disk, may the worker start that many new requests
+                actor.ack.remote(len(records))
         except BaseException as e:  # surfaced after the loop; the journal keeps what arrived
             errors.append(e)
         finally:

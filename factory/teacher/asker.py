@@ -33,9 +33,11 @@ def _http_client(connections: int):
 class Asker:
     """Owns one SDK client and the in-flight cap of one worker."""
 
-    def __init__(self, settings: AskSettings, concurrency: int):
+    def __init__(self, settings: AskSettings, concurrency: int, acked: bool = False):
+        """`acked`: slots are freed by `ack()` (the driver saying "journaled") instead of on yield."""
         self.settings = settings
         self.concurrency = concurrency
+        self.acked = acked
         self._sem: asyncio.Semaphore | None = None
         self.pool: EndpointPool | None = None
         self.limits: Limits | None = None
@@ -57,9 +59,9 @@ class Asker:
     async def ask_batch(self, specs: list[dict]) -> AsyncIterator[tuple[list[dict], list[str]]]:
         """Ask every spec; yield (finished records, ids of requests started) until all are done.
 
-        A request's slot is freed only once its result has been yielded, not when the response
-        arrives: if the consumer stops taking results (the driver died), no new request starts, so
-        what is paid for but never journaled stays within the in-flight window.
+        A request's slot is freed only once its result has been handed over (yielded), or, with
+        `acked`, once the consumer confirms it journaled it: if the consumer dies, no new request
+        starts, so what is paid for but never journaled stays within the in-flight window.
         """
         pool, limits, sem = self._ensure()
         done: asyncio.Queue = asyncio.Queue()
@@ -87,11 +89,16 @@ class Asker:
                 records = [e for e in events if isinstance(e, dict)]
                 remaining -= len(records)
                 yield records, [e for e in events if isinstance(e, str)]
-                for _ in records:
-                    sem.release()
+                if not self.acked:
+                    self.ack(len(records))
         finally:
             for task in tasks:
                 task.cancel()
+
+    def ack(self, count: int) -> None:
+        """Free the slots of `count` results the consumer has made durable."""
+        for _ in range(count):
+            self._sem.release()
 
     def health(self) -> list[dict]:
         """Per endpoint: public URL, in flight, attempts ok/failed, times ejected."""

@@ -63,7 +63,7 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path, clean
         assert resumed.returncode == 0, resumed.stderr
         # paid but lost: requests in flight at the kill (workers die a moment after the driver)
         repaid = sim.stats()["requests"] - 4 * limit
-        assert 0 <= repaid <= 2 * 32, f"re-paid {repaid} requests"
+        assert 0 <= repaid <= 32, f"re-paid {repaid} requests, more than the in-flight window"
         print(f"kill -9 after {stored} stored samples: {repaid} requests re-paid")
     records = latest_records(out)
     assert len(records) == 4 * limit

@@ -17,6 +17,10 @@ from factory.teacher.limits import Adaptive, Limits
 from factory.teacher.pool import EndpointPool, EndpointSpec
 
 _CHUNK_WAIT_S = 0.02  # let a few results pile up so each yield carries more than one
+# Results on their way to the journal, beyond the in-flight cap. Without any, a wave of answers
+# arriving together empties the window until the driver has journaled them; with it, new requests
+# start at once. It is also what a crash can cost on top of the requests in flight.
+TRANSIT_SHARE = 0.25
 
 
 def _http_client(connections: int):
@@ -38,7 +42,8 @@ class Asker:
         self.settings = settings
         self.concurrency = concurrency
         self.acked = acked
-        self._sem: asyncio.Semaphore | None = None
+        self._sem: asyncio.Semaphore | None = None  # results not yet made durable (in flight + in transit)
+        self._in_flight: asyncio.Semaphore | None = None
         self.pool: EndpointPool | None = None
         self.limits: Limits | None = None
 
@@ -50,7 +55,8 @@ class Asker:
     def _ensure(self) -> tuple[EndpointPool, Limits, asyncio.Semaphore]:
         if self.pool is None:  # created lazily so they bind to the running loop
             s = self.settings
-            self._sem = asyncio.Semaphore(self.concurrency)
+            self._sem = asyncio.Semaphore(self.concurrency + int(self.concurrency * TRANSIT_SHARE))
+            self._in_flight = asyncio.Semaphore(self.concurrency)
             self.pool = EndpointPool(list(s.endpoints), self._client)
             adaptive = Adaptive(s.adaptive_start, self.concurrency) if s.adaptive else None
             self.limits = Limits(s.rpm, s.tpm, adaptive)
@@ -59,18 +65,23 @@ class Asker:
     async def ask_batch(self, specs: list[dict]) -> AsyncIterator[tuple[list[dict], list[str]]]:
         """Ask every spec; yield (finished records, ids of requests started) until all are done.
 
-        A request's slot is freed only once its result has been handed over (yielded), or, with
-        `acked`, once the consumer confirms it journaled it: if the consumer dies, no new request
-        starts, so what is paid for but never journaled stays within the in-flight window.
+        At most `concurrency` requests are in flight. A request also holds a durability slot until
+        its result has been handed over (yielded), or, with `acked`, until the consumer confirms it
+        journaled it; there are `concurrency * (1 + TRANSIT_SHARE)` of those. If the consumer dies,
+        no new request starts once they are used up, so what is paid for but never journaled stays
+        within that window.
         """
         pool, limits, sem = self._ensure()
+        in_flight = self._in_flight
         done: asyncio.Queue = asyncio.Queue()
 
         async def one(spec: dict) -> None:
             await sem.acquire()
-            done.put_nowait(spec["sample_id"])  # a started notice: the request is about to be paid for
             try:
-                done.put_nowait(await ask_one(pool, limits, self.settings, spec))
+                async with in_flight:
+                    done.put_nowait(spec["sample_id"])  # a started notice: about to be paid for
+                    record = await ask_one(pool, limits, self.settings, spec)
+                done.put_nowait(record)
             except Exception as e:  # handed to the generator, which raises it to the caller
                 sem.release()
                 done.put_nowait(e)

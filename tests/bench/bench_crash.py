@@ -31,6 +31,8 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from factory.teacher.asker import TRANSIT_SHARE
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # never a cluster
 
@@ -244,22 +246,24 @@ def main() -> None:
         sim.terminate()
         sim.wait()
 
+    # requests in flight plus results on their way to the journal (see factory/teacher/asker.py)
+    window = args.concurrency + int(args.concurrency * TRANSIT_SHARE)
     print(f"samples expected {len(expected)}  journaled (unique) {len(latest)}  journal lines {len(lines)}  "
           f"published rows {sum(ids.values())}")
     print(f"duplicates in published shards {duplicates}  missing {len(missing)}  journaled but not expected {len(extra)}")
     print(f"requests at the server {total_requests}  attempts in the final journal records {attempts}  "
-          f"re-paid {repaid}  in-flight window {args.concurrency}")
+          f"re-paid {repaid}  window {window} (in flight {args.concurrency} + in transit)")
     print(f"{'kill':>4} {'session':>24} {'killed at':>9} {'delay':>6} {'journaled':>9} {'received':>8} "
           f"{'re-paid':>7} {'window':>6} {'factory lost_requests':>21} {'survivors':>9}")
     for i, k in enumerate(kills):
         lost = sum(lost_by_session.get(s, 0) for s in k["session"].split(",") if s)
         print(f"{i + 1:>4} {k['session']:>24} {k['at']:>8.1f}s {k['delay']:>5.2f}s {k['journaled']:>9} "
-              f"{k['received']:>8} {k['repaid']:>7} {args.concurrency:>6} {lost if lost_by_session else '-':>21} "
+              f"{k['received']:>8} {k['repaid']:>7} {window:>6} {lost if lost_by_session else '-':>21} "
               f"{k['strays']:>9}")
     final_repaid = final_received - sum(r["attempts"] for r in final_records)
     print(f"final run: journaled {len(final_records)}  received {final_received}  re-paid {final_repaid}")
     print(f"re-paid per kill: mean {sum(k['repaid'] for k in kills) / max(len(kills), 1):.1f}  "
-          f"max {max((k['repaid'] for k in kills), default=0)}  (window {args.concurrency})  "
+          f"max {max((k['repaid'] for k in kills), default=0)}  (window {window})  "
           f"whole bench wall {wall:.1f}s")
     if args.keep:
         print(f"run directory kept: {run_dir}")

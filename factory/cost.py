@@ -15,13 +15,24 @@ from factory.config import PipelineConfig, PriceConfig
 from factory.redact import public_endpoint
 
 
+ANY = "*"  # key of the price that applies to an endpoint not listed by URL
+
+
 def prices_of(cfg: PipelineConfig) -> dict[str, PriceConfig]:
-    """Public endpoint URL -> price, from the pipeline file (endpoints without a price are free)."""
+    """Public endpoint URL -> price, from the pipeline file (endpoints without a price are free).
+
+    `teacher.price` is the price of the single endpoint (a base_url, from the environment or the
+    command line, or the simulated teacher), whatever its URL turns out to be.
+    """
     teacher = cfg.teacher
     prices = {public_endpoint(e.url): e.price for e in teacher.endpoints if e.url and e.price}
-    if teacher.base_url and teacher.price:
-        prices[public_endpoint(teacher.base_url)] = teacher.price
+    if teacher.price and not teacher.endpoints:
+        prices[ANY] = teacher.price
     return prices
+
+
+def price_for(prices: dict[str, PriceConfig], endpoint: str) -> PriceConfig | None:
+    return prices.get(endpoint) or prices.get(ANY)
 
 
 def endpoint_costs(records: Iterable[dict], prices: dict[str, PriceConfig], published: int) -> list[dict]:
@@ -40,7 +51,7 @@ def endpoint_costs(records: Iterable[dict], prices: dict[str, PriceConfig], publ
     out = []
     for endpoint, row in sorted(rows.items()):
         hours = sum(b - a for (e, _), (a, b) in spans.items() if e == endpoint) / 3600
-        price = prices.get(endpoint) or PriceConfig()
+        price = price_for(prices, endpoint) or PriceConfig()
         usd = (row["prompt_tokens"] * price.input_per_mtok + row["completion_tokens"] * price.output_per_mtok) / 1e6
         out.append(dict(endpoint=endpoint, **row, gpu_hours=hours, usd=usd + hours * price.gpu_hour))
     total = sum(r["usd"] for r in out)

@@ -18,7 +18,9 @@ def log(line: str) -> None:
 
 def request_cost(record: dict, prices: dict) -> float:
     """Dollars for one journaled sample at its endpoint's token prices (GPU-hour prices are per run)."""
-    price = prices.get(record.get("endpoint"))
+    from factory.cost import price_for
+
+    price = price_for(prices, record.get("endpoint"))
     if price is None:
         return 0.0
     return ((record.get("prompt_tokens") or 0) * price.input_per_mtok

@@ -26,3 +26,15 @@ def test_token_and_gpu_hour_prices():
 def test_unpriced_endpoints_cost_nothing_and_nothing_published_gives_no_ratio():
     rows = endpoint_costs([rec("http://x/v1", "s", 0, 1)], {}, published=0)
     assert rows[0]["usd"] == 0 and rows[0]["usd_per_published"] is None
+
+
+def test_the_single_endpoint_price_applies_whatever_its_url():
+    from factory.config import PipelineConfig
+    from factory.cost import prices_of
+
+    cfg = PipelineConfig.model_validate(dict(
+        name="t", sources=[{"name": "a", "kind": "jsonl", "path": "x"}], tokenizer={"name": "t"},
+        teacher={"simulated": {}, "price": {"output_per_mtok": 2.0}}))
+    rows = endpoint_costs([rec("http://127.0.0.1:5555/v1", "s", 0, 1, prompt=0, completion=10**6)],
+                          prices_of(cfg), published=2)
+    assert rows[0]["usd"] == pytest.approx(2.0) and rows[0]["usd_per_published"] == pytest.approx(1.0)

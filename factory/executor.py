@@ -69,7 +69,7 @@ class TeacherActor:
         await self.asker.close()
 
 
-async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk: Callable[..., None],
+async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunks: Callable[..., None],
                  batch_size: int) -> None:
     # enough queued batches per actor that its semaphore never starves between batches
     depth = max(2, math.ceil(2 * per_actor / batch_size))
@@ -78,6 +78,7 @@ async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk
         for actor in actors:  # interleaved, so the first batches spread over all workers
             slots.put_nowait(actor)
     errors: list[BaseException] = []
+    arrived: asyncio.Queue = asyncio.Queue()
 
     async def consume(actor, batch):
         try:
@@ -85,24 +86,52 @@ async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk
             stream = actor.ask.options(num_returns="streaming", _generator_backpressure_num_objects=2)
             async for ref in stream.remote(batch):
                 records, started = await ref
-                on_chunk(records, started)
-                # only now, with the results on disk, may the worker start that many new requests
-                actor.ack.remote(len(records))
+                arrived.put_nowait((actor, records, started))
         except BaseException as e:  # surfaced after the loop; the journal keeps what arrived
             errors.append(e)
         finally:
             slots.put_nowait(actor)
 
-    running = set()
+    running: set[asyncio.Task] = set()
+
+    async def commit():
+        try:
+            await _commit()
+        except BaseException as e:  # the journal cannot take more: stop asking, surface the error
+            errors.append(e)
+            for task in list(running):
+                task.cancel()
+            slots.put_nowait(None)  # wakes the dispatch loop if it waits for a slot
+
+    async def _commit():
+        # group commit: whatever arrived meanwhile is made durable together, with one fsync
+        finished = False
+        while not finished:
+            items = [await arrived.get()]
+            while not arrived.empty():
+                items.append(arrived.get_nowait())
+            finished = items[-1] is None  # the end marker is always the last thing put
+            items = [i for i in items if i is not None]
+            if not items:
+                continue
+            on_chunks([(records, started) for _, records, started in items])
+            for actor, records, _ in items:
+                # only now, with the results on disk, may the worker start that many new requests
+                actor.ack.remote(len(records))
+
+    committer = asyncio.create_task(commit())
+
     for batch in batches:
         actor = await slots.get()
-        if errors:
+        if errors or actor is None:
             break
         task = asyncio.create_task(consume(actor, batch))
         running.add(task)
         task.add_done_callback(running.discard)
     if running:
-        await asyncio.gather(*running)
+        await asyncio.gather(*running, return_exceptions=True)
+    arrived.put_nowait(None)
+    await committer
     if errors:
         error = errors[0]
         cause = getattr(error, "cause", None)
@@ -118,10 +147,12 @@ def _batches(specs: list[dict], size: int) -> Iterable[list[dict]]:
 
 
 def run_teacher(settings: AskSettings, concurrency: int, specs: list[dict],
-                on_chunk: Callable[[list[dict], list[str]], None], cfg: RayConfig, max_batch: int) -> None:
+                on_chunks: Callable[[list[tuple[list[dict], list[str]]]], None], cfg: RayConfig,
+                max_batch: int) -> None:
     """Ask every spec through Ray actors, in batches.
 
-    `on_chunk(records, started_ids)` is called on the driver for each chunk a worker streams back.
+    `on_chunks([(records, started_ids), ...])` is called on the driver with the chunks workers
+    streamed back since its last call; when it returns they must be durable (they are then acked).
     """
     start_ray(cfg)
     n = max(1, min(worker_count(cfg), concurrency))
@@ -135,7 +166,7 @@ def run_teacher(settings: AskSettings, concurrency: int, specs: list[dict],
     actors = [TeacherActor.options(max_concurrency=10_000).remote(settings, per_actor) for _ in range(n)]
     try:
         ray.get([a.ready.remote() for a in actors])  # all start together, not one second apart
-        asyncio.run(_drive(actors, per_actor, _batches(specs, batch_size), on_chunk, batch_size))
+        asyncio.run(_drive(actors, per_actor, _batches(specs, batch_size), on_chunks, batch_size))
     finally:
         try:
             ray.get([a.close.remote() for a in actors], timeout=10)

@@ -89,15 +89,16 @@ def _ask(cfg: PipelineConfig, specs: list[dict], settings: AskSettings, run_dir:
     progress = Progress(stage, len(specs), prices=prices)
     warned: list[bool] = []
 
-    def on_chunk(records: list[dict], started: list[str]) -> None:
-        journal.append(records, started)  # durable before it counts
+    def on_chunks(chunks: list[tuple[list[dict], list[str]]]) -> None:
+        records = [r for chunk, _ in chunks for r in chunk]
+        journal.append(records, [s for _, started in chunks for s in started])  # durable before it counts
         progress.add(records)
         if not warned and progress.done >= 50:
             warned.append(True)
             _warn_if_no_reasoning(records)
 
     try:
-        run_teacher(settings, cfg.teacher.concurrency, specs, on_chunk, cfg.ray, cfg.teacher.batch_size)
+        run_teacher(settings, cfg.teacher.concurrency, specs, on_chunks, cfg.ray, cfg.teacher.batch_size)
     finally:
         journal.close()
         progress.line(final=True)

@@ -8,31 +8,40 @@ same whether it is busy or not.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
+from pathlib import Path
 
-from factory.config import PipelineConfig, PriceConfig
+from factory.config import PriceConfig
 from factory.redact import public_endpoint
+from factory.rundir import write_atomic
 
 
-ANY = "*"  # key of the price that applies to an endpoint not listed by URL
+PRICES_FILE = "prices.json"
 
 
-def prices_of(cfg: PipelineConfig) -> dict[str, PriceConfig]:
-    """Public endpoint URL -> price, from the pipeline file (endpoints without a price are free).
+def record_prices(run_dir: Path, endpoints) -> dict[str, PriceConfig]:
+    """Add this session's endpoints and prices to RUN_DIR/prices.json; return all of them.
 
-    `teacher.price` is the price of the single endpoint (a base_url, from the environment or the
-    command line, or the simulated teacher), whatever its URL turns out to be.
+    Prices are keyed by the public URL the journal records, resolved for this session (from the
+    environment, the command line, or the simulated teacher's port), so later `status` and provenance
+    price every session's requests at what was configured when they were made.
     """
-    teacher = cfg.teacher
-    prices = {public_endpoint(e.url): e.price for e in teacher.endpoints if e.url and e.price}
-    if teacher.price and not teacher.endpoints:
-        prices[ANY] = teacher.price
-    return prices
+    path = Path(run_dir) / PRICES_FILE
+    known = json.loads(path.read_text()) if path.exists() else {}
+    for e in endpoints:
+        if e.price is not None:
+            known[public_endpoint(e.base_url)] = e.price.model_dump()
+    write_atomic(path, json.dumps(known, indent=2, sort_keys=True))
+    return load_prices(run_dir)
 
 
-def price_for(prices: dict[str, PriceConfig], endpoint: str) -> PriceConfig | None:
-    return prices.get(endpoint) or prices.get(ANY)
+def load_prices(run_dir: Path) -> dict[str, PriceConfig]:
+    path = Path(run_dir) / PRICES_FILE
+    if not path.exists():
+        return {}
+    return {url: PriceConfig.model_validate(p) for url, p in json.loads(path.read_text()).items()}
 
 
 def endpoint_costs(records: Iterable[dict], prices: dict[str, PriceConfig], published: int) -> list[dict]:
@@ -51,7 +60,7 @@ def endpoint_costs(records: Iterable[dict], prices: dict[str, PriceConfig], publ
     out = []
     for endpoint, row in sorted(rows.items()):
         hours = sum(b - a for (e, _), (a, b) in spans.items() if e == endpoint) / 3600
-        price = price_for(prices, endpoint) or PriceConfig()
+        price = prices.get(endpoint) or PriceConfig()
         usd = (row["prompt_tokens"] * price.input_per_mtok + row["completion_tokens"] * price.output_per_mtok) / 1e6
         out.append(dict(endpoint=endpoint, **row, gpu_hours=hours, usd=usd + hours * price.gpu_hour))
     total = sum(r["usd"] for r in out)

@@ -20,7 +20,7 @@ import ray
 
 import factory
 from factory.config import RayConfig
-from factory.errors import FactoryError
+from factory.errors import FactoryError, TerminalError
 from factory.progress import log
 from factory.teacher.asker import Asker
 from factory.teacher.client import AskSettings
@@ -46,6 +46,9 @@ def start_ray(cfg: RayConfig) -> None:
 
 def worker_count(cfg: RayConfig) -> int:
     return cfg.num_workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+_ACTOR_START_S = 180.0
 
 
 @ray.remote(num_cpus=1)
@@ -156,16 +159,22 @@ def run_teacher(settings: AskSettings, concurrency: int, specs: list[dict],
     """
     start_ray(cfg)
     n = max(1, min(worker_count(cfg), concurrency))
-    per_actor = math.ceil(concurrency / n)
+    # the global cap split exactly: the first `concurrency % n` workers take one more
+    shares = [concurrency // n + (i < concurrency % n) for i in range(n)]
+    per_actor = shares[0]
     # batches of about half a worker's window: several queue up per worker, and at the end of the
     # run no worker sits idle while another drains one big batch
     batch_size = max(16, min(max_batch, per_actor // 2))
     # each worker gets its share of the global budgets
     settings = dataclasses.replace(settings, rpm=settings.rpm and settings.rpm / n,
                                    tpm=settings.tpm and settings.tpm / n)
-    actors = [TeacherActor.options(max_concurrency=10_000).remote(settings, per_actor) for _ in range(n)]
+    actors = [TeacherActor.options(max_concurrency=10_000).remote(settings, share) for share in shares]
     try:
-        ray.get([a.ready.remote() for a in actors])  # all start together, not one second apart
+        try:  # all start together, not one second apart
+            ray.get([a.ready.remote() for a in actors], timeout=_ACTOR_START_S)
+        except ray.exceptions.GetTimeoutError:
+            raise TerminalError(f"{n} teacher workers did not start within {_ACTOR_START_S:.0f}s (each needs a "
+                                "free CPU); lower ray.num_workers or add nodes to the cluster") from None
         asyncio.run(_drive(actors, per_actor, _batches(specs, batch_size), on_chunks, batch_size))
     finally:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,14 @@ from factory.records import SAMPLE_SCHEMA
 # outcomes the teacher gave for the sample itself; `failed` (transient errors outlasted the retries)
 # is stored too, but may be asked again with `factory run --retry-failed`
 FINAL_OUTCOMES = ("complete", "truncated_reasoning", "truncated_answer", "empty", "filtered", "rejected")
+# outcomes that carry a reply; a later attempt that got none (failed, rejected) never replaces one, so a
+# re-ask with a larger budget that fails leaves the kept, tagged sample as it was
+REPLIED = ("complete", "truncated_reasoning", "truncated_answer", "empty", "filtered")
+
+
+def supersedes(new_outcome: str, old_outcome: str | None) -> bool:
+    """Whether a later journal line for a sample replaces the earlier one."""
+    return old_outcome is None or new_outcome in REPLIED or old_outcome not in REPLIED
 
 
 class Journal:
@@ -76,13 +85,11 @@ def lost_requests(run_dir: Path) -> dict[str, int]:
     """Per session: requests it sent whose result it never journaled (in flight at a crash or kill)."""
     lost = {}
     for started_path in sorted((Path(run_dir) / "journal").glob("*.started")):
-        session = started_path.stem
-        started = set(started_path.read_text().split())
+        # counters, not sets: one session may ask a sample twice (a re-ask round)
+        started = Counter(started_path.read_text().split())
         path = started_path.with_suffix(".jsonl")
-        finished = set()
-        if path.exists():
-            finished = {r["sample_id"] for r in _read(path)}
-        lost[session] = len(started - finished)
+        finished = Counter(r["sample_id"] for r in _read(path)) if path.exists() else Counter()
+        lost[started_path.stem] = sum((started - finished).values())
     return lost
 
 
@@ -98,8 +105,13 @@ def _read(path: Path) -> Iterator[dict]:
 
 
 def latest_records(run_dir: Path) -> dict[str, dict]:
-    """sample_id -> its latest record, texts included (for small runs and tests; see `ledger`)."""
-    return {r["sample_id"]: r for r in iter_records(run_dir)}
+    """sample_id -> its current record, texts included (for small runs and tests; see `ledger`)."""
+    out: dict[str, dict] = {}
+    for r in iter_records(run_dir):
+        old = out.get(r["sample_id"])
+        if supersedes(r["outcome"], old and old["outcome"]):
+            out[r["sample_id"]] = r
+    return out
 
 
 def ledger(run_dir: Path) -> dict[str, tuple[str, int | None, tuple[int, int]]]:
@@ -108,10 +120,12 @@ def ledger(run_dir: Path) -> dict[str, tuple[str, int | None, tuple[int, int]]]:
     Only these small fields are kept, so the ledger of a 40k x 16 run fits in a few hundred MB
     where the records themselves (reasoning text) would take gigabytes.
     """
-    out = {}
+    out: dict = {}
     for f, path in enumerate(_files(run_dir)):
         for i, r in enumerate(_read(path)):
-            out[r["sample_id"]] = (r["outcome"], json.loads(r["sampling"]).get("max_tokens"), (f, i))
+            old = out.get(r["sample_id"])
+            if supersedes(r["outcome"], old and old[0]):
+                out[r["sample_id"]] = (r["outcome"], json.loads(r["sampling"]).get("max_tokens"), (f, i))
     return out
 
 

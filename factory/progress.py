@@ -18,9 +18,7 @@ def log(line: str) -> None:
 
 def request_cost(record: dict, prices: dict) -> float:
     """Dollars for one journaled sample at its endpoint's token prices (GPU-hour prices are per run)."""
-    from factory.cost import price_for
-
-    price = price_for(prices, record.get("endpoint"))
+    price = prices.get(record.get("endpoint"))
     if price is None:
         return 0.0
     return ((record.get("prompt_tokens") or 0) * price.input_per_mtok
@@ -37,6 +35,8 @@ class Progress:
         self.tokens = 0
         self.cost = 0.0
         self.last_error: str | None = None
+        self.complete = 0
+        self.complete_bare = 0  # complete samples with no reasoning at all
         self.by: Counter = Counter()
         self.started = self._last = time.monotonic()
 
@@ -45,6 +45,9 @@ class Progress:
         for item in items:
             if isinstance(item, dict):
                 self.by[item["outcome"]] += 1
+                if item["outcome"] == "complete":
+                    self.complete += 1
+                    self.complete_bare += item.get("reasoning_source") == "none"
                 self.tokens += item.get("completion_tokens") or 0
                 self.cost += request_cost(item, self.prices)
                 self.last_error = item.get("error") or self.last_error

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from factory.config import PipelineConfig
-from factory.cost import endpoint_costs, prices_of
+from factory.cost import endpoint_costs, load_prices, record_prices
 from factory.journal import iter_records, lost_requests, samples_dataset
 from factory.progress import log
 from factory.errors import SourceError
@@ -72,7 +72,7 @@ def teacher_endpoints(cfg: PipelineConfig, problems: pa.Table):
 
     with SimTeacher(sim, reference_answers(problems)) as server:
         log(f"[teacher] simulated teacher (a test double) serving on {server.base_url}")
-        yield [Endpoint(server.base_url, cfg.teacher.model or sim.model, "")]
+        yield [Endpoint(server.base_url, cfg.teacher.model or sim.model, "", price=cfg.teacher.price)]
 
 
 def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
@@ -86,7 +86,7 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
                      problems=problems, samples=samples, verdicts=verdicts, cfg=cfg.publish)
     rd.session["finished_at"] = utc_now()
     sessions = [s | {"lost_requests": lost.get(s["session_id"], 0)} for s in rd.sessions()]
-    costs = endpoint_costs(iter_records(rd.path), prices_of(cfg), result.manifest.counts.get("published", 0))
+    costs = endpoint_costs(iter_records(rd.path), load_prices(rd.path), result.manifest.counts.get("published", 0))
     config_json = cfg.fingerprint()
     run = dict(rd.info, config_json=config_json, config_hash=hashlib.sha256(config_json.encode()).hexdigest()[:16])
     write_provenance(rd.path, run=run, sessions=sessions, problems=problems, samples=samples,
@@ -113,7 +113,7 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
             write_atomic(rd.path / "config.resolved.json", json.dumps(cfg.stored(), indent=2))
             write_parquet_atomic(rd.path / "problems.parquet", problems)
             settings = settings_for(cfg, endpoints, rd.session["session_id"])
-            generate(cfg, problems, settings, rd.path, retry_failed, prices_of(cfg))
+            generate(cfg, problems, settings, rd.path, retry_failed, record_prices(rd.path, endpoints))
             check(cfg, problems, rd.path, rd.session["session_id"])
             return _publish(cfg, rd, problems)
         finally:

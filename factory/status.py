@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from factory.errors import RunDirError
-from factory.cost import endpoint_costs, prices_of
+from factory.cost import endpoint_costs, load_prices
 from factory.journal import iter_records, ledger, lost_requests
 from factory.config import PipelineConfig
 from factory.stages.check import judge_key, read_verdicts
@@ -37,7 +37,7 @@ def collect(run_dir: Path) -> dict:
     manifest_path = run_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     published = manifest["counts"].get("published", 0) if manifest else 0
-    spent = endpoint_costs(iter_records(run_dir), prices_of(pipeline), published)
+    spent = endpoint_costs(iter_records(run_dir), load_prices(run_dir), published)
     usd = sum(r["usd"] for r in spent)
     cost = dict(requests=sum(r["attempts"] for r in spent), lost_requests=sum(lost_requests(run_dir).values()),
                 prompt_tokens=sum(r["prompt_tokens"] for r in spent),

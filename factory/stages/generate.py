@@ -72,13 +72,15 @@ def missing_specs(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings
     return specs, failed_kept
 
 
-def _warn_if_no_reasoning(records: list[dict]) -> None:
-    answered = [r for r in records if r["outcome"] == "complete"]
-    bare = sum(r["reasoning_source"] == "none" for r in answered)
-    if answered and bare > len(answered) / 2:
-        log(f"[generate] WARNING: {bare} of {len(answered)} complete samples carry no reasoning (no "
-            "reasoning_content/reasoning field, no <think> tags): is the teacher a reasoning model, and is "
-            "its server's reasoning parser on?")
+def _warn_if_no_reasoning(progress: Progress) -> bool:
+    """Warn once most complete samples carry no reasoning; True when the question was settled."""
+    if progress.complete < min(50, progress.total):
+        return False
+    if progress.complete_bare > progress.complete / 2:
+        log(f"[generate] WARNING: {progress.complete_bare} of {progress.complete} complete samples carry no "
+            "reasoning (no reasoning_content/reasoning field, no <think> tags): is the teacher a reasoning "
+            "model, and is its server's reasoning parser on?")
+    return True
 
 
 def _ask(cfg: PipelineConfig, specs: list[dict], settings: AskSettings, run_dir: Path, stage: str,
@@ -93,9 +95,8 @@ def _ask(cfg: PipelineConfig, specs: list[dict], settings: AskSettings, run_dir:
         records = [r for chunk, _ in chunks for r in chunk]
         journal.append(records, [s for _, started in chunks for s in started])  # durable before it counts
         progress.add(records)
-        if not warned and progress.done >= 50:
+        if not warned and _warn_if_no_reasoning(progress):
             warned.append(True)
-            _warn_if_no_reasoning(records)
 
     try:
         run_teacher(settings, cfg.teacher.concurrency, specs, on_chunks, cfg.ray, cfg.teacher.batch_size)

@@ -97,7 +97,8 @@ def _outcome(finish_reason: str | None, split) -> str:
     if finish_reason == "length":
         # cut inside the reasoning is worth less than cut in the answer: the latter can be re-asked
         # with a larger budget (truncation.reask) and its reasoning is whole
-        return "truncated_answer" if split.closed and split.source != "none" else "truncated_reasoning"
+        whole_reasoning = split.closed and split.source != "none" and split.answer.strip()
+        return "truncated_answer" if whole_reasoning else "truncated_reasoning"
     if not split.reasoning and not split.answer:
         return "empty"
     return "complete"
@@ -115,6 +116,22 @@ def _overloaded(exc: BaseException) -> bool:
     if isinstance(exc, openai.APITimeoutError):
         return True
     return isinstance(exc, openai.APIStatusError) and exc.status_code in (429, 503)
+
+
+def _check_shape(response) -> None:
+    """Raise MalformedResponse for a 200 whose body cannot be a completion (retried like a 5xx)."""
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise MalformedResponse("response has no choices")
+    message = getattr(choices[0], "message", None)
+    if message is None:
+        raise MalformedResponse("first choice has no message")
+    extra = message.model_extra or {}
+    fields = {"content": message.content, "reasoning_content": extra.get("reasoning_content"),
+              "reasoning": extra.get("reasoning")}
+    for name, value in fields.items():
+        if value is not None and not isinstance(value, str):
+            raise MalformedResponse(f"message.{name} is a {type(value).__name__}, not text")
 
 
 def _estimate_tokens(spec: dict, limits: Limits) -> int:
@@ -135,14 +152,15 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
             model=settings.model, messages=spec["messages"], **sampling)
         headers = raw.headers
         response = raw.parse()
-        if not response.choices:
-            raise MalformedResponse("response has no choices")
+        _check_shape(response)
         used = response.usage.total_tokens if response.usage else None
         return response
     except Exception as exc:
         healthy, overloaded = not _blames_server(exc), _overloaded(exc)
         response_obj = getattr(exc, "response", None)
         headers = getattr(response_obj, "headers", None)
+        if (wait := _retry_after(exc)) is not None:
+            limits.pause(wait)  # the server asked this client, not this request, to wait
         raise
     finally:
         pool.release(member, healthy)

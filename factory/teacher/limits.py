@@ -101,6 +101,10 @@ class Limits:
         self.waited_s = 0.0  # time spent held back, reported by progress
         self.expected_completion = 1024  # running mean of completion tokens, for token estimates
 
+    def pause(self, seconds: float) -> None:
+        """Hold every new attempt for `seconds` (a Retry-After from the server)."""
+        self._paused_until = max(self._paused_until, time.monotonic() + min(seconds, 300.0))
+
     def observe_completion(self, tokens: int) -> None:
         self.expected_completion = int(0.9 * self.expected_completion + 0.1 * tokens)
 
@@ -137,4 +141,4 @@ class Limits:
                 continue
             wait = parse_reset(reset) if exhausted else None
             if wait:
-                self._paused_until = max(self._paused_until, time.monotonic() + min(wait, 300.0))
+                self.pause(wait)

@@ -86,7 +86,9 @@ class EndpointPool:
             # retries' own backoff already spaces them out
             member.failures = min(member.failures, FAILURES_TO_EJECT - 1)
             return
-        if member.failures >= FAILURES_TO_EJECT:
+        # eject on reaching the threshold, or again when the probe after a cool-down fails; stragglers
+        # sent before the ejection that fail later must not stretch the cool-down
+        if member.failures == FAILURES_TO_EJECT or (member.failures > FAILURES_TO_EJECT and now >= member.down_until):
             member.down_until = now + member.cooldown_s
             member.cooldown_s = min(member.cooldown_s * 2, MAX_COOLDOWN_S)
             member.stats["ejected"] += 1

@@ -28,13 +28,14 @@ def test_unpriced_endpoints_cost_nothing_and_nothing_published_gives_no_ratio():
     assert rows[0]["usd"] == 0 and rows[0]["usd_per_published"] is None
 
 
-def test_the_single_endpoint_price_applies_whatever_its_url():
-    from factory.config import PipelineConfig
-    from factory.cost import prices_of
+def test_prices_are_recorded_per_resolved_endpoint(tmp_path):
+    from factory.cost import load_prices, record_prices
+    from factory.teacher.endpoint import Endpoint
 
-    cfg = PipelineConfig.model_validate(dict(
-        name="t", sources=[{"name": "a", "kind": "jsonl", "path": "x"}], tokenizer={"name": "t"},
-        teacher={"simulated": {}, "price": {"output_per_mtok": 2.0}}))
-    rows = endpoint_costs([rec("http://127.0.0.1:5555/v1", "s", 0, 1, prompt=0, completion=10**6)],
-                          prices_of(cfg), published=2)
-    assert rows[0]["usd"] == pytest.approx(2.0) and rows[0]["usd_per_published"] == pytest.approx(1.0)
+    record_prices(tmp_path, [Endpoint("http://a:1/v1", "m", "k", price=PriceConfig(gpu_hour=2.0)),
+                             Endpoint("http://b:2/v1?key=s3cret", "m", "k", price=PriceConfig(output_per_mtok=1.0)),
+                             Endpoint("http://free:3/v1", "m", "k")])
+    record_prices(tmp_path, [Endpoint("http://c:4/v1", "m", "k", price=PriceConfig(input_per_mtok=3.0))])
+    prices = load_prices(tmp_path)
+    assert set(prices) == {"http://a:1/v1", "http://b:2/v1", "http://c:4/v1"}  # sessions accumulate
+    assert prices["http://a:1/v1"].gpu_hour == 2.0 and "s3cret" not in (tmp_path / "prices.json").read_text()

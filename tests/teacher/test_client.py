@@ -98,3 +98,37 @@ def test_each_sample_gets_its_own_seed():
     assert [_sampling_for(seeded, {"sample_index": i})["seed"] for i in range(3)] == [7, 8, 9]
     assert "seed" not in _sampling_for(settings("http://x/v1"), {"sample_index": 2})
     assert _sampling_for(seeded, {"sample_index": 0, "max_tokens": 99})["max_tokens"] == 99
+
+
+def test_replies_of_the_wrong_shape_are_malformed_not_crashes():
+    from types import SimpleNamespace as NS
+
+    from factory.teacher.client import MalformedResponse, _check_shape
+
+    def reply(message):
+        return NS(choices=[NS(message=message)])
+
+    for bad in (NS(choices=[]), reply(None),
+                reply(NS(content="x", model_extra={"reasoning_content": ["a"]})),
+                reply(NS(content=5, model_extra={}))):
+        with pytest.raises(MalformedResponse):
+            _check_shape(bad)
+    _check_shape(reply(NS(content="fine", model_extra={"reasoning": "ok"})))
+
+
+def test_truncation_class_follows_where_the_cut_fell():
+    from factory.teacher.client import _outcome
+    from factory.teacher.reasoning import split_reasoning
+
+    assert _outcome("length", split_reasoning("", reasoning_content="half a thought")) == "truncated_reasoning"
+    assert _outcome("length", split_reasoning("<think>t</think> The answer is")) == "truncated_answer"
+    assert _outcome("length", split_reasoning("<think>cut here")) == "truncated_reasoning"
+    assert _outcome("content_filter", split_reasoning("x")) == "filtered"
+
+
+def test_a_failed_re_ask_never_replaces_a_kept_reply():
+    from factory.journal import supersedes
+
+    assert not supersedes("failed", "truncated_answer") and not supersedes("rejected", "complete")
+    assert supersedes("complete", "truncated_reasoning") and supersedes("complete", "failed")
+    assert supersedes("failed", None) and supersedes("failed", "failed")

@@ -119,11 +119,27 @@ def test_aimd_grows_while_healthy_and_cuts_on_overload():
 
 def test_adaptive_mode_backs_off_against_a_server_that_answers_429():
     cfg = SimulatedTeacherConfig(**(CLEAN | {"rate_429": 0.3, "retry_after_s": 0.0}))
+
+    async def go(url):
+        asker = Asker(settings(url, adaptive=True, adaptive_start=24, max_attempts=10), 32)
+        out = [r async for records, _ in asker.ask_batch([spec(i) for i in range(60)]) for r in records]
+        limit = asker.limits.adaptive.limit
+        await asker.close()
+        return out, limit
     with SimTeacher(cfg, ANSWERS) as sim:
-        records, _ = run_asker(settings(sim.base_url, adaptive=True, adaptive_start=8, max_attempts=10), 60, 32)
-        stats = sim.stats()
+        records, limit = asyncio.run(go(sim.base_url))
     assert all(r["outcome"] == "complete" for r in records)
-    assert stats["max_in_flight"] < 32  # never opened up to the ceiling while 429s kept coming
+    assert limit < 24  # cut below where it started, with 429s coming all along
+
+
+def test_retry_after_holds_the_whole_worker():
+    async def go():
+        limits = Limits()
+        limits.pause(0.2)
+        started = time.monotonic()
+        await limits.before(1)
+        return time.monotonic() - started
+    assert asyncio.run(go()) >= 0.15
 
 
 def test_the_last_endpoint_in_rotation_is_never_ejected():

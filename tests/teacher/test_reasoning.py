@@ -28,12 +28,17 @@ def test_last_closing_tag_splits():
     assert s.answer == "end"
 
 
-def test_a_teacher_without_reasoning_is_reported(capsys):
+def test_a_teacher_without_reasoning_is_reported_once_enough_samples_are_in(capsys):
+    from factory.progress import Progress
     from factory.stages.generate import _warn_if_no_reasoning
 
-    bare = [{"outcome": "complete", "reasoning_source": "none"}] * 3 + [{"outcome": "complete",
-                                                                      "reasoning_source": "think_tags"}]
-    _warn_if_no_reasoning(bare)
-    assert "WARNING: 3 of 4 complete samples carry no reasoning" in capsys.readouterr().err
-    _warn_if_no_reasoning([{"outcome": "complete", "reasoning_source": "reasoning_content"}])
-    assert capsys.readouterr().err == ""
+    progress = Progress("t", 200)
+    progress.add([{"outcome": "failed"}] * 60 + [{"outcome": "complete", "reasoning_source": "none"}] * 30)
+    assert not _warn_if_no_reasoning(progress)  # 60 failures settle nothing: too few complete samples
+    progress.add([{"outcome": "complete", "reasoning_source": "none"}] * 15
+                 + [{"outcome": "complete", "reasoning_source": "think_tags"}] * 5)
+    assert _warn_if_no_reasoning(progress)
+    assert "WARNING: 45 of 50 complete samples carry no reasoning" in capsys.readouterr().err
+    healthy = Progress("t", 10)
+    healthy.add([{"outcome": "complete", "reasoning_source": "reasoning_content"}] * 10)
+    assert _warn_if_no_reasoning(healthy) and "WARNING" not in capsys.readouterr().err

@@ -118,20 +118,30 @@ def _overloaded(exc: BaseException) -> bool:
     return isinstance(exc, openai.APIStatusError) and exc.status_code in (429, 503)
 
 
-def _check_shape(response) -> None:
-    """Raise MalformedResponse for a 200 whose body cannot be a completion (retried like a 5xx)."""
-    choices = getattr(response, "choices", None)
-    if not choices:
+def _int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _check_shape(body) -> dict:
+    """The first choice's message of a completion body; MalformedResponse (retried) if it has none.
+
+    The body is read as plain JSON rather than through the SDK's pydantic models: at hundreds of
+    replies a second that parse was a large share of a worker's CPU, and every field used here is
+    checked anyway (the text is untrusted).
+    """
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
         raise MalformedResponse("response has no choices")
-    message = getattr(choices[0], "message", None)
-    if message is None:
+    message = choices[0].get("message")
+    if not isinstance(message, dict):
         raise MalformedResponse("first choice has no message")
-    extra = message.model_extra or {}
-    fields = {"content": message.content, "reasoning_content": extra.get("reasoning_content"),
-              "reasoning": extra.get("reasoning")}
-    for name, value in fields.items():
+    for name in ("content", "reasoning_content", "reasoning", "refusal"):
+        value = message.get(name)
         if value is not None and not isinstance(value, str):
             raise MalformedResponse(f"message.{name} is a {type(value).__name__}, not text")
+    if not isinstance(choices[0].get("finish_reason"), (str, type(None))):
+        raise MalformedResponse("finish_reason is not text")
+    return message
 
 
 def _estimate_tokens(spec: dict, limits: Limits) -> int:
@@ -151,10 +161,11 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
         raw = await member.client.chat.completions.with_raw_response.create(
             model=settings.model, messages=spec["messages"], **sampling)
         headers = raw.headers
-        response = raw.parse()
-        _check_shape(response)
-        used = response.usage.total_tokens if response.usage else None
-        return response
+        body = raw.http_response.json()
+        _check_shape(body)
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        used = _int(usage.get("total_tokens"))
+        return body
     except Exception as exc:
         healthy, overloaded = not _blames_server(exc), _overloaded(exc)
         response_obj = getattr(exc, "response", None)
@@ -212,23 +223,23 @@ async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spe
     except Exception as exc:  # every failure becomes data: classified, counted, retryable later
         record.update(outcome="failed" if is_transient(exc) else "rejected", error=_describe(exc))
     else:
-        choice = response.choices[0]
-        message = choice.message
-        extra = message.model_extra or {}
-        split = split_reasoning(message.content, extra.get("reasoning_content"), extra.get("reasoning"))
-        refused = bool(getattr(message, "refusal", None))  # the model declined: same class as a filter
-        usage = response.usage
-        details = getattr(usage, "completion_tokens_details", None) if usage else None
+        choice = response["choices"][0]
+        message = choice["message"]
+        split = split_reasoning(message.get("content"), message.get("reasoning_content"), message.get("reasoning"))
+        refused = bool(message.get("refusal"))  # the model declined: same class as a filter
+        usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
+        details = usage.get("completion_tokens_details")
+        details = details if isinstance(details, dict) else {}
+        finish = choice.get("finish_reason")
         record.update(
-            outcome="filtered" if refused else _outcome(choice.finish_reason, split),
-            finish_reason=choice.finish_reason, reasoning=split.reasoning, answer=split.answer,
+            outcome="filtered" if refused else _outcome(finish, split),
+            finish_reason=finish, reasoning=split.reasoning, answer=split.answer,
             reasoning_source=split.source, think_closed=split.closed,
-            prompt_tokens=usage.prompt_tokens if usage else None,
-            completion_tokens=usage.completion_tokens if usage else None,
-            reasoning_tokens=getattr(details, "reasoning_tokens", None) if details else None,
+            prompt_tokens=_int(usage.get("prompt_tokens")), completion_tokens=_int(usage.get("completion_tokens")),
+            reasoning_tokens=_int(details.get("reasoning_tokens")),
         )
-        if usage and usage.completion_tokens:
-            limits.observe_completion(usage.completion_tokens)
+        if record["completion_tokens"]:
+            limits.observe_completion(record["completion_tokens"])
     finished = time.time()
     record.update(attempts=attempts, started_at=started, finished_at=finished, latency_s=finished - started)
     return record

@@ -101,19 +101,16 @@ def test_each_sample_gets_its_own_seed():
 
 
 def test_replies_of_the_wrong_shape_are_malformed_not_crashes():
-    from types import SimpleNamespace as NS
-
     from factory.teacher.client import MalformedResponse, _check_shape
 
-    def reply(message):
-        return NS(choices=[NS(message=message)])
+    def reply(message, **choice):
+        return {"choices": [{"message": message, **choice}]}
 
-    for bad in (NS(choices=[]), reply(None),
-                reply(NS(content="x", model_extra={"reasoning_content": ["a"]})),
-                reply(NS(content=5, model_extra={}))):
+    for bad in ({"choices": []}, [], {"choices": "x"}, reply(None), reply({"content": "x", "reasoning_content": ["a"]}),
+                reply({"content": 5}), reply({"content": "x"}, finish_reason=3)):
         with pytest.raises(MalformedResponse):
             _check_shape(bad)
-    _check_shape(reply(NS(content="fine", model_extra={"reasoning": "ok"})))
+    assert _check_shape(reply({"content": "fine", "reasoning": "ok"}))["reasoning"] == "ok"
 
 
 def test_truncation_class_follows_where_the_cut_fell():

@@ -112,10 +112,11 @@ class Asker:
             self._sem.release()
 
     def health(self) -> list[dict]:
-        """Per endpoint: public URL, in flight, attempts ok/failed, times ejected."""
+        """Per endpoint: public URL, in flight, retired, attempts ok/failed, times ejected."""
         if self.pool is None:
             return []
-        return [dict(endpoint=m.public_url, in_flight=m.in_flight, **m.stats) for m in self.pool.members]
+        return [dict(endpoint=m.public_url, in_flight=m.in_flight, retired=m.retired, **m.stats)
+                for m in self.pool.members]
 
     async def close(self) -> None:
         if self.pool is not None:

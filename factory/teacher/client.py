@@ -46,10 +46,14 @@ class MalformedResponse(Exception):
     """A 200 response the SDK parsed but that holds no usable completion."""
 
 
+class EndpointRetired(Exception):
+    """One endpoint of a pool refused us outright; the request goes to another one."""
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for failures where the same request may succeed later."""
     if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, json.JSONDecodeError,
-                        MalformedResponse)):
+                        MalformedResponse, EndpointRetired)):
         return True
     if isinstance(exc, openai.APIResponseValidationError):
         return True  # a malformed body from an overloaded proxy; the next try is usually fine
@@ -172,6 +176,10 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
         headers = getattr(response_obj, "headers", None)
         if (wait := _retry_after(exc)) is not None:
             limits.pause(wait)  # the server asked this client, not this request, to wait
+        refused = isinstance(exc, openai.APIStatusError) and exc.status_code in _ENDPOINT_STATUS
+        if refused and pool.retire(member):
+            # one bad member of a pool (wrong key or path) is dropped; the others carry on
+            raise EndpointRetired(f"{member.public_url} answered {exc.status_code}; retired from the pool") from exc
         raise
     finally:
         pool.release(member, healthy)

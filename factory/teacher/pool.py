@@ -43,9 +43,12 @@ class Member:
     down_until: float = 0.0
     cooldown_s: float = COOLDOWN_S
     probing: bool = False
+    retired: bool = False  # refused us outright (bad key, wrong path): never asked again this session
     stats: dict = field(default_factory=lambda: {"ok": 0, "failed": 0, "ejected": 0})
 
     def available(self, now: float) -> bool:
+        if self.retired:
+            return False
         if self.failures < FAILURES_TO_EJECT:
             return True
         return now >= self.down_until and not self.probing  # half-open: one probe at a time
@@ -61,6 +64,8 @@ class EndpointPool:
         while True:
             now = time.monotonic()
             ready = [m for m in self.members if m.available(now)]
+            if not any(not m.retired for m in self.members):
+                raise RuntimeError("every endpoint of the pool was retired")  # retire() keeps one
             if ready:
                 best = min(ready, key=lambda m: ((m.in_flight + 1) / m.spec.weight, self._rng.random()))
                 if best.failures >= FAILURES_TO_EJECT:
@@ -68,6 +73,13 @@ class EndpointPool:
                 best.in_flight += 1
                 return best
             await asyncio.sleep(max(0.05, min(m.down_until for m in self.members) - now))
+
+    def retire(self, member: Member) -> bool:
+        """Take a member that refuses every request out for good; False if it is the last one."""
+        if not any(m is not member and not m.retired for m in self.members):
+            return False
+        member.retired = True
+        return True
 
     def release(self, member: Member, healthy: bool) -> None:
         """Record how the attempt went; `healthy` is False only for failures that blame the server."""
@@ -80,7 +92,7 @@ class EndpointPool:
         member.failures += 1
         member.stats["failed"] += 1
         now = time.monotonic()
-        others_up = any(m is not member and m.failures < FAILURES_TO_EJECT for m in self.members)
+        others_up = any(m is not member and not m.retired and m.failures < FAILURES_TO_EJECT for m in self.members)
         if not others_up:
             # the last endpoint in rotation stays in: ejecting it would only stall every retry, and the
             # retries' own backoff already spaces them out

@@ -154,3 +154,29 @@ def test_the_last_endpoint_in_rotation_is_never_ejected():
         return member
     member = asyncio.run(go())
     assert member.available(time.monotonic()) and member.stats["ejected"] == 0
+
+
+def test_a_pool_member_that_refuses_us_is_retired_and_the_run_goes_on():
+    import threading
+
+    from aiohttp import web
+
+    async def refuse(_):
+        return web.json_response({"error": {"message": "bad key"}}, status=401)
+
+    app = web.Application()
+    app.add_routes([web.post("/v1/chat/completions", refuse)])
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+    loop.run_until_complete(runner.setup())
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    loop.run_until_complete(site.start())
+    port = site._server.sockets[0].getsockname()[1]
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    try:
+        with SimTeacher(SimulatedTeacherConfig(**CLEAN), ANSWERS) as live:
+            records, health = run_asker(settings([f"http://127.0.0.1:{port}/v1", live.base_url]), 20)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+    assert all(r["outcome"] == "complete" and r["endpoint"] == live.base_url for r in records)
+    assert health[0]["retired"] and not health[1]["retired"]

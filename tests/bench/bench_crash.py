@@ -19,7 +19,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,24 +32,10 @@ import pyarrow.parquet as pq
 
 from factory.teacher.asker import TRANSIT_SHARE
 
+from loopback import free_port, wait_up  # tests/bench/loopback.py (the script's own folder)
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # never a cluster
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_up(url: str) -> None:
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"simulated teacher at {url} did not start")
 
 
 def stats(port: int) -> dict:

@@ -27,7 +27,6 @@ import json
 import os
 import queue
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from loopback import free_port, wait_up  # tests/bench/loopback.py (the script's own folder)
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # never a cluster
@@ -78,6 +79,7 @@ from importlib.metadata import version
 from bespokelabs import curator
 
 
+
 class Ask(curator.LLM):
     def prompt(self, row):
         return json.loads(row["messages"])
@@ -111,22 +113,6 @@ say(event="done", rows=len(dataset), call_wall_s=t1 - t0,
     call_cpu_s=cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime,
     failed=sum(1 for _ in open(failed)) if failed and os.path.exists(failed) else 0)
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_up(url: str) -> None:
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"simulated teacher at {url} did not start")
 
 
 def start_sim(port: int, latency_ms: float) -> subprocess.Popen:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,25 +28,11 @@ import duckdb
 import pyarrow.parquet as pq
 import yaml
 
+from loopback import free_port, wait_up  # tests/bench/loopback.py (the script's own folder)
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "pipelines/demo.yaml"
 ENV = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # never a cluster
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_up(url: str) -> None:
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"simulated teacher at {url} did not start")
 
 
 def pipeline_copy(directory: Path, **teacher: object) -> Path:

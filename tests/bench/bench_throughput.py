@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,23 +20,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from loopback import free_port, wait_up  # tests/bench/loopback.py (the script's own folder)
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_up(url: str) -> None:
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"simulated teacher at {url} did not start")
 
 
 def sample_in_flight(port: int, out: list[int]) -> None:

@@ -44,6 +44,20 @@ def load_prices(run_dir: Path) -> dict[str, PriceConfig]:
     return {url: PriceConfig.model_validate(p) for url, p in json.loads(path.read_text()).items()}
 
 
+def token_usd(price: PriceConfig | None, prompt_tokens: int | None, completion_tokens: int | None) -> float:
+    """Dollars for tokens at a token price (GPU-hour prices are charged per session, not here)."""
+    if price is None:
+        return 0.0
+    return ((prompt_tokens or 0) * price.input_per_mtok + (completion_tokens or 0) * price.output_per_mtok) / 1e6
+
+
+def run_costs(run_dir: Path, published: int) -> list[dict]:
+    """`endpoint_costs` of everything a run's journal holds, at the prices its sessions recorded."""
+    from factory.journal import iter_records
+
+    return endpoint_costs(iter_records(run_dir), load_prices(run_dir), published)
+
+
 def endpoint_costs(records: Iterable[dict], prices: dict[str, PriceConfig], published: int) -> list[dict]:
     """One row per endpoint (the `endpoint_costs` provenance table)."""
     rows: dict[str, dict] = defaultdict(lambda: dict(samples=0, attempts=0, prompt_tokens=0, completion_tokens=0,
@@ -61,8 +75,8 @@ def endpoint_costs(records: Iterable[dict], prices: dict[str, PriceConfig], publ
     for endpoint, row in sorted(rows.items()):
         hours = sum(b - a for (e, _), (a, b) in spans.items() if e == endpoint) / 3600
         price = prices.get(endpoint) or PriceConfig()
-        usd = (row["prompt_tokens"] * price.input_per_mtok + row["completion_tokens"] * price.output_per_mtok) / 1e6
-        out.append(dict(endpoint=endpoint, **row, gpu_hours=hours, usd=usd + hours * price.gpu_hour))
+        usd = token_usd(price, row["prompt_tokens"], row["completion_tokens"]) + hours * price.gpu_hour
+        out.append(dict(endpoint=endpoint, **row, gpu_hours=hours, usd=usd))
     total = sum(r["usd"] for r in out)
     for r in out:
         r["usd_per_published"] = total / published if published else None

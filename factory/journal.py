@@ -78,7 +78,7 @@ def _files(run_dir: Path) -> list[Path]:
 def iter_records(run_dir: Path) -> Iterator[dict]:
     """Every intact journal line, oldest session first; torn lines are skipped."""
     for path in _files(run_dir):
-        yield from _read(path)
+        yield from read_lines(path)
 
 
 def lost_requests(run_dir: Path) -> dict[str, int]:
@@ -88,12 +88,13 @@ def lost_requests(run_dir: Path) -> dict[str, int]:
         # counters, not sets: one session may ask a sample twice (a re-ask round)
         started = Counter(started_path.read_text().split())
         path = started_path.with_suffix(".jsonl")
-        finished = Counter(r["sample_id"] for r in _read(path)) if path.exists() else Counter()
+        finished = Counter(r["sample_id"] for r in read_lines(path)) if path.exists() else Counter()
         lost[started_path.stem] = sum((started - finished).values())
     return lost
 
 
-def _read(path: Path) -> Iterator[dict]:
+def read_lines(path: Path) -> Iterator[dict]:
+    """The intact lines of one journal file; a torn last line (killed mid-write) ends it."""
     with open(path, encoding="utf-8") as f:
         for line in f:
             if not line.endswith("\n"):
@@ -122,7 +123,7 @@ def ledger(run_dir: Path) -> dict[str, tuple[str, int | None, tuple[int, int]]]:
     """
     out: dict = {}
     for f, path in enumerate(_files(run_dir)):
-        for i, r in enumerate(_read(path)):
+        for i, r in enumerate(read_lines(path)):
             old = out.get(r["sample_id"])
             if supersedes(r["outcome"], old and old[0]):
                 out[r["sample_id"]] = (r["outcome"], json.loads(r["sampling"]).get("max_tokens"), (f, i))
@@ -149,7 +150,7 @@ def compact(run_dir: Path, rows_per_group: int = 1000) -> Path:
     with pq.ParquetWriter(tmp, SAMPLE_SCHEMA, compression="zstd") as writer:
         rows: list[dict] = []
         for f, path in enumerate(_files(run_dir)):
-            for i, r in enumerate(_read(path)):
+            for i, r in enumerate(read_lines(path)):
                 if (f, i) in latest:
                     rows.append(r)
                 if len(rows) >= rows_per_group:

@@ -18,11 +18,9 @@ def log(line: str) -> None:
 
 def request_cost(record: dict, prices: dict) -> float:
     """Dollars for one journaled sample at its endpoint's token prices (GPU-hour prices are per run)."""
-    price = prices.get(record.get("endpoint"))
-    if price is None:
-        return 0.0
-    return ((record.get("prompt_tokens") or 0) * price.input_per_mtok
-            + (record.get("completion_tokens") or 0) * price.output_per_mtok) / 1e6
+    from factory.cost import token_usd
+
+    return token_usd(prices.get(record.get("endpoint")), record.get("prompt_tokens"), record.get("completion_tokens"))
 
 
 class Progress:

@@ -17,10 +17,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from factory.config import PipelineConfig
-from factory.cost import endpoint_costs, load_prices, record_prices
-from factory.journal import iter_records, lost_requests, samples_dataset
-from factory.progress import log
+from factory.cost import record_prices, run_costs
 from factory.errors import SourceError
+from factory.journal import lost_requests, samples_dataset
+from factory.progress import log
 from factory.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
 from factory.sources import build_problems, load_source, reference_answers
 from factory.stages.check import check, judge_key, read_verdicts
@@ -86,7 +86,7 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
                      problems=problems, samples=samples, verdicts=verdicts, cfg=cfg.publish)
     rd.session["finished_at"] = utc_now()
     sessions = [s | {"lost_requests": lost.get(s["session_id"], 0)} for s in rd.sessions()]
-    costs = endpoint_costs(iter_records(rd.path), load_prices(rd.path), result.manifest.counts.get("published", 0))
+    costs = run_costs(rd.path, result.manifest.counts.get("published", 0))
     config_json = cfg.fingerprint()
     run = dict(rd.info, config_json=config_json, config_hash=hashlib.sha256(config_json.encode()).hexdigest()[:16])
     write_provenance(rd.path, run=run, sessions=sessions, problems=problems, samples=samples,

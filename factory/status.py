@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from factory.errors import RunDirError
-from factory.cost import endpoint_costs, load_prices
-from factory.journal import iter_records, ledger, lost_requests
 from factory.config import PipelineConfig
+from factory.cost import run_costs
+from factory.errors import RunDirError
+from factory.journal import ledger, lost_requests
 from factory.stages.check import judge_key, read_verdicts
 
 
@@ -37,7 +37,7 @@ def collect(run_dir: Path) -> dict:
     manifest_path = run_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     published = manifest["counts"].get("published", 0) if manifest else 0
-    spent = endpoint_costs(iter_records(run_dir), load_prices(run_dir), published)
+    spent = run_costs(run_dir, published)
     usd = sum(r["usd"] for r in spent)
     cost = dict(requests=sum(r["attempts"] for r in spent), lost_requests=sum(lost_requests(run_dir).values()),
                 prompt_tokens=sum(r["prompt_tokens"] for r in spent),
@@ -49,7 +49,7 @@ def collect(run_dir: Path) -> dict:
         generate=dict(expected=by_status.get("ok", 0) * cfg["teacher"]["n"], journaled=len(records),
                       **dict(sorted(outcomes.items()))),
         verify=dict(judged=verdicts.num_rows, **dict(sorted(reasons.items()))),
-        publish=(dict(published=manifest["counts"].get("published", 0), shards=len(manifest["shards"]),
+        publish=(dict(published=published, shards=len(manifest["shards"]),
                       **{k: v for k, v in sorted(manifest["counts"].items()) if k.startswith("rejected")})
                  if manifest else dict(published=0, shards=0)),
         cost=cost,

@@ -17,14 +17,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from factory.config import PipelineConfig
-from factory.journal import samples_dataset
+from factory.journal import REPLIED, samples_dataset
 from factory.progress import Progress
 from factory.records import VERDICT_SCHEMA
 from factory.rundir import write_parquet_atomic
 from factory.stages.verdicts import JUDGE_VERSION, SLIM_FIELDS, judge_batch, trace_hash
-
-JUDGED_OUTCOMES = ("complete", "truncated_reasoning", "truncated_answer", "empty", "filtered")
-
 
 def judge_key(cfg: PipelineConfig) -> str:
     rules = dict(version=JUDGE_VERSION, filters=cfg.filters.model_dump(), tokenizer=cfg.tokenizer.model_dump())
@@ -47,9 +44,8 @@ def read_verdicts(run_dir: Path, key: str) -> pa.Table:
 def _scan(run_dir: Path, columns: list[str]):
     """Journal records with a judgeable outcome, in Arrow batches, reading only `columns`."""
     dataset = samples_dataset(run_dir)
-    wanted = pc.field("outcome").isin(list(JUDGED_OUTCOMES))
-    for batch in dataset.to_batches(columns=columns, filter=wanted, batch_size=2048):
-        yield batch
+    wanted = pc.field("outcome").isin(list(REPLIED))  # a reply to judge; failures have none
+    yield from dataset.to_batches(columns=columns, filter=wanted, batch_size=2048)
 
 
 def _needing_verdicts(run_dir: Path, have: dict[str, str | None], refs: dict[str, str]) -> set[str]:

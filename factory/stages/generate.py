@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from factory.config import PipelineConfig
-from factory.identity import prompt_template_hash, render_messages, sample_id, sampling_params
 from factory.errors import TeacherUnreachable
+from factory.identity import prompt_template_hash, render_messages, sample_id, sampling_params
 from factory.journal import Journal, ledger, lost_requests
 from factory.progress import Progress, log
 from factory.teacher.client import AskSettings

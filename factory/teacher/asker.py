@@ -2,7 +2,8 @@
 
 This is the part of the teacher stage that runs inside a worker (a Ray actor in production, a plain
 event loop in unit tests). It knows nothing about Ray: it takes plain dicts and yields plain dicts.
-Several batches may run at once on the same loop; one semaphore bounds what is in flight.
+Several batches may run at once on the same loop; they share the worker's in-flight cap and its
+window of results not yet made durable.
 """
 
 from __future__ import annotations

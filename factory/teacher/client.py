@@ -43,7 +43,7 @@ class AskSettings:
 
 
 class MalformedResponse(Exception):
-    """A 200 response the SDK parsed but that holds no usable completion."""
+    """A 200 response whose body holds no usable completion."""
 
 
 class EndpointRetired(Exception):
@@ -126,6 +126,11 @@ def _int(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _usage(body: dict) -> dict:
+    usage = body.get("usage")
+    return usage if isinstance(usage, dict) else {}
+
+
 def _check_shape(body) -> dict:
     """The first choice's message of a completion body; MalformedResponse (retried) if it has none.
 
@@ -167,8 +172,7 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
         headers = raw.headers
         body = raw.http_response.json()
         _check_shape(body)
-        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-        used = _int(usage.get("total_tokens"))
+        used = _int(_usage(body).get("total_tokens"))
         return body
     except Exception as exc:
         healthy, overloaded = not _blames_server(exc), _overloaded(exc)
@@ -235,7 +239,7 @@ async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spe
         message = choice["message"]
         split = split_reasoning(message.get("content"), message.get("reasoning_content"), message.get("reasoning"))
         refused = bool(message.get("refusal"))  # the model declined: same class as a filter
-        usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
+        usage = _usage(response)
         details = usage.get("completion_tokens_details")
         details = details if isinstance(details, dict) else {}
         finish = choice.get("finish_reason")

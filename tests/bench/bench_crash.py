@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from factory.journal import read_lines
 from factory.teacher.asker import TRANSIT_SHARE
 
 from loopback import free_port, wait_up  # tests/bench/loopback.py (the script's own folder)
@@ -43,17 +44,7 @@ def stats(port: int) -> dict:
 
 
 def read_journal(path: Path) -> list[dict]:
-    """Intact lines of one journal file; a torn last line (killed mid-write) is skipped."""
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.endswith("\n"):
-                break
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return out
+    return list(read_lines(path))
 
 
 def journal_files(run_dir: Path) -> set[Path]:

@@ -30,6 +30,8 @@ import yaml
 
 from loopback import free_port, wait_up  # tests/bench/loopback.py (the script's own folder)
 
+from factory.journal import iter_records
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "pipelines/demo.yaml"
 ENV = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # never a cluster
@@ -45,21 +47,6 @@ def pipeline_copy(directory: Path, **teacher: object) -> Path:
     path = directory / "pipeline.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
-
-
-def read_journal(run_dir: Path) -> list[dict]:
-    """Every intact journal line, oldest session first (a torn last line is skipped)."""
-    out = []
-    for path in sorted((run_dir / "journal").glob("*.jsonl")):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if not line.endswith("\n"):
-                    break
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
-    return out
 
 
 def main() -> None:
@@ -107,7 +94,7 @@ def main() -> None:
             resolved = json.loads((run_dir / "config.resolved.json").read_text())["teacher"]
             problems = pq.read_table(run_dir / "problems.parquet", columns=["problem_id", "status"]).to_pylist()
             expected = {(p["problem_id"], i) for p in problems if p["status"] == "ok" for i in range(resolved["n"])}
-            lines = read_journal(run_dir)
+            lines = list(iter_records(run_dir))
             latest = {r["sample_id"]: r for r in lines}
             ids = Counter()
             for shard in sorted((run_dir / "data").glob("*.parquet")):

@@ -136,7 +136,7 @@ def test_unreachable_teacher_writes_nothing(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_problems_without_reference_are_recorded_not_fatal():
+def test_demo_sources_hold_missing_references_duplicates_and_eval_copies():
     table = load_problems(load_pipeline(DEMO))
     statuses = table["status"].to_pylist()
     assert statuses.count("no_reference") == 5 and statuses.count("contaminated") == 10

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 import math
 import os
@@ -58,7 +59,13 @@ class TeacherActor:
     def __init__(self, settings: AskSettings, concurrency: int):
         self.asker = Asker(settings, concurrency, acked=True)
 
-    def ready(self) -> bool:
+    async def ready(self) -> bool:
+        # build the HTTP client now, not on the first batch: with every worker racing for the CPU at
+        # start, one worker's first wave would otherwise go out a few hundred ms after the other's
+        self.asker.prepare()
+        # what the imports made (Ray, the SDK) lives as long as the worker: frozen, it is no longer
+        # walked by every full collection that the per-request garbage triggers
+        gc.freeze()
         return True
 
     async def ack(self, count: int) -> None:
@@ -118,9 +125,13 @@ async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk
             if not items:
                 continue
             on_chunks([(records, started) for _, records, started in items])
+            # only now, with the results on disk, may each worker start that many new requests
+            # (one call per worker and commit: a Ray call costs more CPU than a few results)
+            acks: dict = {}
             for actor, records, _ in items:
-                # only now, with the results on disk, may the worker start that many new requests
-                actor.ack.remote(len(records))
+                acks[actor] = acks.get(actor, 0) + len(records)
+            for actor, count in acks.items():
+                actor.ack.remote(count)
 
     committer = asyncio.create_task(commit())
 

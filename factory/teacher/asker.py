@@ -53,6 +53,10 @@ class Asker:
         return openai.AsyncOpenAI(base_url=spec.base_url, api_key=spec.api_key or "unused", max_retries=0,
                                   timeout=self.settings.timeout_s, **kwargs)
 
+    def prepare(self) -> None:
+        """Create the clients and limits ahead of the first batch (on the loop that will use them)."""
+        self._ensure()
+
     def _ensure(self) -> tuple[EndpointPool, Limits, asyncio.Semaphore]:
         if self.pool is None:  # created lazily so they bind to the running loop
             s = self.settings

@@ -45,6 +45,11 @@ class Member:
     probing: bool = False
     retired: bool = False  # refused us outright (bad key, wrong path): never asked again this session
     stats: dict = field(default_factory=lambda: {"ok": 0, "failed": 0, "ejected": 0})
+    # absolute, so the SDK does not parse and merge the base URL again on every request
+    chat_url: str = ""
+
+    def __post_init__(self):
+        self.chat_url = self.chat_url or f"{self.spec.base_url.rstrip('/')}/chat/completions"
 
     def available(self, now: float) -> bool:
         if self.retired:

@@ -53,9 +53,9 @@ def token_usd(price: PriceConfig | None, prompt_tokens: int | None, completion_t
 
 def run_costs(run_dir: Path, published: int) -> list[dict]:
     """`endpoint_costs` of everything a run's journal holds, at the prices its sessions recorded."""
-    from factory.journal import iter_records
+    from factory.journal import iter_index
 
-    return endpoint_costs(iter_records(run_dir), load_prices(run_dir), published)
+    return endpoint_costs(iter_index(run_dir), load_prices(run_dir), published)
 
 
 def endpoint_costs(records: Iterable[dict], prices: dict[str, PriceConfig], published: int) -> list[dict]:

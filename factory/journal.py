@@ -4,6 +4,11 @@ Each `factory run` session appends to its own file, and a sample counts as done 
 has been written and fsynced. Reading tolerates a torn last line (a crash mid-write): that sample was
 never acknowledged, so it is simply asked again. When a sample appears more than once (re-asked
 later), the latest session's line wins.
+
+Beside each session's file, `<session>.idx` holds a small line per record (its ids, outcome, tokens,
+times and where it ends in the journal), written after the records are fsynced. Resuming, status and
+cost read that instead of parsing every reasoning text again; whatever the index lacks after a crash
+is read from the journal itself, so the index can only be behind, never wrong.
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ class Journal:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / f"{session_id}.jsonl"
         self.started_path = self.dir / f"{session_id}.started"
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._file = open(self.path, "ab")
+        self._index = open(self.path.with_suffix(".idx"), "a", encoding="utf-8")
         self._started = open(self.started_path, "a", encoding="utf-8")
+        self._end = self._file.tell()
         self.written = 0
 
     def append(self, records: list[dict], started: list[str] = ()) -> None:
@@ -56,18 +63,40 @@ class Journal:
             self._started.write("".join(f"{sid}\n" for sid in started))
             self._started.flush()
         if records:
-            self._file.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+            lines = [(json.dumps(r, ensure_ascii=False) + "\n").encode() for r in records]
+            self._file.write(b"".join(lines))
             self._file.flush()
             os.fsync(self._file.fileno())
             self.written += len(records)
+            entries = []
+            for r, line in zip(records, lines):
+                self._end += len(line)
+                entries.append(json.dumps(_entry(r, self._end)) + "\n")
+            # not fsynced: an index line lost in a crash is rebuilt from the journal, which is
+            self._index.write("".join(entries))
+            self._index.flush()
 
     def close(self) -> None:
         self._file.close()
+        self._index.close()
         self._started.close()
-        if self.written == 0:
-            self.path.unlink(missing_ok=True)  # no empty files from sessions that asked nothing
+        if self.written == 0:  # no empty files from sessions that asked nothing
+            self.path.unlink(missing_ok=True)
+            self.path.with_suffix(".idx").unlink(missing_ok=True)
         if self.started_path.stat().st_size == 0:
             self.started_path.unlink()
+
+
+# what the index keeps of a record: enough for the ledger, lost requests and cost
+INDEX_FIELDS = ("sample_id", "outcome", "session_id", "endpoint", "attempts", "prompt_tokens",
+                "completion_tokens", "reasoning_tokens", "started_at", "finished_at")
+
+
+def _entry(record: dict, end: int) -> dict:
+    entry = {k: record.get(k) for k in INDEX_FIELDS}
+    entry["max_tokens"] = json.loads(record.get("sampling") or "{}").get("max_tokens")
+    entry["end"] = end
+    return entry
 
 
 def _files(run_dir: Path) -> list[Path]:
@@ -88,21 +117,74 @@ def lost_requests(run_dir: Path) -> dict[str, int]:
         # counters, not sets: one session may ask a sample twice (a re-ask round)
         started = Counter(started_path.read_text().split())
         path = started_path.with_suffix(".jsonl")
-        finished = Counter(r["sample_id"] for r in read_lines(path)) if path.exists() else Counter()
+        finished = Counter(e["sample_id"] for e in read_index(path)) if path.exists() else Counter()
         lost[started_path.stem] = sum((started - finished).values())
     return lost
 
 
+def read_index(path: Path) -> list[dict]:
+    """The index entries (see INDEX_FIELDS) of one journal file, one per intact line, in order.
+
+    Entries pointing past the journal's end are dropped; journal lines past the index's last entry
+    (the index write was lost in a crash) are parsed from the journal.
+    """
+    size = path.stat().st_size
+    entries: list[dict] = []
+    end = 0
+    index = path.with_suffix(".idx")
+    if index.exists():
+        with open(index, encoding="utf-8") as f:
+            for line in f:
+                if not line.endswith("\n"):
+                    break
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    break
+                if entry["end"] > size:
+                    break
+                entries.append(entry)
+                end = entry["end"]
+    with open(path, "rb") as f:
+        f.seek(end)
+        for raw in f:
+            end += len(raw)
+            record = _parse(raw)
+            if record is _TORN:
+                break
+            if record is not None:
+                entries.append(_entry(record, end))
+    return entries
+
+
+_TORN = object()
+
+
+def _parse(raw: bytes):
+    """A journal line's record; None for a garbled line; _TORN for a final write cut short."""
+    if not raw.endswith(b"\n"):
+        return _TORN  # never acknowledged
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
 def read_lines(path: Path) -> Iterator[dict]:
     """The intact lines of one journal file; a torn last line (killed mid-write) ends it."""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.endswith("\n"):
-                break  # torn final write: never acknowledged
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue
+    with open(path, "rb") as f:
+        for raw in f:
+            record = _parse(raw)
+            if record is _TORN:
+                break
+            if record is not None:
+                yield record
+
+
+def iter_index(run_dir: Path) -> Iterator[dict]:
+    """Every journal line's index entry, oldest session first (what cost and status need)."""
+    for path in _files(run_dir):
+        yield from read_index(path)
 
 
 def latest_records(run_dir: Path) -> dict[str, dict]:
@@ -123,10 +205,10 @@ def ledger(run_dir: Path) -> dict[str, tuple[str, int | None, tuple[int, int]]]:
     """
     out: dict = {}
     for f, path in enumerate(_files(run_dir)):
-        for i, r in enumerate(read_lines(path)):
-            old = out.get(r["sample_id"])
-            if supersedes(r["outcome"], old and old[0]):
-                out[r["sample_id"]] = (r["outcome"], json.loads(r["sampling"]).get("max_tokens"), (f, i))
+        for i, e in enumerate(read_index(path)):
+            old = out.get(e["sample_id"])
+            if supersedes(e["outcome"], old and old[0]):
+                out[e["sample_id"]] = (e["outcome"], e["max_tokens"], (f, i))
     return out
 
 

@@ -80,3 +80,49 @@ def test_read_verdicts_keeps_the_latest_per_sample(tmp_path):
                              pa.Table.from_pylist(rows, schema=VERDICT_SCHEMA))
     got = {r["sample_id"]: r["reason"] for r in read_verdicts(tmp_path, "k").to_pylist()}
     assert got == {"a": "correct", "b": "correct"}
+
+
+def _two_sessions(tmp_path):
+    j = Journal(tmp_path, "20260101T000000-aaaaaa")
+    j.append([full("a", "truncated_reasoning"), full("b")])
+    j.append([full("c", "failed")])
+    j.close()
+    j = Journal(tmp_path, "20260102T000000-bbbbbb")
+    j.append([full("a", "complete", reasoning="é" * 50)])  # multi-byte text: offsets are bytes
+    j.close()
+    return j
+
+
+def test_the_index_agrees_with_parsing_the_journal(tmp_path):
+    from factory.journal import INDEX_FIELDS, iter_index
+
+    _two_sessions(tmp_path)
+    from_index = [{k: e[k] for k in INDEX_FIELDS} | {"max_tokens": e["max_tokens"]} for e in iter_index(tmp_path)]
+    parsed = [{k: r[k] for k in INDEX_FIELDS} | {"max_tokens": 10} for r in iter_records(tmp_path)]
+    assert from_index == parsed and [e["sample_id"] for e in from_index] == ["a", "b", "c", "a"]
+
+
+def test_a_lost_or_torn_index_is_completed_from_the_journal(tmp_path):
+    from factory.journal import ledger, read_index
+
+    j = _two_sessions(tmp_path)
+    first = min((tmp_path / "journal").glob("*.jsonl"))
+    expected = ledger(tmp_path)
+    index = first.with_suffix(".idx")
+    lines = index.read_text().splitlines(keepends=True)
+    index.write_text(lines[0] + lines[1][:15])  # the crash cut the index short
+    assert [e["sample_id"] for e in read_index(first)] == ["a", "b", "c"]
+    index.unlink()  # or it never made it to disk
+    assert ledger(tmp_path) == expected
+    assert j.path.exists()
+
+
+def test_index_entries_past_the_journal_end_are_dropped(tmp_path):
+    from factory.journal import read_index
+
+    j = Journal(tmp_path, "20260101T000000-aaaaaa")
+    j.append([full("a"), full("b")])
+    j.close()
+    data = j.path.read_bytes()
+    j.path.write_bytes(data[: data.index(b"\n") + 1 + 10])  # the second line torn (disk lost its tail)
+    assert [e["sample_id"] for e in read_index(j.path)] == ["a"]

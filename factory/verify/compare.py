@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 
-from factory.verify.extract import boxed_contents, extract_answer
+from factory.verify.extract import boxed_contents, extract_answer, final_part
 from factory.verify.latex import ParseError, normalize, parse_normalized
 from factory.verify.numeric import EvalError, TooBig, evaluate, log_magnitude, to_mpf, values_equal
 from factory.verify.sandbox import SandboxError, SandboxTimeout, simplify_equal
@@ -35,6 +35,8 @@ _DECIMAL = re.compile(r"-?\d*\.(\d+)")
 _SEQ = frozenset(["tuple", "list", "set", "union"])
 _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "!=": "!="}
 _POINTS = 6
+_PY_LIST = re.compile(r"\[\s*((?:'[^']*'\s*,?\s*)+)\]", re.DOTALL)
+_PY_ITEM = re.compile(r"'([^']*)'")
 STRICT = False  # tests set this to surface internal errors instead of folding them into "unparseable"
 
 
@@ -84,6 +86,9 @@ def prepare_reference(reference: str | None) -> Prepared | None:
     text = str(reference)
     boxes = boxed_contents(text[-20_000:]) if "box" in text else []
     text = boxes[-1] if boxes else text.strip()
+    listed = _PY_LIST.fullmatch(text)
+    if listed:  # "['9.6']" as some datasets store answers: the strings inside are the answer
+        text = ", ".join(item.strip() for item in _PY_ITEM.findall(listed.group(1)))
     return prepare(text) if text.strip() else None
 
 
@@ -105,6 +110,27 @@ def _has_inf(node) -> bool:
     return "'inf'" in repr(node)  # AST is small (<= 500 chars of source); repr is a cheap walk
 
 
+def _has_imaginary(node) -> bool:
+    return "('const', 'i')" in repr(node)
+
+
+_INF = ("const", "inf")
+
+
+def _rel_interval(node):
+    """`x > 2` as the interval (2, oo); None unless it is one variable against an expression without it."""
+    if node[0] != "rel" or node[1] == "!=":
+        return None
+    op, lhs, rhs = node[1], node[2], node[3]
+    if rhs[0] == "sym" and lhs[0] != "sym":
+        op, lhs, rhs = _FLIP[op], rhs, lhs
+    if lhs[0] != "sym" or lhs[1] in _symbols(rhs, set()):
+        return None
+    if op in (">", ">="):
+        return ("interval", op == ">=", rhs, _INF, False)
+    return ("interval", False, ("neg", _INF), rhs, op == "<=")
+
+
 class _Matcher:
     def __init__(self, ref: Prepared, ans: Prepared, deadline: float):
         self.ref, self.ans, self.deadline = ref, ans, deadline
@@ -124,6 +150,9 @@ class _Matcher:
                 return self.match(a[2], b[2])
             da, db = ("add", (a[1], ("neg", a[2]))), ("add", (b[1], ("neg", b[2])))
             return self.scalar(da, db) or self.scalar(da, ("neg", db))
+        if (ka == "rel" and kb == "tuple") or (kb == "rel" and ka == "tuple"):
+            ra, rb = _rel_interval(a) if ka == "rel" else a, _rel_interval(b) if kb == "rel" else b
+            return ra is not None and rb is not None and self.match(_as_tuple(ra), _as_tuple(rb))
         if ka in _SEQ or kb in _SEQ:
             xs = a[1] if ka in _SEQ else (a,)
             ys = b[1] if kb in _SEQ else (b,)
@@ -136,6 +165,9 @@ class _Matcher:
             if "tuple" in (ka, kb):
                 return False  # an ordered tuple is not a set
             return self._unordered(xs, ys)
+        if {ka, kb} == {"rel", "interval"}:  # x > 2 against (2, \infty)
+            a, b = (_rel_interval(a) or a), (_rel_interval(b) or b)
+            return a[0] == b[0] and self.match(a, b)
         if ka == "interval" or kb == "interval":
             return ka == kb and a[1] == b[1] and a[4] == b[4] and self.match(a[2], b[2]) and self.match(a[3], b[3])
         if ka == "rel" or kb == "rel":
@@ -180,6 +212,8 @@ class _Matcher:
         return False
 
     def _values(self, a, b) -> bool:
+        if _has_imaginary(a) or _has_imaginary(b):
+            return self._sympy(a, b)  # the exact and numeric tiers are real-only
         syms = _symbols(a, set()) | _symbols(b, set())
         if syms:
             return self._at_points(a, b, sorted(syms))
@@ -273,12 +307,23 @@ def equivalent(ref: Prepared, answer: str, timeout_s: float = 5.0) -> str:
     return "correct" if same else "wrong_answer"
 
 
+def _one_value(response: str, timeout_s: float) -> bool:
+    """Whether the different boxed answers of a response are all the same value in other forms."""
+    boxes = boxed_contents(final_part(response))
+    last = prepare(boxes[-1])
+    if last.node is None:
+        return False
+    return all(equivalent(last, b, timeout_s) == "correct" for b in set(boxes[:-1]))
+
+
 def _verify_prepared(ref: Prepared | None, response: str, timeout_s: float) -> Verdict:
     predicted = None
     try:
         predicted, code = extract_answer(response if isinstance(response, str) else "")
         if ref is None:
             return Verdict(False, "no_reference", predicted)
+        if code == "hedged" and _one_value(response, timeout_s):
+            code = "ok"  # 0.5 boxed, then \frac12 boxed: one answer written twice, not a hedge
         if code != "ok" or predicted is None:
             return Verdict(False, code, predicted)
         reason = equivalent(ref, predicted, timeout_s)

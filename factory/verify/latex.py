@@ -8,7 +8,7 @@ nesting uses an explicit counter so Python's recursion limit is never the safety
 (spacing, \\text units, degrees, vectors, repeating decimals) is removed first by `normalize.py`.
 
 AST nodes are plain tuples (cheap, hashable, picklable for the sandbox worker):
-    ("num", Fraction)            ("sym", name)             ("const", "pi" | "e" | "inf")
+    ("num", Fraction)            ("sym", name)             ("const", "pi" | "e" | "i" | "inf")
     ("add", (terms...))          ("mul", (factors...))     ("neg", x)
     ("div", a, b)                ("pow", a, b)             ("root", x, n)
     ("fact", x)                  ("binom", n, k)           ("func", name, x)
@@ -119,7 +119,14 @@ class _Parser:
         if val == "=" or val in _RELS:
             self.take()
             b = self.union()
-            return ("eq", a, b) if val == "=" else ("rel", _RELS[val], a, b)
+            if val == "=":
+                return ("eq", a, b)
+            op = _RELS[val]
+            if self.peek()[1] in _RELS:  # a < x <= b is the interval (a, b]
+                op2 = _RELS[self.take()[1]]
+                c = self.union()
+                return _chain(op, a, b, op2, c)
+            return ("rel", op, a, b)
         return a
 
     def union(self):
@@ -135,8 +142,6 @@ class _Parser:
             sign = self.take()[1]
             t = self.term()
             terms.append(t if sign == "+" else ("neg", t))
-        if self.peek()[1] in ("\\pm", "\\mp"):
-            raise ParseError("\\pm is not supported")
         return terms[0] if len(terms) == 1 else ("add", tuple(terms))
 
     def term(self):
@@ -247,7 +252,8 @@ class _Parser:
         if kind == "letter":
             if self.peek() == ("op", "_"):
                 return self.subscripted(val)
-            return ("const", "e") if val == "e" else ("sym", val)
+            # in an answer, e and i are the constants, not variables (e^{i\pi} = -1)
+            return ("const", val) if val in ("e", "i") else ("sym", val)
         if val == "(" or val == "[":
             items = self.items()
             close = self.take()[1]
@@ -283,6 +289,8 @@ class _Parser:
         """`x_1`, `x_{12}`, `\\omega_d` are single symbols."""
         self.take()
         sub = self.arg()
+        if sub[0] == "const" and sub[1] in ("e", "i"):
+            sub = ("sym", sub[1])  # x_i is a name, not x times the imaginary unit
         if sub[0] not in ("num", "sym"):
             raise ParseError("complex subscript")
         return ("sym", f"{name}_{sub[1]}")
@@ -338,6 +346,17 @@ class _Parser:
         return ("pow", node, power) if power is not None else node
 
 
+def _chain(op1: str, a, x, op2: str, c):
+    """`a < x <= c` (or `c >= x > a`) as the interval it describes; anything else is not an answer."""
+    if x[0] != "sym":
+        raise ParseError("chained relation without a variable")
+    if op1 in ("<", "<=") and op2 in ("<", "<="):
+        return ("interval", op1 == "<=", a, c, op2 == "<=")
+    if op1 in (">", ">=") and op2 in (">", ">="):
+        return ("interval", op2 == ">=", c, a, op1 == ">=")
+    raise ParseError("mixed chained relation")
+
+
 def _number(val: str) -> Fraction:
     try:
         return Fraction(val)  # exact: "0.1" is 1/10, never a binary float
@@ -364,12 +383,26 @@ def parse(text: str):
     return parse_normalized(normalize(text))
 
 
+_PLUS_MINUS = re.compile(r"\\(?:pm|mp)(?![A-Za-z])")
+
+
 def parse_normalized(s: str):
     """Parse text that already went through `normalize` (see `parse`)."""
     if not s:
         raise ParseError("empty")
     if len(s) > MAX_ANSWER_CHARS:
         raise ParseError("answer too long")
+    signs = _PLUS_MINUS.findall(s)
+    if signs:
+        # `a \pm b` is the two answers a + b and a - b (one sign only: more is not an answer list)
+        if len(signs) > 1:
+            raise ParseError("more than one \\pm")
+        first, second = ("+", "-") if signs[0] == "\\pm" else ("-", "+")
+        return ("list", (_parse_one(_PLUS_MINUS.sub(first, s)), _parse_one(_PLUS_MINUS.sub(second, s))))
+    return _parse_one(s)
+
+
+def _parse_one(s: str):
     p = _Parser(tokenize(s))
     items = p.items()
     if p.peek()[0] != "eof":

@@ -45,7 +45,11 @@ _SUBS = [
 ]
 _UNICODE = str.maketrans({"−": "-", "×": "*", "·": "*", "÷": "/", "π": "\\pi ", "≤": "<", "≥": ">", "∞": "\\infty "})
 _ORDINAL = re.compile(r"(?<=\d)\^\s*\{?\s*(?:\\(?:text|mathrm)\s*\{)?\s*(?:st|nd|rd|th)\s*\}?\s*\}?")
-_MATRIX = re.compile(r"\\begin\{[pbv]?matrix\}(.*?)\\end\{[pbv]?matrix\}", re.DOTALL)
+_MATRIX = re.compile(r"\\begin\{([pbvB]?)matrix\}(.*?)\\end\{[pbvB]?matrix\}", re.DOTALL)
+# degrees inside a trig argument are converted, not dropped: \sin 30^\circ is sin(pi/6)
+_TRIG_DEGREES = re.compile(
+    r"(\\(?:sin|cos|tan|cot|sec|csc)\s*(?:\^\s*\{?\s*\d\s*\}?\s*)?)(\(?)\s*(\d+(?:\.\d+)?)\s*"
+    r"(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree(?![A-Za-z]))")
 _REPEATING = re.compile(r"(-?)(\d*)\.(\d*)\\overline\s*\{(\d{1,50})\}")
 # Whitespace-separated words at the very end; each repetition must start with whitespace, so the
 # split is unambiguous and matching stays linear (no catastrophic backtracking on long text).
@@ -78,11 +82,13 @@ def _text_blocks(s: str) -> str:
 
 
 def _matrix(m: re.Match) -> str:
-    """A column or row vector becomes a tuple; a real matrix is left for the parser to reject."""
-    rows = [r.strip() for r in m.group(1).split("\\\\") if r.strip()]
-    cells = [c.strip() for r in rows for c in r.split("&")]
+    """A column or row vector becomes a tuple, a matrix a tuple of row tuples (compared cell by cell)."""
+    if m.group(1) == "v":
+        return "\\vmatrix"  # a determinant, not a matrix: unknown command, compared as a string
+    rows = [r.strip() for r in m.group(2).split("\\\\") if r.strip()]
     if len(rows) > 1 and any("&" in r for r in rows):
-        return "\\matrix"  # unknown command: ParseError, compared as a string
+        return "(" + ", ".join("(" + ", ".join(c.strip() for c in r.split("&")) + ")" for r in rows) + ")"
+    cells = [c.strip() for r in rows for c in r.split("&")]
     return "(" + ", ".join(cells) + ")"
 
 
@@ -111,6 +117,7 @@ def normalize(text: str) -> str:
     s = re.sub(r"^\$+|\$+$|^\\\[|\\\]$|^\\\(|\\\)$", "", s).strip()
     s = _ORDINAL.sub("", s)
     s = _MATRIX.sub(_matrix, s)
+    s = _TRIG_DEGREES.sub(lambda m: f"{m.group(1)}{m.group(2)}({m.group(3)}\\pi/180)", s)
     s = _text_blocks(s)
     for pattern, repl in _SUBS:
         s = pattern.sub(repl, s)

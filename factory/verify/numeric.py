@@ -168,6 +168,8 @@ def evaluate(node, env: dict | None = None):
     if op == "const":
         if node[1] == "inf":
             raise EvalError("infinity")
+        if node[1] == "i":
+            raise EvalError("imaginary unit")  # complex values are left to the symbolic tier
         return +ctx.pi if node[1] == "pi" else ctx.e + 0
     if op == "neg":
         return -evaluate(node[1], env)

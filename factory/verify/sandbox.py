@@ -37,7 +37,7 @@ def _to_sympy(node, sp):
     if op == "sym":
         return sp.Symbol(node[1])
     if op == "const":
-        return {"pi": sp.pi, "e": sp.E, "inf": sp.oo}[node[1]]
+        return {"pi": sp.pi, "e": sp.E, "i": sp.I, "inf": sp.oo}[node[1]]
     if op == "add":
         return sp.Add(*[rec(c) for c in node[1]])
     if op == "mul":

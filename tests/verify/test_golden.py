@@ -166,6 +166,45 @@ GOLDEN = [
     ("12", r"12^{\mathrm{th}} \text{ grade}", C),
     ("6630", r"6630 \text{ nm}", C),
     ("300", r"300 \text{ km/s}", C),
+    # plus-minus: two answers
+    (r"\pm 2", "2, -2", C),
+    (r"\pm 2", r"-2 \text{ and } 2", C),
+    (r"\pm 2", "2", W),
+    (r"3\pm\sqrt{2}", r"3-\sqrt2, 3+\sqrt 2", C),
+    (r"3\pm\sqrt{2}", r"3+\sqrt 2", W),
+    (r"x=\pm 2", "x=2 or x=-2", C),
+    (r"1 \mp i", r"1+i, 1-i", C),
+    # matrices (multi-row), determinants stay strings
+    (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", r"\begin{bmatrix}1 & 2\\ 3 & 4\end{bmatrix}", C),
+    (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", r"\begin{pmatrix}1&3\\2&4\end{pmatrix}", W),
+    (r"\begin{pmatrix}\frac12&0\\0&1\end{pmatrix}", r"\begin{pmatrix}0.5&0\\0&1\end{pmatrix}", C),
+    (r"\begin{pmatrix}1&2\\3&4\end{pmatrix}", r"\begin{pmatrix}1&2&3\\4&5&6\end{pmatrix}", W),
+    # trig of degrees is converted, not dropped
+    (r"\frac12", r"\sin 30^\circ", C),
+    (r"\frac{\sqrt3}{2}", r"\cos(30^{\circ})", C),
+    (r"\frac12", r"\cos 30^\circ", W),
+    ("1", r"\tan 45°", C),
+    # inequalities against intervals
+    (r"(2,\infty)", "x>2", C),
+    (r"(2,\infty)", r"x\ge 2", W),
+    (r"[2,\infty)", r"x\geq 2", C),
+    (r"(-\infty, 3]", r"x \le 3", C),
+    (r"(-\infty, 3]", r"3 \ge x", C),
+    ("(1,3]", r"1<x\le 3", C),
+    ("(1,3]", r"1<x<3", W),
+    (r"x>2", r"(2, \infty)", C),
+    # references stored as Python list strings
+    ("['9.6']", "9.6", C),
+    ("['9.6\n']", "9.6", C),
+    ("['1', '2']", "2, 1", C),
+    ("['9.6']", "9.5", W),
+    # i is the imaginary unit
+    ("-1", r"e^{i\pi}", C),
+    ("-1", "i^2", C),
+    ("2+3i", "3i+2", C),
+    ("2+3i", "2-3i", W),
+    ("i", r"\sqrt{-1}", C),
+    (r"a_i", r"a_i", C),
 ]
 
 
@@ -189,6 +228,8 @@ def test_golden_size():
         (r"\frac34", r"<think>\boxed{3/4}</think> Final: \boxed{7}", W),
         ("5", r"<|begin_of_thought|>try \boxed{4}<|end_of_thought|><|begin_of_solution|>Thus \boxed{5}<|end_of_solution|>", C),
         ("5", r"<think>long</think> \boxed{4} or maybe \boxed{5}", "hedged"),
+        ("0.5", r"<think>t</think> so \boxed{0.5}, that is \boxed{\frac12}", C),  # one value, two forms
+        ("4", r"\boxed{x=4}, so \boxed{4}", C),
         ("5", r"<think>long</think> \boxed{5} and again \boxed{ 5 }", C),
         ("5", "<think>I have no idea</think>\nLet me explain at length.\nMany lines, no answer here.", "no_answer"),
         ("5", "", "no_answer"),

@@ -10,7 +10,9 @@ measured at the server between its first and last request, plus the driver's pea
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
+import random
 import resource
 import subprocess
 import sys
@@ -34,6 +36,22 @@ def sample_in_flight(port: int, out: list[int]) -> None:
         except OSError:
             pass
         time.sleep(0.1)
+
+
+def zero_overhead_ratio(requests: int, concurrency: int, latency_s: float, seed: int = 0) -> float:
+    """The score of a client that costs nothing, under this formula and the simulated teacher's jitter.
+
+    The teacher sleeps latency x uniform(0.9, 1.1), so even a perfect client's last request starts
+    after the slowest chain of replies: the ceiling is below 1.
+    """
+    rng = random.Random(seed)
+    finishing = [latency_s * rng.uniform(0.9, 1.1) for _ in range(min(concurrency, requests))]
+    heapq.heapify(finishing)
+    last_start = 0.0
+    for _ in range(requests - len(finishing)):
+        last_start = heapq.heappop(finishing)  # a slot frees and is refilled at once
+        heapq.heappush(finishing, last_start + latency_s * rng.uniform(0.9, 1.1))
+    return requests / (last_start + latency_s) / (concurrency / latency_s)
 
 
 def main() -> None:
@@ -75,7 +93,9 @@ def main() -> None:
     ideal = args.concurrency / (args.latency_ms / 1000)
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"requests {stats['requests']}  completions {stats['completions']}  max in flight {stats['max_in_flight']}")
-    print(f"achieved {rate:.1f} req/s  ideal {ideal:.1f} req/s  ratio {rate / ideal:.3f}")
+    ceiling = zero_overhead_ratio(stats["completions"], args.concurrency, args.latency_ms / 1000)
+    print(f"achieved {rate:.1f} req/s  ideal {ideal:.1f} req/s  ratio {rate / ideal:.3f}  "
+          f"(a zero-overhead client would score {ceiling:.3f} under this teacher's latency jitter)")
     busy = [n for n in samples[:-1] if n > 0]
     steady = sorted(busy)[len(busy) // 10:] if busy else [0]  # drop the ramp and the tail
     print(f"in flight at the server (sampled every 0.1 s): mean {sum(busy) / max(len(busy), 1):.0f}  "

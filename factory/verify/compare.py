@@ -15,6 +15,11 @@ Policies:
     Irrational values: relative tolerance 1e-9 at 50 significant digits, never an absolute epsilon.
     Units and `\\text{}` words beside a number are dropped on both sides; degrees signs are dropped.
     `1,000` is a thousands-separated number only when the reference is not a tuple/list.
+    `a \\pm b` is the list of the two answers; `x > 2` equals the interval `(2, \\infty)`, and
+        `1 < x \\le 3` is `(1, 3]`.
+    `i` is the imaginary unit (and `e` Euler's number); complex values are decided by the symbolic tier.
+    Hedging: several boxed answers that are all the same value (`0.5` then `\\frac12`) are one answer.
+    A reference stored as a Python list string (`['9.6']`) means the strings inside it.
 """
 
 from __future__ import annotations

@@ -36,6 +36,11 @@ PATHOLOGICAL = [
     "|" * 400 + "1",
     "5" + " abc" * 120 + " $",  # regression: trailing-unit regex once backtracked exponentially
     "The value is $1.00 \\times 10^{10}$ atoms per cubic meter of the crystal lattice",
+    r"i^{9^{9^{9}}}",  # complex values go to the symbolic tier: its kill must bound them too
+    r"(1+i)^{10^{8}}",
+    r"\pm" * 100 + "1",
+    r"\begin{pmatrix}" + "1&" * 200 + r"1\\" * 50 + r"\end{pmatrix}",
+    "1<x<" * 50 + "2",
 ]
 
 
@@ -96,11 +101,14 @@ def test_no_eval_of_python():
     text=st.lists(st.sampled_from(list("0123456789+-*/^_{}()[],.=!|%$ xyze\\") + [
         r"\frac", r"\sqrt", r"\boxed{", r"\pi", r"\cdot", r"\left(", r"\right)", r"\text{", "</think>",
         r"\infty", r"\cup", r"\sin", r"\log_", r"\binom", r"\overline{", "<think>", r"\%", r"^\circ",
+        r"\pm", "i", "&", r"\\", r"\begin{pmatrix}", r"\end{pmatrix}", "<", r"\le", "'", "[",
     ]), max_size=40).map("".join),
 )
 def test_verify_never_raises(ref, text):
     for resp in (text, rf"\boxed{{{text}}}"):
+        started = time.monotonic()
         v = verify(ref, resp, timeout_s=1.0)
+        assert time.monotonic() - started < HANG_GUARD_S  # the 1 s limit plus a worker restart at most
         assert isinstance(v, Verdict)
         assert v.reason in {"correct", "wrong_answer", "no_answer", "hedged", "unparseable", "timeout", "no_reference"}
 

@@ -13,7 +13,8 @@ Policies:
         (it was rounded by its author) and the answer is not a decimal literal, the answer is
         accepted if it lies within half a unit of the k-th digit (`\\frac13` vs `0.33`).
     Irrational values: relative tolerance 1e-9 at 50 significant digits, never an absolute epsilon.
-    Units and `\\text{}` words beside a number are dropped on both sides; degrees signs are dropped.
+    Units and `\\text{}` words beside a number are dropped on both sides; degree signs are dropped,
+        except inside a trig argument, where degrees become radians (`\\sin 30^\\circ` is 1/2).
     `1,000` is a thousands-separated number only when the reference is not a tuple/list.
     `a \\pm b` is the list of the two answers; `x > 2` equals the interval `(2, \\infty)`, and
         `1 < x \\le 3` is `(1, 3]`.
@@ -24,6 +25,7 @@ Policies:
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 import time
@@ -42,6 +44,9 @@ _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "!=": "!="}
 _POINTS = 6
 _PY_LIST = re.compile(r"\[\s*((?:'[^']*'\s*,?\s*)+)\]", re.DOTALL)
 _PY_ITEM = re.compile(r"'([^']*)'")
+_TEXT_WRAP = re.compile(r"\\text(?:bf|rm)?\s*\{([^{}]*)\}")
+_OPTION = re.compile(r"\(([A-E])\)\s*(\S.*)", re.DOTALL)
+_LETTER = re.compile(r"\(?([A-E])\)?")
 STRICT = False  # tests set this to surface internal errors instead of folding them into "unparseable"
 
 
@@ -61,6 +66,7 @@ class Prepared:
     key: str  # whitespace-free normalised text, for the string tier
     node: tuple | None  # AST, or None when unparseable
     decimals: int | None  # digits after the point when the text is a plain decimal literal
+    choice: str | None = None  # "B" when the reference is a multiple-choice option, "(B) 6"
 
 
 class _Undecided(Exception):
@@ -94,6 +100,9 @@ def prepare_reference(reference: str | None) -> Prepared | None:
     listed = _PY_LIST.fullmatch(text)
     if listed:  # "['9.6']" as some datasets store answers: the strings inside are the answer
         text = ", ".join(item.strip() for item in _PY_ITEM.findall(listed.group(1)))
+    option = _OPTION.fullmatch(_TEXT_WRAP.sub(r"\1", text).strip())
+    if option:  # "\textbf{(B) }6": the letter and the value are both the answer
+        return dataclasses.replace(prepare(option.group(2)), choice=option.group(1))
     return prepare(text) if text.strip() else None
 
 
@@ -154,7 +163,7 @@ class _Matcher:
             if a[1] == b[1]:
                 return self.match(a[2], b[2])
             da, db = ("add", (a[1], ("neg", a[2]))), ("add", (b[1], ("neg", b[2])))
-            return self.scalar(da, db) or self.scalar(da, ("neg", db))
+            return self.scalar(da, db) or self.scalar(da, ("neg", db)) or self._proportional(da, db)
         if (ka == "rel" and kb == "tuple") or (kb == "rel" and ka == "tuple"):
             ra, rb = _rel_interval(a) if ka == "rel" else a, _rel_interval(b) if kb == "rel" else b
             return ra is not None and rb is not None and self.match(_as_tuple(ra), _as_tuple(rb))
@@ -250,6 +259,24 @@ class _Matcher:
             return abs(vb - va) <= half_unit
         return abs(to_mpf(vb) - to_mpf(va)) <= to_mpf(half_unit)
 
+    def _proportional(self, da, db) -> bool:
+        """`2y = 4x + 2` is `y = 2x + 1`: the two sides' differences are a constant nonzero multiple."""
+        syms = sorted(_symbols(da, set()) | _symbols(db, set()))
+        if not syms:
+            return False
+        rng = random.Random(4242)
+        ratios = []
+        for _ in range(_POINTS):
+            env = {s: Fraction(rng.randint(1, 97), rng.randint(1, 13)) for s in syms}
+            try:
+                va, vb = evaluate(da, env), evaluate(db, env)
+            except (EvalError, TooBig):
+                continue
+            if not (isinstance(va, Fraction) and isinstance(vb, Fraction)) or vb == 0:
+                return False  # only exact rational ratios are trusted here
+            ratios.append(va / vb)
+        return len(ratios) >= 3 and ratios[0] != 0 and all(r == ratios[0] for r in ratios)
+
     def _at_points(self, a, b, syms: list[str]) -> bool:
         rng = random.Random(1729)  # fixed seed: the same pair always gets the same verdict
         agree, unsure, big = 0, False, False
@@ -297,6 +324,8 @@ def equivalent(ref: Prepared, answer: str, timeout_s: float = 5.0) -> str:
     Returns:
         One of "correct", "wrong_answer", "unparseable", "timeout".
     """
+    if ref.choice and (letter := _LETTER.fullmatch(_TEXT_WRAP.sub(r"\1", answer).strip())):
+        return "correct" if letter.group(1) == ref.choice else "wrong_answer"
     scalar = ref.node is None or ref.node[0] not in _SEQ | {"interval"}
     ans = prepare(answer, scalar_context=scalar)
     if ans.key and (ans.key == ref.key or (ans.key.isalpha() and ans.key.lower() == ref.key.lower())):

@@ -110,7 +110,7 @@ def extract_answer(text: str) -> tuple[str | None, str]:
             rest = line[-2000:][heads[-1].end() :].strip()
             dollars = re.match(r"\$+([^$]+)\$+", rest)
             ans = _strip(dollars.group(1) if dollars else re.split(r"\.\s", rest, maxsplit=1)[0])
-            if ans:
+            if ans and not _BOX.search(ans):  # a box left open (cut off mid-answer) is no answer
                 return ans, "ok"
     bare = part.strip()
     if bare and not _BOX.search(bare) and len(bare) <= MAX_BARE_CHARS and "\n" not in bare:

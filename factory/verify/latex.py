@@ -341,7 +341,13 @@ class _Parser:
             power = self.arg(signed=True)
             if power == ("neg", ("num", Fraction(1))) and name in _TRIG:
                 name, power = "arc" + name, None  # \sin^{-1} x is arcsin x
-        x = self.postfix() if self.peek() == ("op", "(") else self.power()
+        if self.peek() == ("op", "("):
+            x = self.postfix()
+        else:  # \sin 2x is sin(2x): an unbracketed argument runs over numbers and letters, not commands
+            factors = [self.power()]
+            while self.peek()[0] in ("num", "letter") and len(factors) < MAX_ITEMS:
+                factors.append(self.power())
+            x = _mul(factors)
         node = ("log", x, base) if base is not None else ("func", name, x)
         return ("pow", node, power) if power is not None else node
 

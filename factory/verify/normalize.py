@@ -24,6 +24,8 @@ class ParseError(ValueError):
     """The text is not an answer this parser accepts (unknown command, too long, too deep...)."""
 
 
+_SI_LETTERS = frozenset("m g s L h J N W V K A".split())
+_UNIT_POWER = re.compile(r"\s*\^\s*(?:\{\s*[23]\s*\}|[23])")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mathit|mbox|operatorname)\s*\{")
 _SUBS = [
     (re.compile(r"\\[dt]frac(?![A-Za-z])"), r"\\frac"),
@@ -40,6 +42,7 @@ _SUBS = [
     (re.compile(r"\\(?:langle)(?![A-Za-z])"), "("),
     (re.compile(r"\\(?:rangle)(?![A-Za-z])"), ")"),
     (re.compile(r"\\varnothing|\\emptyset"), r"\\{\\}"),
+    (re.compile(r"\\mathbb\s*\{?\s*R\s*\}?"), r"(-\\infty,\\infty)"),
     (re.compile(r"(?<=\d)[eE]([+-]?\d+)(?![\d.])"), r"\\times10^{\1}"),
     (re.compile(r"\s+(?:and|or)\s+"), ","),
 ]
@@ -71,13 +74,19 @@ def _text_blocks(s: str) -> str:
         inner = s[m.end() : j - 1]
         rest = (s[: m.start()] + s[j:]).strip()
         words = inner.strip(" ,.").lower().split()
-        if not rest or len(inner.strip()) <= 1 or not re.fullmatch(r"(?:[^\W\d_]|[ ,./])*", inner):
+        # a one-letter block is a symbol, unless it is an SI unit written after a number: 100\text{ m}^2
+        si_unit = inner.strip() in _SI_LETTERS and re.search(r"[\d}]\s*$", s[: m.start()]) is not None
+        if not rest or (len(inner.strip()) <= 1 and not si_unit) or \
+                not re.fullmatch(r"(?:[^\W\d_]|[ ,./])*", inner):
             repl = inner  # the block is the whole answer, a symbol, or holds math
         elif words and set(words) <= {"and", "or"}:
             repl = ","
         else:
             repl = " "  # a unit or a filler word beside the math
-        s = s[: m.start()] + repl + s[j:]
+        tail = s[j:]
+        if repl == " " and (power := _UNIT_POWER.match(tail)):
+            tail = tail[power.end():]  # cm^2 is a unit: its square must not square the number
+        s = s[: m.start()] + repl + tail
     raise ParseError("too many \\text blocks")
 
 

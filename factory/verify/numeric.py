@@ -14,8 +14,9 @@ from fractions import Fraction
 
 from mpmath.ctx_mp import MPContext
 
-MAX_BITS = 10_000  # exact results larger than this are not computed
-MAX_FACTORIAL = 1000
+MAX_BITS = 40_000  # exact results larger than this are not computed
+# 2006! (about 19k bits) still exact: 1/2004! against 2005*2006/2006! is decided, not left open
+MAX_FACTORIAL = 5000
 REL_TOL = 1e-9  # relative tolerance for approximate (irrational) values
 _TINY = 1e-20  # below this an approximate value may be cancellation noise: escalate, never decide
 

@@ -85,8 +85,12 @@ def _worker_main(conn, memory_limit: int) -> None:
                 time.sleep(job[1])
                 result = ("ok", None)
             else:
-                diff = _to_sympy(job[1], sp) - _to_sympy(job[2], sp)
-                result = ("ok", bool(sp.simplify(diff) == 0))
+                diff = sp.simplify(_to_sympy(job[1], sp) - _to_sympy(job[2], sp))
+                if diff != 0 and not diff.free_symbols and diff.has(sp.I):
+                    # e^{i\pi/3} against 1/2 + (\sqrt3/2) i: simplify leaves exp(); the real and
+                    # imaginary parts, expanded, settle it
+                    diff = sp.simplify(sp.expand_complex(diff))
+                result = ("ok", bool(diff == 0))
         except BaseException as e:  # MemoryError, RecursionError, sympy internals: all just "no answer"
             result = ("error", type(e).__name__)
         try:

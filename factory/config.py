@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from factory.errors import ConfigError
 from factory.records import CURRICULUM_BUCKETS
@@ -165,13 +165,61 @@ class TokenizerConfig(_Config):
     revision: str | None = None
 
 
+Script = Literal["latin", "han", "kana", "hangul", "cyrillic", "arabic", "hebrew", "devanagari", "thai"]
+
+
+class RepetitionFilter(_Config):
+    """Reject a trace that degenerates into a loop (reason `repetition`); only its tail is examined."""
+
+    enabled: bool = True
+    window_chars: int = Field(16384, ge=1024, le=2**20, description="examine only the last N characters")
+    min_repeats: int = Field(8, ge=2, description="back-to-back copies of one block of sentences/lines: a loop")
+    max_block_lines: int = Field(32, ge=1, le=256, description="longest repeated block looked for, in sentences/lines")
+    min_loop_chars: int = Field(200, ge=1, description="shorter loops are ignored (`Hmm.` eight times is not one)")
+    max_compression_ratio: float | None = Field(
+        12.0, gt=1, description="zlib ratio of the window above which it is a loop (catches loops with no line "
+                                "breaks); ordinary reasoning compresses 3-8x; null turns this check off")
+
+
+class ScriptFilter(_Config):
+    """Reject a trace that switches script, e.g. into Chinese mid-reasoning (reason `mixed_script`).
+
+    Only letters count: digits, punctuation, math symbols, Greek and letterlike symbols (ℝ, ℓ, 𝑥) never do.
+    """
+
+    enabled: bool = True
+    allowed_scripts: list[Script] = Field(["latin"], min_length=1, description="scripts the traces may be written in")
+    max_share: float = Field(0.001, ge=0, lt=1, description="largest share of letters allowed in other scripts")
+
+    @field_validator("allowed_scripts")
+    @classmethod
+    def _latin(cls, scripts):
+        if "latin" not in scripts:  # variables and LaTeX commands are Latin letters in any language
+            raise ValueError(f"{scripts} must include 'latin', which math notation is written in; "
+                             f"use e.g. [latin, han] for Chinese traces")
+        return scripts
+
+
 class FilterConfig(_Config):
     """Trace filters applied before answer checking; each rejection has its own reason code."""
 
     reject_truncated: bool = True
     reject_unclosed_think: bool = True
     reject_empty_reasoning: bool = False
-    max_total_tokens: int = Field(CURRICULUM_BUCKETS[-1], ge=1)
+    require_boxed: bool = Field(False, description="only a \\boxed{} final answer counts; else `no_answer`")
+    hedged: Literal["reject", "accept_last"] = Field(
+        "reject", description="several different boxed answers: reject (`hedged`) or judge the last one")
+    max_total_tokens: int = Field(CURRICULUM_BUCKETS[-1], ge=1, le=CURRICULUM_BUCKETS[-1],
+                                  description="correct samples above it are rejected as `over_length`; at most "
+                                              "the largest curriculum bucket, which publishing enforces anyway")
+    repetition: RepetitionFilter = RepetitionFilter()
+    mixed_script: ScriptFilter = ScriptFilter()
+
+    @field_validator("repetition", "mixed_script", mode="before")
+    @classmethod
+    def _switch(cls, value):
+        # `repetition: false` is the obvious way to turn a filter off; accept it as {enabled: false}
+        return {"enabled": value} if isinstance(value, bool) else value
 
 
 class VerifyConfig(_Config):

@@ -14,9 +14,10 @@ import pyarrow as pa
 from factory.config import FilterConfig
 from factory.records import VERDICT_SCHEMA
 from factory.tokenize import count_tokens, load_tokenizer
-from factory.verify import check_trace, verify
+from factory.verify import check_trace, prepare_reference, verify_prepared
+from factory.verify.filters import answer_policy
 
-JUDGE_VERSION = 1  # bump when the verifier or filters change meaning: stored verdicts are then redone
+JUDGE_VERSION = 2  # bump when the verifier or filters change meaning: stored verdicts are then redone
 SLIM_FIELDS = ("sample_id", "problem_id", "messages", "reasoning", "answer", "finish_reason", "think_closed",
                "outcome")
 
@@ -33,7 +34,7 @@ def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str,
     reasonings = [s["reasoning"] or "" for s in samples]
     answers = [s["answer"] or "" for s in samples]
     n_prompt, n_reason, n_answer = (count_tokens(tok, texts) for texts in (prompts, reasonings, answers))
-    rows = []
+    rows, prepared = [], {}
     for i, s in enumerate(samples):
         started = time.perf_counter()
         total = n_prompt[i] + n_reason[i] + n_answer[i]
@@ -41,7 +42,11 @@ def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str,
             check_trace(s["reasoning"], s["answer"], s["finish_reason"], s["think_closed"], filters)
         correct, predicted = False, None
         if reason is None:
-            verdict = verify(references.get(s["problem_id"]) or "", answers[i], timeout_s=timeout_s)
+            reference = references.get(s["problem_id"]) or ""
+            if s["problem_id"] not in prepared:  # each problem's reference is parsed once per batch
+                prepared[s["problem_id"]] = prepare_reference(reference)
+            verdict = verify_prepared(prepared[s["problem_id"]], answers[i], timeout_s=timeout_s)
+            verdict = answer_policy(verdict, reference, filters, timeout_s)
             correct, reason, predicted = verdict.correct, verdict.reason, verdict.predicted
             if correct and total > filters.max_total_tokens:
                 correct, reason = False, "over_length"

@@ -5,10 +5,12 @@ a sympy parser), evaluated exactly under size bounds, and only the rare symbolic
 sympy, in a killable worker process with a memory cap.
 
     from factory.verify import verify, verify_batch, extract_answer, check_trace, Verdict
+    from factory.verify import prepare_reference, verify_prepared  # a reference parsed once, reused
 """
 
-from factory.verify.compare import Verdict, verify, verify_batch
+from factory.verify.compare import Verdict, prepare_reference, verify, verify_batch, verify_prepared
 from factory.verify.extract import extract_answer
 from factory.verify.filters import check_trace
 
-__all__ = ["Verdict", "check_trace", "extract_answer", "verify", "verify_batch"]
+__all__ = ["Verdict", "check_trace", "extract_answer", "prepare_reference", "verify", "verify_batch",
+           "verify_prepared"]

@@ -386,6 +386,11 @@ def verify(reference: str, response: str, timeout_s: float = 5.0) -> Verdict:
     return _verify_prepared(ref, response, timeout_s)
 
 
+def verify_prepared(reference: Prepared | None, response: str, timeout_s: float = 5.0) -> Verdict:
+    """`verify` against a reference already prepared with `prepare_reference` (parsed once, reused)."""
+    return _verify_prepared(reference, response, timeout_s)
+
+
 def verify_batch(reference: str, responses: list[str], timeout_s: float = 5.0) -> list[Verdict]:
     """`verify` for many responses to one problem; the reference is parsed once.
 

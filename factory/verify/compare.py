@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 
-from factory.verify.extract import boxed_contents, extract_answer, final_part
+from factory.verify.extract import answer_boxes, boxed_contents, extract_answer, final_part
 from factory.verify.latex import ParseError, normalize, parse_normalized
 from factory.verify.numeric import EvalError, TooBig, evaluate, log_magnitude, to_mpf, values_equal
 from factory.verify.sandbox import SandboxError, SandboxTimeout, simplify_equal
@@ -280,8 +280,13 @@ class _Matcher:
     def _at_points(self, a, b, syms: list[str]) -> bool:
         rng = random.Random(1729)  # fixed seed: the same pair always gets the same verdict
         agree, unsure, big = 0, False, False
+        # `c` and `C` name the same arbitrary constant, unless one side uses both as different names
+        fold = len({s.lower() for s in _symbols(a, set())}) == len(_symbols(a, set())) and \
+            len({s.lower() for s in _symbols(b, set())}) == len(_symbols(b, set()))
+        names = sorted({s.lower() for s in syms}) if fold else syms
         for _ in range(_POINTS):
-            env = {s: Fraction(rng.randint(1, 97), rng.randint(1, 13)) for s in syms}  # positive: sqrt/log defined
+            drawn = {n: Fraction(rng.randint(1, 97), rng.randint(1, 13)) for n in names}  # positive: sqrt/log defined
+            env = {s: drawn[s.lower() if fold else s] for s in syms}
             try:
                 same = values_equal(evaluate(a, env), evaluate(b, env))
             except TooBig:
@@ -343,7 +348,7 @@ def equivalent(ref: Prepared, answer: str, timeout_s: float = 5.0) -> str:
 
 def _one_value(response: str, timeout_s: float) -> bool:
     """Whether the different boxed answers of a response are all the same value in other forms."""
-    boxes = boxed_contents(final_part(response))
+    boxes = answer_boxes(final_part(response))
     last = prepare(boxes[-1])
     if last.node is None:
         return False

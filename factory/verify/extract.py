@@ -12,6 +12,14 @@ import re
 MAX_SEARCH_CHARS = 20_000
 MAX_BARE_CHARS = 100  # a final part this short with no box is taken as the answer itself
 _END_MARKERS = ("</think>", "<|end_of_thought|>")
+_START_MARKERS = ("<think>", "<|begin_of_thought|>")
+_PHANTOM = re.compile(r"\\[hv]?phantom\s*\{[^{}]*\}|\\(?:quad|qquad|,|;|!)")
+# the last sentence of a final part that states its result: "... divided by 7 is 3." / "... = **194**"
+_BOLD = re.compile(r"\*\*([^*\n]{1,60})\*\*")
+_STATED = re.compile(
+    r"(?:\bis|\bare|\bequals|=)\s+(?:definitely\s+|indeed\s+|exactly\s+)?"
+    r"(\$[^$]{1,80}\$|\\\((?:(?!\\\)).){1,80}\\\)|[^\s$]{1,40})\s*[.!]?\s*$")
+_FILLER = re.compile(r"^(?:definitely|indeed|exactly|simply|clearly|just)\s+", re.IGNORECASE)
 _SOLUTION_TAGS = re.compile(r"<\|(?:begin|end)_of_solution\|>")
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _BARE_ARG = re.compile(r"[^\s$]+")
@@ -64,9 +72,24 @@ def boxed_contents(text: str) -> list[str]:
             if not word:
                 continue
             content, end = word.group(), word.end()
-        if content.strip():
+        if content.strip() and _PHANTOM.sub("", content).strip():  # \boxed{\phantom{2}} is a blank
             out.append(content.strip())
     return out
+
+
+def answer_boxes(part: str) -> list[str]:
+    """The boxes of the answer: those in the last paragraph that holds a box.
+
+    Earlier paragraphs box intermediate results or sub-questions; only boxes written together at
+    the end ("\\boxed{3} or \\boxed{4}") can be a hedge.
+    """
+    last = None
+    for m in _BOX.finditer(part):
+        last = m
+    if last is None:
+        return []
+    start = part.rfind("\n\n", 0, last.start())
+    return boxed_contents(part[start + 1 if start >= 0 else 0:])
 
 
 def _key(ans: str) -> str:
@@ -98,18 +121,25 @@ def extract_answer(text: str) -> tuple[str | None, str]:
     if not text:
         return None, "no_answer"
     part = final_part(text)
-    boxes = boxed_contents(part)
+    boxes = answer_boxes(part)
     if boxes:
         if len({_key(b) for b in boxes}) > 1:
             return boxes[-1], "hedged"
         return boxes[-1], "ok"
+    if any(m in text for m in _START_MARKERS) and not any(m in text for m in _END_MARKERS):
+        # reasoning that never closed (cut off): a phrase in it is a thought, not the answer
+        return None, "no_answer"
     lines = [ln for ln in part.strip().splitlines() if ln.strip()]
     for line in reversed(lines[-50:]):  # the statement is near the end; do not scan the whole part
         heads = list(_ANSWER_IS.finditer(line[-2000:]))
         if heads:
             rest = line[-2000:][heads[-1].end() :].strip()
             dollars = re.match(r"\$+([^$]+)\$+", rest)
+            rest = _FILLER.sub("", rest)
+            dollars = re.match(r"\$+([^$]+)\$+", rest)
             ans = _strip(dollars.group(1) if dollars else re.split(r"\.\s", rest, maxsplit=1)[0])
+            if len(ans) > MAX_BARE_CHARS and (stated := _stated(ans)):
+                ans = stated  # "Final answer: The velocity is 1000 radians per second."
             if ans and not _BOX.search(ans):  # a box left open (cut off mid-answer) is no answer
                 return ans, "ok"
     bare = part.strip()
@@ -117,4 +147,20 @@ def extract_answer(text: str) -> tuple[str | None, str]:
         ans = _strip(bare)
         if ans:
             return ans, "ok"
+    if lines and not _BOX.search(lines[-1]) and (stated := _stated(lines[-1][-400:])):
+        return stated, "ok"
     return None, "no_answer"
+
+
+def _stated(line: str) -> str | None:
+    """The value a closing sentence states: its last **bold** part, else what follows its last "is"/"="."""
+    bold = _BOLD.findall(line)
+    if bold:
+        return _strip(bold[-1]) or None
+    m = _STATED.search(line.rstrip())
+    if not m:
+        return None
+    value = m.group(1)
+    if value.startswith("\\("):
+        value = value[2:-2]
+    return _strip(value) or None

@@ -45,6 +45,17 @@ _ATOM_CMDS = frozenset(["\\frac", "\\sqrt", "\\binom", "\\pi", "\\infty"]) | {"\
 
 # --- tokenizer -----------------------------------------------------------------------------------
 
+_PREFIXABLE = sorted({"\\" + g for g in GREEK} | {"\\pi"}, key=len, reverse=True)
+_KNOWN_CMDS = _ATOM_CMDS | frozenset(["\\cup", "\\cdot", "\\times", "\\div", "\\le", "\\leq", "\\ge", "\\geq",
+                                      "\\ne", "\\neq", "\\lt", "\\gt", "\\infty"])
+
+
+def _known_prefix(cmd: str) -> str | None:
+    for known in _PREFIXABLE:
+        if cmd.startswith(known) and len(cmd) - len(known) <= 3:
+            return known
+    return None
+
 _TOKEN = re.compile(
     r"(?P<ws>\s+)|(?P<num>\d+(?:\.\d*)?|\.\d+)|(?P<cmd>\\[A-Za-z]+|\\[{}|])|(?P<word>[A-Za-z]+)"
     r"|(?P<op>[-+*/^_()\[\]{},=!|<>%])"
@@ -77,6 +88,11 @@ def tokenize(s: str) -> list[tuple[str, str]]:
             continue
         if kind == "cmd" and val in ("\\lt", "\\gt"):
             kind, val = "op", "<" if val == "\\lt" else ">"
+        if kind == "cmd" and val not in _KNOWN_CMDS and (known := _known_prefix(val)):
+            # "\piG", "\lambdakT": a known command whose following letters lost their space
+            out.append(("cmd", known))
+            out.extend(("letter", ch) for ch in val[len(known):])
+            continue
         out.append((kind, val))
     return out
 
@@ -120,6 +136,9 @@ class _Parser:
             self.take()
             b = self.union()
             if val == "=":
+                while self.peek() == ("op", "="):  # a = b = c: the last side is the result
+                    self.take()
+                    b = self.union()
                 return ("eq", a, b)
             op = _RELS[val]
             if self.peek()[1] in _RELS:  # a < x <= b is the interval (a, b]

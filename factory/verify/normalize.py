@@ -16,7 +16,7 @@ MAX_ANSWER_CHARS = 500
 UNIT_WORDS = frozenset(
     "cm mm km kg mg ft in yd mi sec min hr hrs ml units unit square sq cubic degrees degree "
     "dollars dollar cents cent inches inch feet foot meters meter miles mile hours hour minutes "
-    "seconds days day weeks years mph km/h ways people students pounds lb lbs oz euros".split()
+    "seconds days day weeks years mph km/h ways people students pounds lb lbs oz euros å".split()
 )
 
 
@@ -25,7 +25,7 @@ class ParseError(ValueError):
 
 
 _SI_LETTERS = frozenset("m g s L h J N W V K A".split())
-_UNIT_POWER = re.compile(r"\s*\^\s*(?:\{\s*[23]\s*\}|[23])")
+_UNIT_POWER = re.compile(r"\s*\^\s*(?:\{\s*-?\d\s*\}|[23])")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mathit|mbox|operatorname)\s*\{")
 _SUBS = [
     (re.compile(r"\\[dt]frac(?![A-Za-z])"), r"\\frac"),
@@ -37,6 +37,8 @@ _SUBS = [
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z])"), ""),
     (re.compile(r"\\%"), "%"),
     (re.compile(r"^\s*\\approx|^\s*[A-Za-z]\s*\\in(?![A-Za-z])|\\\$"), ""),
+    (re.compile(r"\\approx(?![A-Za-z])"), "="),  # x \approx 600 states x = 600
+    (re.compile(r"(?<=\d)_\{(\d+)\}"), r"_\1"),  # 4210_{5} and 4210_5: one base-5 numeral
     (re.compile(r"\\lbrace(?![A-Za-z])"), r"\\{"),
     (re.compile(r"\\rbrace(?![A-Za-z])"), r"\\}"),
     (re.compile(r"\\(?:langle)(?![A-Za-z])"), "("),

@@ -144,7 +144,8 @@ def extract_answer(text: str) -> tuple[str | None, str]:
                 return ans, "ok"
     bare = part.strip()
     if bare and not _BOX.search(bare) and len(bare) <= MAX_BARE_CHARS and "\n" not in bare:
-        ans = _strip(bare)
+        sentence = _BOLD.search(bare) or re.search(r"[A-Za-z]{3,}\s", bare)
+        ans = (sentence and _stated(bare)) or _strip(bare)
         if ans:
             return ans, "ok"
     if lines and not _BOX.search(lines[-1]) and (stated := _stated(lines[-1][-400:])):

@@ -264,6 +264,8 @@ class _Parser:
     def _atom(self):
         kind, val = self.take()
         if kind == "num":
+            if self.peek() == ("op", "_"):  # 4210_5, a numeral in base 5: equal only as written
+                return self.subscripted(val)
             node = ("num", _number(val))
             if self.peek() == ("cmd", "\\frac") and "." not in val:
                 node = self.mixed(node)

@@ -33,6 +33,15 @@ from factory.verify.extract import MAX_SEARCH_CHARS, boxed_contents, final_part
         (r"\boxed{}", (None, "no_answer")),
         ("<|begin_of_thought|>\\boxed{1}<|end_of_thought|>\n<|begin_of_solution|>\n\\boxed{9}\n<|end_of_solution|>", ("9", "ok")),
         ("a long final part\nwith several lines\nand no answer", (None, "no_answer")),
+        ("Work.\n\nTherefore, the remainder when 100 is divided by 7 is 2.", ("2", "ok")),
+        ("Work.\n\nSo the number of divisors of 196 is $9$.", ("9", "ok")),
+        ("Adding up, m + n = 25 + 169 = **194**", ("194", "ok")),
+        ("The midpoint is **(-1, 6)**.", ("(-1, 6)", "ok")),
+        ("The answer is definitely \\(8000\\).", ("8000", "ok")),
+        ("<|begin_of_thought|>long... so the correct answer is 1/2. Wait, let me recheck", (None, "no_answer")),
+        ("<think>I recall the answer is 5, but", (None, "no_answer")),
+        ("First $x = \\boxed{\\frac95}$.\n\nSo the total is \\boxed{4}.", ("4", "ok")),
+        ("| a | \\boxed{\\phantom{2}} |\n\\boxed{4}", ("4", "ok")),
     ],
 )
 def test_extract(text, expected):

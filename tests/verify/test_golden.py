@@ -205,6 +205,16 @@ GOLDEN = [
     ("2+3i", "2-3i", W),
     ("i", r"\sqrt{-1}", C),
     (r"a_i", r"a_i", C),
+    # found by the agreement study on real generations
+    (r"x/2-1/4+ce^{-2x}", r"\frac12 x - \frac14 + Ce^{-2x}", C),  # one arbitrary constant, either case
+    (r"x+C", r"x+2C", W),
+    (r"1+i\sqrt{3}", r"e^{a+bi} = e^{\ln 2}e^{i\pi/3} = 1 + i\sqrt{3}", C),  # chained: the last side
+    ("600", r"x \approx 600", C),
+    ("4210_{5}", "4210_5", C),
+    ("4210_{5}", "4211_5", W),
+    (r"\sqrt{4\piG\rho_{0}r_{0}^{2}}", r"v(r) = \sqrt{4\pi G \rho_0 r_0^2}", C),  # gold lost its spaces
+    ("15000", r"15000 \text{ kcal m}^{-2} \text{ yr}^{-1}", C),
+    ("1.69", "1.69 Å", C),
 ]
 
 

@@ -73,8 +73,15 @@ class _Undecided(Exception):
     """Neither equal nor different could be established (too big to evaluate, sympy failed)."""
 
 
+_PLAIN = re.compile(r"-?\d{1,50}(?:\.(\d{1,50}))?")
+
+
 def prepare(text: str, scalar_context: bool = True) -> Prepared:
     """Normalise and parse one answer; never raises."""
+    plain = _PLAIN.fullmatch(text.strip())
+    if plain:  # most answers of a math corpus: no normalising or parsing needed
+        key = text.strip()
+        return Prepared(key, ("num", Fraction(key)), len(plain.group(1)) if plain.group(1) else None)
     try:
         norm = normalize(text)
     except ParseError:

@@ -134,9 +134,8 @@ def extract_answer(text: str) -> tuple[str | None, str]:
         heads = list(_ANSWER_IS.finditer(line[-2000:]))
         if heads:
             rest = line[-2000:][heads[-1].end() :].strip()
-            dollars = re.match(r"\$+([^$]+)\$+", rest)
             rest = _FILLER.sub("", rest)
-            dollars = re.match(r"\$+([^$]+)\$+", rest)
+            dollars = re.match(r"\$+((?:\\\$|[^$])+)\$+", rest)  # "\$41" is money, not the closing $
             ans = _strip(dollars.group(1) if dollars else re.split(r"\.\s", rest, maxsplit=1)[0])
             if len(ans) > MAX_BARE_CHARS and (stated := _stated(ans)):
                 ans = stated  # "Final answer: The velocity is 1000 radians per second."

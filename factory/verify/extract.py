@@ -18,7 +18,9 @@ _PHANTOM = re.compile(r"\\[hv]?phantom\s*\{[^{}]*\}|\\(?:quad|qquad|,|;|!)")
 _BOLD = re.compile(r"\*\*([^*\n]{1,60})\*\*")
 _STATED = re.compile(
     r"(?:\bis|\bare|\bequals|=)\s+(?:definitely\s+|indeed\s+|exactly\s+)?"
-    r"(\$[^$]{1,80}\$|\\\((?:(?!\\\)).){1,80}\\\)|[^\s$]{1,40})\s*[.!]?\s*$")
+    r"(\$[^$]{1,80}\$|\\\((?:(?!\\\)).){1,80}\\\)|\\?\$?[^\s$]{1,40})(?:\s+[A-Za-z]{1,12}){0,2}\s*[.!]?\s*$")
+# a closing remark after the statement: "I think that's the answer." / "I'm confident this is correct."
+_CLOSING = re.compile(r"\b(?:answer|correct|right|good|confident|done)\b", re.IGNORECASE)
 _FILLER = re.compile(r"^(?:definitely|indeed|exactly|simply|clearly|just)\s+", re.IGNORECASE)
 _SOLUTION_TAGS = re.compile(r"<\|(?:begin|end)_of_solution\|>")
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
@@ -147,8 +149,14 @@ def extract_answer(text: str) -> tuple[str | None, str]:
         ans = (sentence and _stated(bare)) or _strip(bare)
         if ans:
             return ans, "ok"
-    if lines and not _BOX.search(lines[-1]) and (stated := _stated(lines[-1][-400:])):
-        return stated, "ok"
+    if lines and not _BOX.search(lines[-1]):
+        if stated := _stated(lines[-1][-400:]):
+            return stated, "ok"
+        last = lines[-1]
+        if len(last) <= 200 and _CLOSING.search(last) and not re.search(r"\d", last):
+            for line in reversed(lines[-3:-1]):  # the statement just before the closing remark
+                if not _BOX.search(line) and (stated := _stated(line[-400:])):
+                    return stated, "ok"
     return None, "no_answer"
 
 

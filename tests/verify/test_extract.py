@@ -40,6 +40,10 @@ from factory.verify.extract import MAX_SEARCH_CHARS, boxed_contents, final_part
         ("The answer is definitely \\(8000\\).", ("8000", "ok")),
         ("<|begin_of_thought|>long... so the correct answer is 1/2. Wait, let me recheck", (None, "no_answer")),
         ("<think>I recall the answer is 5, but", (None, "no_answer")),
+        ("Checks out.\n\nSo, m = 25 and n = 169, and m + n = 194.\n\nI think that's the answer.", ("194", "ok")),
+        ("Therefore, the height is 5 cm.", ("5", "ok")),
+        ("Profit: $93 - $15 = $78.\n\nI think that's the right answer.", ("78", "ok")),
+        ("We found x = 5.\n\nLet me check the other case", (None, "no_answer")),  # no closing remark
         ("First $x = \\boxed{\\frac95}$.\n\nSo the total is \\boxed{4}.", ("4", "ok")),
         ("| a | \\boxed{\\phantom{2}} |\n\\boxed{4}", ("4", "ok")),
     ],

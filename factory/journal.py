@@ -145,16 +145,22 @@ def read_index(path: Path) -> list[dict]:
                     break
                 entries.append(entry)
                 end = entry["end"]
+    entries.extend(_entry(record, at) for at, record in _records(path, end))
+    return entries
+
+
+def _records(path: Path, start: int = 0) -> Iterator[tuple[int, dict]]:
+    """(byte offset where the line ends, record) for the intact lines from `start`; a torn last line ends it."""
     with open(path, "rb") as f:
-        f.seek(end)
+        f.seek(start)
+        end = start
         for raw in f:
             end += len(raw)
             record = _parse(raw)
             if record is _TORN:
-                break
+                return  # never acknowledged
             if record is not None:
-                entries.append(_entry(record, end))
-    return entries
+                yield end, record
 
 
 _TORN = object()
@@ -172,13 +178,8 @@ def _parse(raw: bytes):
 
 def read_lines(path: Path) -> Iterator[dict]:
     """The intact lines of one journal file; a torn last line (killed mid-write) ends it."""
-    with open(path, "rb") as f:
-        for raw in f:
-            record = _parse(raw)
-            if record is _TORN:
-                break
-            if record is not None:
-                yield record
+    for _, record in _records(path):
+        yield record
 
 
 def iter_index(run_dir: Path) -> Iterator[dict]:
@@ -198,17 +199,18 @@ def latest_records(run_dir: Path) -> dict[str, dict]:
 
 
 def ledger(run_dir: Path) -> dict[str, tuple[str, int | None, tuple[int, int]]]:
-    """sample_id -> (outcome, max_tokens asked with, position of its latest line).
+    """sample_id -> (outcome, max_tokens asked with, (file number, byte offset where its latest line ends)).
 
     Only these small fields are kept, so the ledger of a 40k x 16 run fits in a few hundred MB
     where the records themselves (reasoning text) would take gigabytes.
     """
     out: dict = {}
     for f, path in enumerate(_files(run_dir)):
-        for i, e in enumerate(read_index(path)):
+        for e in read_index(path):
             old = out.get(e["sample_id"])
             if supersedes(e["outcome"], old and old[0]):
-                out[e["sample_id"]] = (e["outcome"], e["max_tokens"], (f, i))
+                # by byte offset, not line number: a garbled line is skipped, so numbers could shift
+                out[e["sample_id"]] = (e["outcome"], e["max_tokens"], (f, e["end"]))
     return out
 
 
@@ -232,8 +234,8 @@ def compact(run_dir: Path, rows_per_group: int = 1000) -> Path:
     with pq.ParquetWriter(tmp, SAMPLE_SCHEMA, compression="zstd") as writer:
         rows: list[dict] = []
         for f, path in enumerate(_files(run_dir)):
-            for i, r in enumerate(read_lines(path)):
-                if (f, i) in latest:
+            for end, r in _records(path):
+                if (f, end) in latest:
                     rows.append(r)
                 if len(rows) >= rows_per_group:
                     writer.write_table(pa.Table.from_pylist(rows, schema=SAMPLE_SCHEMA))

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import openai
 
-try:  # the raw HTTP response type the SDK hands back for `cast_to`: its own httpx fork from 3.x on
-    from httpx2 import Response as RawResponse
-except ImportError:  # pragma: no cover - older SDKs
-    from httpx import Response as RawResponse
+from openai import _base_client
+
+# the raw HTTP response type this SDK hands back for `cast_to`: whichever HTTP library it is built on
+# (its own httpx fork from 3.x, httpx before), not whichever happens to be installed
+RawResponse = (getattr(_base_client, "httpx2", None) or _base_client.httpx).Response
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from factory.errors import EndpointRefused

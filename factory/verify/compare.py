@@ -42,7 +42,8 @@ _DECIMAL = re.compile(r"-?\d*\.(\d+)")
 _SEQ = frozenset(["tuple", "list", "set", "union"])
 _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "!=": "!="}
 _POINTS = 6
-_PY_LIST = re.compile(r"\[\s*((?:'[^']*'\s*,?\s*)+)\]", re.DOTALL)
+# linear: each item is one quoted run, separators are unambiguous (no adjacent optional whitespace)
+_PY_LIST = re.compile(r"\[\s*('[^']*'(?:\s*,\s*'[^']*')*)\s*,?\s*\]")
 _PY_ITEM = re.compile(r"'([^']*)'")
 _TEXT_WRAP = re.compile(r"\\text(?:bf|rm)?\s*\{([^{}]*)\}")
 _OPTION = re.compile(r"\(([A-E])\)\s*(\S.*)", re.DOTALL)
@@ -129,6 +130,11 @@ def _symbols(node, out: set) -> set:
 
 def _has_inf(node) -> bool:
     return "'inf'" in repr(node)  # AST is small (<= 500 chars of source); repr is a cheap walk
+
+
+def _folded(name: str) -> str:
+    base = name.split("_")[0]  # c_1 and C_1 fold too
+    return name.lower() if len(base) == 1 and base.isascii() and base.isalpha() else name
 
 
 def _has_imaginary(node) -> bool:
@@ -287,13 +293,14 @@ class _Matcher:
     def _at_points(self, a, b, syms: list[str]) -> bool:
         rng = random.Random(1729)  # fixed seed: the same pair always gets the same verdict
         agree, unsure, big = 0, False, False
-        # `c` and `C` name the same arbitrary constant, unless one side uses both as different names
-        fold = len({s.lower() for s in _symbols(a, set())}) == len(_symbols(a, set())) and \
-            len({s.lower() for s in _symbols(b, set())}) == len(_symbols(b, set()))
-        names = sorted({s.lower() for s in syms}) if fold else syms
+        # `c` and `C` name the same arbitrary constant (single Latin letters only; not \Delta and
+        # \delta), unless one side uses both as different names
+        sa, sb = _symbols(a, set()), _symbols(b, set())
+        fold = all(len({_folded(x) for x in side}) == len(side) for side in (sa, sb))
+        key = _folded if fold else (lambda x: x)
         for _ in range(_POINTS):
-            drawn = {n: Fraction(rng.randint(1, 97), rng.randint(1, 13)) for n in names}  # positive: sqrt/log defined
-            env = {s: drawn[s.lower() if fold else s] for s in syms}
+            drawn = {n: Fraction(rng.randint(1, 97), rng.randint(1, 13)) for n in sorted({key(x) for x in syms})}
+            env = {x: drawn[key(x)] for x in syms}  # positive values: sqrt and log are defined
             try:
                 same = values_equal(evaluate(a, env), evaluate(b, env))
             except TooBig:
@@ -336,8 +343,11 @@ def equivalent(ref: Prepared, answer: str, timeout_s: float = 5.0) -> str:
     Returns:
         One of "correct", "wrong_answer", "unparseable", "timeout".
     """
-    if ref.choice and (letter := _LETTER.fullmatch(_TEXT_WRAP.sub(r"\1", answer).strip())):
-        return "correct" if letter.group(1) == ref.choice else "wrong_answer"
+    if ref.choice:
+        plain = _TEXT_WRAP.sub(r"\1", answer).strip()
+        letter = _LETTER.fullmatch(plain) or _OPTION.fullmatch(plain)  # "B", "(B)" or "(B) 6"
+        if letter:
+            return "correct" if letter.group(1) == ref.choice else "wrong_answer"
     scalar = ref.node is None or ref.node[0] not in _SEQ | {"interval"}
     ans = prepare(answer, scalar_context=scalar)
     if ans.key and (ans.key == ref.key or (ans.key.isalpha() and ans.key.lower() == ref.key.lower())):
@@ -353,13 +363,18 @@ def equivalent(ref: Prepared, answer: str, timeout_s: float = 5.0) -> str:
     return "correct" if same else "wrong_answer"
 
 
+_MAX_HEDGE_BOXES = 8
+
+
 def _one_value(response: str, timeout_s: float) -> bool:
     """Whether the different boxed answers of a response are all the same value in other forms."""
     boxes = answer_boxes(final_part(response))
+    others = set(boxes[:-1]) - {boxes[-1]}
     last = prepare(boxes[-1])
-    if last.node is None:
+    if last.node is None or len(others) >= _MAX_HEDGE_BOXES:
         return False
-    return all(equivalent(last, b, timeout_s) == "correct" for b in set(boxes[:-1]))
+    deadline = time.monotonic() + timeout_s  # one limit for the whole response, not one per box
+    return all(equivalent(last, b, max(0.0, deadline - time.monotonic())) == "correct" for b in others)
 
 
 def _verify_prepared(ref: Prepared | None, response: str, timeout_s: float) -> Verdict:

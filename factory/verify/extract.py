@@ -18,8 +18,9 @@ _PHANTOM = re.compile(r"\\[hv]?phantom\s*\{[^{}]*\}|\\(?:quad|qquad|,|;|!)")
 _BOLD = re.compile(r"\*\*([^*\n]{1,60})\*\*")
 _STATED = re.compile(
     r"(?:\bis|\bare|\bequals|=)\s+(?:definitely\s+|indeed\s+|exactly\s+)?"
-    r"(\$[^$]{1,80}\$|\\\((?:(?!\\\)).){1,80}\\\)|\\?\$?[^\s$]{1,40})(?:\s+[A-Za-z]{1,12}){0,2}\s*[.!]?\s*$")
+    r"(\$[^$]{1,80}\$|\\\((?:(?!\\\)).){1,80}\\\)|\\?\$?[^\s$]{1,40})(?:\s+[A-Za-z]{1,12}){0,3}\s*[.!]?\s*$")
 # a closing remark after the statement: "I think that's the answer." / "I'm confident this is correct."
+_MATHY = re.compile(r"[\d\\$^_{}()\[\]=+\-/π]")
 _CLOSING = re.compile(r"\b(?:answer|correct|right|good|confident|done)\b", re.IGNORECASE)
 _FILLER = re.compile(r"^(?:definitely|indeed|exactly|simply|clearly|just)\s+", re.IGNORECASE)
 _SOLUTION_TAGS = re.compile(r"<\|(?:begin|end)_of_solution\|>")
@@ -85,13 +86,14 @@ def answer_boxes(part: str) -> list[str]:
     Earlier paragraphs box intermediate results or sub-questions; only boxes written together at
     the end ("\\boxed{3} or \\boxed{4}") can be a hedge.
     """
-    last = None
-    for m in _BOX.finditer(part):
-        last = m
-    if last is None:
-        return []
-    start = part.rfind("\n\n", 0, last.start())
-    return boxed_contents(part[start + 1 if start >= 0 else 0:])
+    end = len(part)
+    while end > 0:  # paragraphs from the last; a blank or unclosed box does not hide an earlier answer
+        start = part.rfind("\n\n", 0, end)
+        boxes = boxed_contents(part[start + 1 if start >= 0 else 0:end]) if _BOX.search(part, max(start, 0), end) else []
+        if boxes:
+            return boxes
+        end = start
+    return []
 
 
 def _key(ans: str) -> str:
@@ -139,7 +141,7 @@ def extract_answer(text: str) -> tuple[str | None, str]:
             rest = _FILLER.sub("", rest)
             dollars = re.match(r"\$+((?:\\\$|[^$])+)\$+", rest)  # "\$41" is money, not the closing $
             ans = _strip(dollars.group(1) if dollars else re.split(r"\.\s", rest, maxsplit=1)[0])
-            if len(ans) > MAX_BARE_CHARS and (stated := _stated(ans)):
+            if re.search(r"[A-Za-z]{3,}\s", ans) and (stated := _stated(ans)):
                 ans = stated  # "Final answer: The velocity is 1000 radians per second."
             if ans and not _BOX.search(ans):  # a box left open (cut off mid-answer) is no answer
                 return ans, "ok"
@@ -150,10 +152,11 @@ def extract_answer(text: str) -> tuple[str | None, str]:
         if ans:
             return ans, "ok"
     if lines and not _BOX.search(lines[-1]):
-        if stated := _stated(lines[-1][-400:]):
-            return stated, "ok"
         last = lines[-1]
-        if len(last) <= 200 and _CLOSING.search(last) and not re.search(r"\d", last):
+        closing = len(last) <= 200 and _CLOSING.search(last) and not re.search(r"\d", last)
+        if not closing and (stated := _stated(last[-400:])):
+            return stated, "ok"
+        if closing:
             for line in reversed(lines[-3:-1]):  # the statement just before the closing remark
                 if not _BOX.search(line) and (stated := _stated(line[-400:])):
                     return stated, "ok"
@@ -171,4 +174,8 @@ def _stated(line: str) -> str | None:
     value = m.group(1)
     if value.startswith("\\("):
         value = value[2:-2]
-    return _strip(value) or None
+    value = _strip(value)
+    # a value, not a word: "x is a real number" and "this is correct" state nothing
+    if not _MATHY.search(value) and not (len(value) == 1 and value not in "aAI"):
+        return None
+    return value or None

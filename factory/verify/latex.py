@@ -45,6 +45,7 @@ _ATOM_CMDS = frozenset(["\\frac", "\\sqrt", "\\binom", "\\pi", "\\infty"]) | {"\
 
 # --- tokenizer -----------------------------------------------------------------------------------
 
+_ARG_CMDS = frozenset({"\\pi"} | {"\\" + g for g in GREEK})  # \sin 2\theta is sin(2 theta)
 _PREFIXABLE = sorted({"\\" + g for g in GREEK} | {"\\pi"}, key=len, reverse=True)
 _KNOWN_CMDS = _ATOM_CMDS | frozenset(["\\cup", "\\cdot", "\\times", "\\div", "\\le", "\\leq", "\\ge", "\\geq",
                                       "\\ne", "\\neq", "\\lt", "\\gt", "\\infty"])
@@ -81,6 +82,9 @@ def tokenize(s: str) -> list[tuple[str, str]]:
             continue
         if kind == "num" and len(val) > MAX_DIGITS:
             raise ParseError("number too long")
+        if kind == "word" and val == "pi":  # plain-text pi, not p times the imaginary unit
+            out.append(("cmd", "\\pi"))
+            continue
         if kind == "word":
             if len(val) >= 4:
                 raise ParseError("word answer")
@@ -366,7 +370,7 @@ class _Parser:
             x = self.postfix()
         else:  # \sin 2x is sin(2x): an unbracketed argument runs over numbers and letters, not commands
             factors = [self.power()]
-            while self.peek()[0] in ("num", "letter") and len(factors) < MAX_ITEMS:
+            while (self.peek()[0] in ("num", "letter") or self.peek()[1] in _ARG_CMDS) and len(factors) < MAX_ITEMS:
                 factors.append(self.power())
             x = _mul(factors)
         node = ("log", x, base) if base is not None else ("func", name, x)

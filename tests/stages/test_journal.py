@@ -98,7 +98,8 @@ def test_the_index_agrees_with_parsing_the_journal(tmp_path):
 
     _two_sessions(tmp_path)
     from_index = [{k: e[k] for k in INDEX_FIELDS} | {"max_tokens": e["max_tokens"]} for e in iter_index(tmp_path)]
-    parsed = [{k: r[k] for k in INDEX_FIELDS} | {"max_tokens": 10} for r in iter_records(tmp_path)]
+    parsed = [{k: r[k] for k in INDEX_FIELDS} | {"max_tokens": json.loads(r["sampling"])["max_tokens"]}
+              for r in iter_records(tmp_path)]
     assert from_index == parsed and [e["sample_id"] for e in from_index] == ["a", "b", "c", "a"]
 
 
@@ -114,7 +115,6 @@ def test_a_lost_or_torn_index_is_completed_from_the_journal(tmp_path):
     assert [e["sample_id"] for e in read_index(first)] == ["a", "b", "c"]
     index.unlink()  # or it never made it to disk
     assert ledger(tmp_path) == expected
-    assert j.path.exists()
 
 
 def test_index_entries_past_the_journal_end_are_dropped(tmp_path):
@@ -126,3 +126,21 @@ def test_index_entries_past_the_journal_end_are_dropped(tmp_path):
     data = j.path.read_bytes()
     j.path.write_bytes(data[: data.index(b"\n") + 1 + 10])  # the second line torn (disk lost its tail)
     assert [e["sample_id"] for e in read_index(j.path)] == ["a"]
+
+
+def test_a_garbled_line_does_not_shift_which_records_are_compacted(tmp_path):
+    from factory.journal import samples_dataset
+
+    j = Journal(tmp_path, "20260101T000000-aaaaaa")
+    j.append([full("p"), full("g"), full("q", "failed", reasoning=None), full("q", reasoning="whole")])
+    j.close()
+    lines = j.path.read_bytes().split(b"\n")
+    lines[1] = b"{garbled" + b" " * (len(lines[1]) - 8)  # same length: the index offsets stay valid
+    j.path.write_bytes(b"\n".join(lines))
+    for lost_index in (False, True):
+        if lost_index:
+            j.path.with_suffix(".idx").unlink()
+        (tmp_path / "samples.parquet.sig").unlink(missing_ok=True)
+        rows = {r["sample_id"]: (r["outcome"], r["reasoning"]) for r in samples_dataset(tmp_path).to_table().to_pylist()}
+        assert rows["q"] == ("complete", "whole")  # the latest line of q, not the one a line-count shift points at
+        assert set(rows) <= {"p", "g", "q"} and rows["p"][0] == "complete"

@@ -44,6 +44,10 @@ from factory.verify.extract import MAX_SEARCH_CHARS, boxed_contents, final_part
         ("Therefore, the height is 5 cm.", ("5", "ok")),
         ("Profit: $93 - $15 = $78.\n\nI think that's the right answer.", ("78", "ok")),
         ("We found x = 5.\n\nLet me check the other case", (None, "no_answer")),  # no closing remark
+        ("The result is 42.\nI'm confident this is correct.", ("42", "ok")),
+        ("Work.\n\nHence, x is a real number.", (None, "no_answer")),  # a word is not a stated value
+        ("Final answer: The velocity is 1000 radians per second.", ("1000", "ok")),
+        ("So \\boxed{5}.\n\nThe final value is \\boxed{}", ("5", "ok")),  # an empty box hides nothing
         ("First $x = \\boxed{\\frac95}$.\n\nSo the total is \\boxed{4}.", ("4", "ok")),
         ("| a | \\boxed{\\phantom{2}} |\n\\boxed{4}", ("4", "ok")),
     ],

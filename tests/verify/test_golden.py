@@ -215,6 +215,13 @@ GOLDEN = [
     (r"\sqrt{4\piG\rho_{0}r_{0}^{2}}", r"v(r) = \sqrt{4\pi G \rho_0 r_0^2}", C),  # gold lost its spaces
     ("15000", r"15000 \text{ kcal m}^{-2} \text{ yr}^{-1}", C),
     ("1.69", "1.69 Å", C),
+    # found by review
+    (r"\sin 2\theta", r"\sin(2\theta)", C),
+    (r"\sin 2\theta", r"2\sin\theta\cos\theta", C),
+    (r"\textbf{(B) }6", r"\textbf{(B)}\ 6", C),
+    (r"\textbf{(B) }6", "(C) 6", W),
+    (r"\Delta", r"\delta", W),  # only single Latin letters fold (c and C)
+    ("2pi", r"2\pi", C),
 ]
 
 

@@ -65,6 +65,19 @@ def test_pathological_answers_finish(ref, ans):
     assert time.monotonic() - t < HANG_GUARD_S
 
 
+@pytest.mark.parametrize("ref", [
+    "[" + "'' " * 3000 + "x",  # once backtracked exponentially in the list-string reference pattern
+    "['" + "a', '" * 5000 + "b']",
+    "(A) " * 2000,
+    r"\boxed{" * 3000 + "1",
+    "1" * 100_000,
+])
+def test_pathological_references_finish(ref):
+    t = time.monotonic()
+    assert isinstance(verify(ref, r"\boxed{1}", timeout_s=1.0), Verdict)
+    assert time.monotonic() - t < HANG_GUARD_S
+
+
 def test_huge_values_never_equal_by_accident():
     assert verify(r"9^{9^{9^{9}}}", r"9^{9^{9^{9}}}+1").reason == "unparseable"
     assert verify(r"9^{9^{9^{9}}}", r"9^{9^{9^{9}}}").correct

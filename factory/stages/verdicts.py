@@ -46,7 +46,7 @@ def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str,
             if s["problem_id"] not in prepared:  # each problem's reference is parsed once per batch
                 prepared[s["problem_id"]] = prepare_reference(reference)
             verdict = verify_prepared(prepared[s["problem_id"]], answers[i], timeout_s=timeout_s)
-            verdict = answer_policy(verdict, reference, filters, timeout_s)
+            verdict = answer_policy(verdict, prepared[s["problem_id"]], filters, timeout_s)
             correct, reason, predicted = verdict.correct, verdict.reason, verdict.predicted
             if correct and total > filters.max_total_tokens:
                 correct, reason = False, "over_length"

@@ -177,9 +177,10 @@ class _Matcher:
                 return self.match(a[2], b[2])
             da, db = ("add", (a[1], ("neg", a[2]))), ("add", (b[1], ("neg", b[2])))
             return self.scalar(da, db) or self.scalar(da, ("neg", db)) or self._proportional(da, db)
-        if (ka == "rel" and kb == "tuple") or (kb == "rel" and ka == "tuple"):
+        if ka != kb and "rel" in (ka, kb) and {ka, kb} <= {"rel", "interval", "tuple"}:
+            # x > 2 against (2, \infty) (a tuple once open) or [2, \infty): compare as intervals
             ra, rb = _rel_interval(a) if ka == "rel" else a, _rel_interval(b) if kb == "rel" else b
-            return ra is not None and rb is not None and self.match(_as_tuple(ra), _as_tuple(rb))
+            return ra is not None and rb is not None and self.match(ra, rb)
         if ka in _SEQ or kb in _SEQ:
             xs = a[1] if ka in _SEQ else (a,)
             ys = b[1] if kb in _SEQ else (b,)
@@ -192,9 +193,6 @@ class _Matcher:
             if "tuple" in (ka, kb):
                 return False  # an ordered tuple is not a set
             return self._unordered(xs, ys)
-        if {ka, kb} == {"rel", "interval"}:  # x > 2 against (2, \infty)
-            a, b = (_rel_interval(a) or a), (_rel_interval(b) or b)
-            return a[0] == b[0] and self.match(a, b)
         if ka == "interval" or kb == "interval":
             return ka == kb and a[1] == b[1] and a[4] == b[4] and self.match(a[2], b[2]) and self.match(a[3], b[3])
         if ka == "rel" or kb == "rel":

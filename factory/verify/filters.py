@@ -20,7 +20,7 @@ from collections import Counter
 from functools import lru_cache
 
 from factory.config import FilterConfig, RepetitionFilter, ScriptFilter
-from factory.verify.compare import Verdict, verify
+from factory.verify.compare import Prepared, Verdict, prepare_reference, verify_prepared
 from factory.verify.extract import boxed_contents, final_part
 
 MAX_UNITS = 4096  # bounds the period search even for a window made of tiny lines
@@ -89,7 +89,8 @@ def check_trace(
     return None
 
 
-def answer_policy(verdict: Verdict, reference: str, cfg: FilterConfig, timeout_s: float) -> Verdict:
+def answer_policy(verdict: Verdict, reference: str | Prepared | None, cfg: FilterConfig,
+                  timeout_s: float) -> Verdict:
     """Apply the `hedged` policy to the verifier's verdict.
 
     `reject` (the default) keeps `hedged`: a trace that boxes several different answers teaches the
@@ -98,7 +99,8 @@ def answer_policy(verdict: Verdict, reference: str, cfg: FilterConfig, timeout_s
     """
     if verdict.reason == "hedged" and cfg.hedged == "accept_last" and verdict.predicted:
         # the prediction came out of balanced braces, so re-boxing it gives back exactly that answer
-        return verify(reference, "\\boxed{" + verdict.predicted + "}", timeout_s=timeout_s)
+        ref = prepare_reference(reference) if isinstance(reference, str) else reference  # parsed once by callers
+        return verify_prepared(ref, "\\boxed{" + verdict.predicted + "}", timeout_s=timeout_s)
     return verdict
 
 

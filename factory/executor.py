@@ -11,7 +11,6 @@ import asyncio
 import dataclasses
 import gc
 import logging
-import math
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -50,6 +49,7 @@ def worker_count(cfg: RayConfig) -> int:
 
 
 _ACTOR_START_S = 180.0
+_MIN_BATCH = 16  # below this a Ray call per batch costs more than the balance it buys
 
 
 @ray.remote(num_cpus=1)
@@ -71,36 +71,56 @@ class TeacherActor:
     async def ack(self, count: int) -> None:
         self.asker.ack(count)
 
-    async def ask(self, specs: list[dict]):
-        async for records, started in self.asker.ask_batch(specs):
+    async def submit(self, specs: list[dict]) -> None:
+        self.asker.submit(specs)
+
+    async def finish(self) -> None:
+        self.asker.finish()
+
+    async def results(self):
+        async for records, started in self.asker.results():
             yield records, started
 
     async def close(self) -> None:
         await self.asker.close()
 
 
-async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunks: Callable[..., None],
+def next_batch_size(left: int, room: int, batch_size: int, workers: int) -> int:
+    """How many of the `left` samples to send the least loaded worker, which has `room`; 0 means wait.
+
+    Full batches while much is left; near the end a share of what is left (half of an even split),
+    so the last samples spread over the workers instead of landing on one.
+    """
+    smallest = min(batch_size, _MIN_BATCH, left)
+    share = -(-left // (2 * workers))
+    size = min(batch_size, room, left, max(smallest, share))
+    return size if size >= smallest else 0
+
+
+async def _drive(actors, per_actor: int, specs: list[dict], on_chunks: Callable[..., None],
                  batch_size: int) -> None:
-    # enough queued batches per actor that its semaphore never starves between batches
-    depth = max(2, math.ceil(2 * per_actor / batch_size))
-    slots = asyncio.Queue()
-    for _ in range(depth):
-        for actor in actors:  # interleaved, so the first batches spread over all workers
-            slots.put_nowait(actor)
+    # Work goes out by count of samples, not of batches: each worker holds at most its window plus
+    # one batch of samples not yet back, and a batch goes to the worker with the fewest. Near the end
+    # batches shrink (a share of what is left), so the workers run dry together instead of one
+    # draining a whole batch for a second or more while the other's slots stand empty.
+    ceiling = per_actor + batch_size
+    outstanding = dict.fromkeys(actors, 0)
+    wake = asyncio.Event()
     errors: list[BaseException] = []
     arrived: asyncio.Queue = asyncio.Queue()
 
-    async def consume(actor, batch):
+    async def consume(actor):
         try:
             # backpressure: the actor's yield waits until the driver has taken earlier chunks
-            stream = actor.ask.options(num_returns="streaming", _generator_backpressure_num_objects=2)
-            async for ref in stream.remote(batch):
+            stream = actor.results.options(num_returns="streaming", _generator_backpressure_num_objects=2)
+            async for ref in stream.remote():
                 records, started = await ref
+                outstanding[actor] -= len(records)
+                wake.set()
                 arrived.put_nowait((actor, records, started))
         except BaseException as e:  # surfaced after the loop; the journal keeps what arrived
             errors.append(e)
-        finally:
-            slots.put_nowait(actor)
+            wake.set()
 
     running: set[asyncio.Task] = set()
 
@@ -111,7 +131,7 @@ async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk
             errors.append(e)
             for task in list(running):
                 task.cancel()
-            slots.put_nowait(None)  # wakes the dispatch loop if it waits for a slot
+            wake.set()  # the dispatch loop may be waiting for room
 
     async def _commit():
         # group commit: whatever arrived meanwhile is made durable together, with one fsync
@@ -134,14 +154,26 @@ async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk
                 actor.ack.remote(count)
 
     committer = asyncio.create_task(commit())
-
-    for batch in batches:
-        actor = await slots.get()
-        if errors or actor is None:
-            break
-        task = asyncio.create_task(consume(actor, batch))
+    # one result stream per worker for the whole run; batches go in by plain calls
+    for actor in actors:
+        task = asyncio.create_task(consume(actor))
         running.add(task)
         task.add_done_callback(running.discard)
+
+    sent = 0
+    while sent < len(specs) and not errors:
+        actor = min(actors, key=outstanding.__getitem__)
+        size = next_batch_size(len(specs) - sent, ceiling - outstanding[actor], batch_size, len(actors))
+        if not size:  # every worker is full: wait for results
+            wake.clear()
+            await wake.wait()
+            continue
+        batch = specs[sent:sent + size]
+        sent += len(batch)
+        outstanding[actor] += len(batch)
+        actor.submit.remote(batch)  # a worker that fails surfaces through its result stream
+    for actor in actors:  # calls from one caller start in order: after every submit
+        actor.finish.remote()
     if running:
         await asyncio.gather(*running, return_exceptions=True)
     arrived.put_nowait(None)
@@ -153,11 +185,6 @@ async def _drive(actors, per_actor: int, batches: Iterable[list[dict]], on_chunk
         if isinstance(cause, FactoryError):
             raise cause from None
         raise error
-
-
-def _batches(specs: list[dict], size: int) -> Iterable[list[dict]]:
-    for start in range(0, len(specs), size):
-        yield specs[start:start + size]
 
 
 def run_teacher(settings: AskSettings, concurrency: int, specs: list[dict],
@@ -173,9 +200,8 @@ def run_teacher(settings: AskSettings, concurrency: int, specs: list[dict],
     # the global cap split exactly: the first `concurrency % n` workers take one more
     shares = [concurrency // n + (i < concurrency % n) for i in range(n)]
     per_actor = shares[0]
-    # batches of about half a worker's window: several queue up per worker, and at the end of the
-    # run no worker sits idle while another drains one big batch
-    batch_size = max(16, min(max_batch, per_actor // 2))
+    # batches of about half a worker's window: a worker never waits on the driver between batches
+    batch_size = max(_MIN_BATCH, min(max_batch, per_actor // 2))
     # each worker gets its share of the global budgets
     settings = dataclasses.replace(settings, rpm=settings.rpm and settings.rpm / n,
                                    tpm=settings.tpm and settings.tpm / n)
@@ -186,7 +212,7 @@ def run_teacher(settings: AskSettings, concurrency: int, specs: list[dict],
         except ray.exceptions.GetTimeoutError:
             raise TerminalError(f"{n} teacher workers did not start within {_ACTOR_START_S:.0f}s (each needs a "
                                 "free CPU); lower ray.num_workers or add nodes to the cluster") from None
-        asyncio.run(_drive(actors, per_actor, _batches(specs, batch_size), on_chunks, batch_size))
+        asyncio.run(_drive(actors, per_actor, specs, on_chunks, batch_size))
     finally:
         try:
             ray.get([a.close.remote() for a in actors], timeout=10)

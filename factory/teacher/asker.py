@@ -1,9 +1,9 @@
-"""Ask a batch of samples concurrently on one event loop, yielding results as they complete.
+"""Ask batches of samples concurrently on one event loop, streaming results as they complete.
 
 This is the part of the teacher stage that runs inside a worker (a Ray actor in production, a plain
 event loop in unit tests). It knows nothing about Ray: it takes plain dicts and yields plain dicts.
-Several batches may run at once on the same loop; they share the worker's in-flight cap and its
-window of results not yet made durable.
+Batches are submitted while earlier ones run; they share the worker's in-flight cap, its window of
+results not yet made durable, and one result stream.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from factory.teacher.client import AskSettings, ask_one
 from factory.teacher.limits import Adaptive, Limits
 from factory.teacher.pool import EndpointPool, EndpointSpec
 
-_CHUNK_WAIT_S = 0.02  # let a few results pile up so each yield carries more than one
+_CHUNK_WAIT_S = 0.1  # let results pile up so each yield carries several (see results())
 # Results on their way to the journal, beyond the in-flight cap. Without any, a wave of answers
 # arriving together empties the window until the driver has journaled them; with it, new requests
 # start at once. It is also what a crash can cost on top of the requests in flight.
@@ -45,6 +45,10 @@ class Asker:
         self.acked = acked
         self._sem: asyncio.Semaphore | None = None  # results not yet made durable (in flight + in transit)
         self._in_flight: asyncio.Semaphore | None = None
+        self._done: asyncio.Queue | None = None  # started notices, records and errors, for results()
+        self._tasks: set[asyncio.Task] = set()
+        self._pending = 0  # submitted and not yet yielded
+        self._finishing = False
         self.pool: EndpointPool | None = None
         self.limits: Limits | None = None
 
@@ -62,13 +66,14 @@ class Asker:
             s = self.settings
             self._sem = asyncio.Semaphore(self.concurrency + int(self.concurrency * TRANSIT_SHARE))
             self._in_flight = asyncio.Semaphore(self.concurrency)
+            self._done = asyncio.Queue()
             self.pool = EndpointPool(list(s.endpoints), self._client)
             adaptive = Adaptive(s.adaptive_start, self.concurrency) if s.adaptive else None
             self.limits = Limits(s.rpm, s.tpm, adaptive)
         return self.pool, self.limits, self._sem
 
-    async def ask_batch(self, specs: list[dict]) -> AsyncIterator[tuple[list[dict], list[str]]]:
-        """Ask every spec; yield (finished records, ids of requests started) until all are done.
+    def submit(self, specs: list[dict]) -> None:
+        """Start asking `specs`; their results come out of `results()`, in completion order.
 
         At most `concurrency` requests are in flight. A request also holds a durability slot until
         its result has been handed over (yielded), or, with `acked`, until the consumer confirms it
@@ -77,8 +82,7 @@ class Asker:
         within that window.
         """
         pool, limits, sem = self._ensure()
-        in_flight = self._in_flight
-        done: asyncio.Queue = asyncio.Queue()
+        in_flight, done = self._in_flight, self._done
 
         async def one(spec: dict) -> None:
             await sem.acquire()
@@ -87,14 +91,33 @@ class Asker:
                     done.put_nowait(spec["sample_id"])  # a started notice: about to be paid for
                     record = await ask_one(pool, limits, self.settings, spec)
                 done.put_nowait(record)
-            except Exception as e:  # handed to the generator, which raises it to the caller
+            except Exception as e:  # handed to the stream, which raises it to the caller
                 sem.release()
                 done.put_nowait(e)
 
-        tasks = [asyncio.create_task(one(spec)) for spec in specs]
-        remaining = len(tasks)
+        for spec in specs:
+            task = asyncio.create_task(one(spec))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._pending += len(specs)
+
+    def finish(self) -> None:
+        """No more `submit()`: `results()` ends once everything submitted has come out."""
+        self._ensure()
+        self._finishing = True
+        self._done.put_nowait(None)  # wakes a stream that waits with nothing pending
+
+    async def results(self) -> AsyncIterator[tuple[list[dict], list[str]]]:
+        """Yield (finished records, ids of requests started) until `finish()` and all submitted are out.
+
+        One stream per worker, whatever the number of batches: each yield is a call across Ray,
+        which costs far more CPU than the few results it carries, so results from every batch
+        are gathered into one chunk per `_CHUNK_WAIT_S`.
+        """
+        self._ensure()
+        done = self._done
         try:
-            while remaining:
+            while self._pending or not self._finishing:
                 events = [await done.get()]
                 await asyncio.sleep(_CHUNK_WAIT_S)
                 while not done.empty():
@@ -103,13 +126,23 @@ class Asker:
                     if isinstance(item, Exception):
                         raise item
                 records = [e for e in events if isinstance(e, dict)]
-                remaining -= len(records)
-                yield records, [e for e in events if isinstance(e, str)]
+                started = [e for e in events if isinstance(e, str)]
+                if not records and not started:
+                    continue
+                self._pending -= len(records)
+                yield records, started
                 if not self.acked:
                     self.ack(len(records))
         finally:
-            for task in tasks:
+            for task in list(self._tasks):
                 task.cancel()
+
+    async def ask_batch(self, specs: list[dict]) -> AsyncIterator[tuple[list[dict], list[str]]]:
+        """`submit(specs)`, `finish()` and `results()` in one: for a caller with a single batch."""
+        self.submit(specs)
+        self.finish()
+        async for chunk in self.results():
+            yield chunk
 
     def ack(self, count: int) -> None:
         """Free the slots of `count` results the consumer has made durable."""

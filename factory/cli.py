@@ -99,6 +99,8 @@ def validate(pipeline):
 @click.option("--reasoning-field", type=click.Choice(["inline", "reasoning_content", "reasoning"]),
               help="Where the reasoning goes: inline <think> tags, or a separate message field.")
 @click.option("--seed", type=int, help="Random seed for outcomes and text.")
+@click.option("--record-times", is_flag=True, default=None,
+              help="Report every answered request's arrival and answer time in /stats (for benchmarks).")
 @_one_line_errors
 def sim_teacher(port, host, pipeline, **knobs):
     """Serve the simulated teacher (a test double) until stopped.

@@ -74,6 +74,8 @@ class SimulatedTeacherConfig(_Config):
     reasoning_field: Literal["inline", "reasoning_content", "reasoning"] = "inline"
     model: str = "sim-r1"
     seed: int = 0
+    record_times: bool = Field(False, description="keep every answered request's arrival and answer time in "
+                               "/stats (for benchmarks; grows with the number of requests)")
 
 
 class SamplingConfig(_Config):

@@ -46,6 +46,9 @@ class _Sim:
         self.numbers: dict[str, tuple[int, int]] = {}
         self.requests = self.completions = self.choices = 0
         self.in_flight = self.max_in_flight = 0
+        # every request's arrival and answer time, for benchmarks that account for idle slot-time
+        self.arrived_at: list[float] | None = [] if config.record_times else None
+        self.answered_at: list[float] = []
         self.first_request_at: float | None = None
         self.last_request_at: float | None = None
         self.by_outcome = dict.fromkeys(OUTCOMES, 0)  # all keys up front: snapshots never race a resize
@@ -57,6 +60,8 @@ class _Sim:
             "in_flight": self.in_flight, "max_in_flight": self.max_in_flight,
             "first_request_at": self.first_request_at, "last_request_at": self.last_request_at,
             "by_outcome": dict(self.by_outcome),
+            **({"arrived_at": list(self.arrived_at), "answered_at": list(self.answered_at)}
+               if self.arrived_at is not None else {}),
         }
 
     def remember(self, key: str, trace: tuple[str, str | None]) -> None:
@@ -169,7 +174,11 @@ async def _chat(request: web.Request) -> web.Response:
     sim.in_flight += 1
     sim.max_in_flight = max(sim.max_in_flight, sim.in_flight)
     try:
-        return await _answer(request, sim, rng, number)
+        response = await _answer(request, sim, rng, number)
+        if sim.arrived_at is not None:
+            sim.arrived_at.append(now)
+            sim.answered_at.append(time.time())
+        return response
     finally:
         sim.in_flight -= 1
 

@@ -17,7 +17,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -27,15 +26,29 @@ from loopback import free_port, wait_up  # tests/bench/loopback.py (the script's
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def sample_in_flight(port: int, out: list[int]) -> None:
-    """Poll the server's in-flight count until the bench appends -1 (tells a lazy client from a slow server)."""
-    while not out or out[-1] != -1:
-        try:
-            stats = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=1).read())
-            out.insert(len(out), stats["in_flight"])
-        except OSError:
-            pass
-        time.sleep(0.1)
+def idle_shares(arrived: list[float], answered: list[float], concurrency: int, latency_s: float) -> dict:
+    """Where the slot-time went idle, as shares of concurrency x span (the ratio is 1 minus their sum,
+    give or take the jitter in the server's holds).
+
+    ramp: the first `latency` after the first request (slots not yet filled); tail: from `latency`
+    before the last request to the end (workers running dry, then the unavoidable drain); steady:
+    between them (the turnaround between an answer and the next request).
+    """
+    t0, last = arrived[0], max(arrived)
+    end = last + latency_s
+    edges = ((t0, t0 + latency_s, "ramp"), (t0 + latency_s, last - latency_s, "steady"), (last - latency_s, end, "tail"))
+    events = sorted([(t, 1) for t in arrived] + [(t, -1) for t in answered])
+    idle = dict.fromkeys(("ramp", "steady", "tail"), 0.0)
+    busy, prev = 0, t0
+    for t, step in [*events, (end, 0)]:
+        t = min(t, end)
+        for lo, hi, phase in edges:
+            span = min(t, hi) - max(prev, lo)
+            if span > 0:
+                idle[phase] += (concurrency - busy) * span
+        busy, prev = busy + step, max(prev, t)
+    total = concurrency * (end - t0)
+    return {phase: seconds / total for phase, seconds in idle.items()}
 
 
 def zero_overhead_ratio(requests: int, concurrency: int, latency_s: float, seed: int = 0) -> float:
@@ -66,22 +79,18 @@ def main() -> None:
     sim = subprocess.Popen(
         [sys.executable, "-m", "factory.cli", "sim-teacher", "--port", str(port), "--problems",
          str(ROOT / "pipelines/demo.yaml"), "--latency-ms", str(args.latency_ms), "--rate-429", "0",
-         "--rate-5xx", "0", "--rate-truncated", "0"], cwd=ROOT, stderr=subprocess.DEVNULL)
+         "--rate-5xx", "0", "--rate-truncated", "0", "--record-times"], cwd=ROOT, stderr=subprocess.DEVNULL)
     try:
         wait_up(f"http://127.0.0.1:{port}/health")
         with tempfile.TemporaryDirectory() as tmp:
             limit = -(-args.requests // args.n)
             started = time.time()
-            samples: list[int] = []
-            sampler = threading.Thread(target=sample_in_flight, args=(port, samples), daemon=True)
-            sampler.start()
             run = subprocess.run(
                 [sys.executable, "-m", "factory.cli", "run", str(ROOT / "pipelines/demo.yaml"), "--out",
                  f"{tmp}/run", "--limit", str(limit), "--teacher-url", f"http://127.0.0.1:{port}/v1",
                  "--model", "sim-r1", "--concurrency", str(args.concurrency)],
                 cwd=ROOT, capture_output=True, text=True)
             wall = time.time() - started
-            samples.append(-1)  # tells the sampler to stop
             if run.returncode != 0:
                 raise SystemExit(run.stderr)
         stats = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/stats").read())
@@ -96,10 +105,12 @@ def main() -> None:
     ceiling = zero_overhead_ratio(stats["completions"], args.concurrency, args.latency_ms / 1000)
     print(f"achieved {rate:.1f} req/s  ideal {ideal:.1f} req/s  ratio {rate / ideal:.3f}  "
           f"(a zero-overhead client would score {ceiling:.3f} under this teacher's latency jitter)")
-    busy = [n for n in samples[:-1] if n > 0]
-    steady = sorted(busy)[len(busy) // 10:] if busy else [0]  # drop the ramp and the tail
-    print(f"in flight at the server (sampled every 0.1 s): mean {sum(busy) / max(len(busy), 1):.0f}  "
-          f"steady mean {sum(steady) / len(steady):.0f} of {args.concurrency}")
+    ours = idle_shares(stats["arrived_at"], stats["answered_at"], args.concurrency, args.latency_ms / 1000)
+    print("idle slot-time, share of concurrency x span: " + "  ".join(f"{k} {v:.4f}" for k, v in ours.items())
+          + f"  (a zero-overhead client: tail about {1 - ceiling:.4f}, the rest 0)")
+    held = [b - a for a, b in zip(stats["arrived_at"], stats["answered_at"])]
+    print(f"mean time the server held a request {sum(held) / len(held):.3f}s "
+          f"(configured {args.latency_ms / 1000:g}s x uniform(0.9, 1.1))")
     print(f"whole `factory run` wall {wall:.1f}s  peak RSS of the largest child process {peak_mb:.0f} MB")
 
 

@@ -144,7 +144,7 @@ class TeacherConfig(_Config):
     concurrency: int = Field(64, ge=1, le=100_000, description="requests in flight, all workers together")
     timeout_s: float = Field(600.0, gt=0)
     max_attempts: int = Field(6, ge=1)
-    batch_size: int = Field(256, ge=1, description="samples per Ray task")
+    batch_size: int = Field(256, ge=1, description="most samples handed to a teacher worker at once")
     limits: LimitsConfig = LimitsConfig()
     truncation: TruncationConfig = TruncationConfig()
 

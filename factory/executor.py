@@ -12,7 +12,7 @@ import dataclasses
 import gc
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -74,8 +74,8 @@ class TeacherActor:
     async def submit(self, specs: list[dict]) -> None:
         self.asker.submit(specs)
 
-    async def finish(self) -> None:
-        self.asker.finish()
+    async def finish(self, total: int) -> None:
+        self.asker.finish(total)
 
     async def results(self):
         async for records, started in self.asker.results():
@@ -97,7 +97,7 @@ def next_batch_size(left: int, room: int, batch_size: int, workers: int) -> int:
     return size if size >= smallest else 0
 
 
-async def _drive(actors, per_actor: int, specs: list[dict], on_chunks: Callable[..., None],
+async def _drive(actors, per_actor: int, specs: Sequence[dict], on_chunks: Callable[..., None],
                  batch_size: int) -> None:
     # Work goes out by count of samples, not of batches: each worker holds at most its window plus
     # one batch of samples not yet back, and a batch goes to the worker with the fewest. Near the end
@@ -105,6 +105,7 @@ async def _drive(actors, per_actor: int, specs: list[dict], on_chunks: Callable[
     # draining a whole batch for a second or more while the other's slots stand empty.
     ceiling = per_actor + batch_size
     outstanding = dict.fromkeys(actors, 0)
+    given = dict.fromkeys(actors, 0)
     wake = asyncio.Event()
     errors: list[BaseException] = []
     arrived: asyncio.Queue = asyncio.Queue()
@@ -171,11 +172,15 @@ async def _drive(actors, per_actor: int, specs: list[dict], on_chunks: Callable[
         batch = specs[sent:sent + size]
         sent += len(batch)
         outstanding[actor] += len(batch)
+        given[actor] += len(batch)
         actor.submit.remote(batch)  # a worker that fails surfaces through its result stream
-    for actor in actors:  # calls from one caller start in order: after every submit
-        actor.finish.remote()
+    for actor in actors:
+        actor.finish.remote(given[actor])
     if running:
         await asyncio.gather(*running, return_exceptions=True)
+    if not errors and any(outstanding.values()):  # cannot happen unless a worker loses work: say so
+        errors.append(RuntimeError(f"teacher workers returned {sum(outstanding.values())} results fewer than "
+                                   "they were given; the journal keeps what arrived, run again to ask the rest"))
     arrived.put_nowait(None)
     await committer
     if errors:
@@ -187,7 +192,7 @@ async def _drive(actors, per_actor: int, specs: list[dict], on_chunks: Callable[
         raise error
 
 
-def run_teacher(settings: AskSettings, concurrency: int, specs: list[dict],
+def run_teacher(settings: AskSettings, concurrency: int, specs: Sequence[dict],
                 on_chunks: Callable[[list[tuple[list[dict], list[str]]]], None], cfg: RayConfig,
                 max_batch: int) -> None:
     """Ask every spec through Ray actors, in batches.

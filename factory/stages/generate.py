@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+from array import array
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,8 +49,55 @@ def _budget(cfg: PipelineConfig, outcome: str | None, asked_with: int | None) ->
     return None
 
 
+class Specs(Sequence):
+    """The samples to ask, made into request dicts only when a slice of them is handed out.
+
+    As dicts, 40k problems x 16 samples held about 210 MB on the driver for the whole run; this
+    holds each problem's messages once and 4 bytes per sample (its index), and derives the sample
+    id again when the spec is built.
+    """
+
+    def __init__(self, settings: AskSettings):
+        self._settings = settings
+        self._problems: list[tuple[str, list[dict], array, dict[int, int]]] = []
+        self._starts = [0]  # _starts[k]: position of problem k's first sample; the last entry: the total
+
+    def add(self, problem_id: str, messages: list[dict], index: int, budget: int | None = None) -> None:
+        """Add sample `index` of a problem (samples of one problem are added one after another)."""
+        if not self._problems or self._problems[-1][0] != problem_id:
+            self._problems.append((problem_id, messages, array("I"), {}))
+            self._starts.append(self._starts[-1])
+        _, _, indices, budgets = self._problems[-1]
+        indices.append(index)
+        if budget is not None:
+            budgets[index] = budget
+        self._starts[-1] += 1
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def __getitem__(self, at):
+        if isinstance(at, slice):
+            return [self._spec(k) for k in range(*at.indices(len(self)))]
+        k = at + len(self) if at < 0 else at
+        if not 0 <= k < len(self):
+            raise IndexError(at)
+        return self._spec(k)
+
+    def _spec(self, k: int) -> dict:
+        row = bisect.bisect_right(self._starts, k) - 1
+        problem_id, messages, indices, budgets = self._problems[row]
+        index = indices[k - self._starts[row]]
+        s = self._settings
+        spec = dict(sample_id=sample_id(problem_id, index, s.model, s.prompt_template_hash, s.sampling),
+                    problem_id=problem_id, sample_index=index, messages=messages)
+        if index in budgets:
+            spec["max_tokens"] = budgets[index]
+        return spec
+
+
 def missing_specs(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run_dir: Path,
-                  retry_failed: bool = False) -> tuple[list[dict], int]:
+                  retry_failed: bool = False) -> tuple[Specs, int]:
     """Every sample of every `ok` problem that must be asked (again).
 
     That is: samples the journal does not hold; failed ones when `retry_failed`; truncated ones a
@@ -56,19 +106,19 @@ def missing_specs(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings
     """
     stored = ledger(run_dir)
     ok = problems.filter(pc.equal(problems["status"], "ok"))
-    specs, failed_kept = [], 0
+    specs, failed_kept = Specs(settings), 0
     for pid, text in zip(ok["problem_id"].to_pylist(), ok["problem"].to_pylist()):
-        messages = render_messages(cfg.teacher, text)
+        messages = None
         for index in range(cfg.teacher.n):
             sid = sample_id(pid, index, settings.model, settings.prompt_template_hash, settings.sampling)
             outcome, asked_with, _ = stored.get(sid, (None, None, None))
-            spec = dict(sample_id=sid, problem_id=pid, sample_index=index, messages=messages)
             if outcome is None or (outcome == "failed" and retry_failed):
-                specs.append(spec)
-            elif (budget := _budget(cfg, outcome, asked_with)) is not None:
-                specs.append(spec | {"max_tokens": budget})
-            else:
+                budget = None
+            elif (budget := _budget(cfg, outcome, asked_with)) is None:
                 failed_kept += outcome == "failed"
+                continue
+            messages = messages or render_messages(cfg.teacher, text)  # one copy for all its samples
+            specs.add(pid, messages, index, budget)
     return specs, failed_kept
 
 
@@ -83,7 +133,7 @@ def _warn_if_no_reasoning(progress: Progress) -> bool:
     return True
 
 
-def _ask(cfg: PipelineConfig, specs: list[dict], settings: AskSettings, run_dir: Path, stage: str,
+def _ask(cfg: PipelineConfig, specs: Specs, settings: AskSettings, run_dir: Path, stage: str,
          prices: dict) -> Progress:
     from factory.executor import run_teacher  # Ray is imported only by the executor
 

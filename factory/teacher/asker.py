@@ -47,8 +47,8 @@ class Asker:
         self._in_flight: asyncio.Semaphore | None = None
         self._done: asyncio.Queue | None = None  # started notices, records and errors, for results()
         self._tasks: set[asyncio.Task] = set()
-        self._pending = 0  # submitted and not yet yielded
-        self._finishing = False
+        self._submitted = self._yielded = 0  # samples
+        self._expected: int | None = None  # set by finish(): how many results the stream ends after
         self.pool: EndpointPool | None = None
         self.limits: Limits | None = None
 
@@ -99,16 +99,20 @@ class Asker:
             task = asyncio.create_task(one(spec))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        self._pending += len(specs)
+        self._submitted += len(specs)
 
-    def finish(self) -> None:
-        """No more `submit()`: `results()` ends once everything submitted has come out."""
+    def finish(self, total: int | None = None) -> None:
+        """`results()` ends once `total` results (default: all submitted so far) have come out.
+
+        Ray does not keep the order of calls whose arguments it must fetch first, so a worker may
+        be told to finish before its last batch arrives: the driver passes the count it sent.
+        """
         self._ensure()
-        self._finishing = True
+        self._expected = self._submitted if total is None else total
         self._done.put_nowait(None)  # wakes a stream that waits with nothing pending
 
     async def results(self) -> AsyncIterator[tuple[list[dict], list[str]]]:
-        """Yield (finished records, ids of requests started) until `finish()` and all submitted are out.
+        """Yield (finished records, ids of requests started) until `finish()` and its count are out.
 
         One stream per worker, whatever the number of batches: each yield is a call across Ray,
         which costs far more CPU than the few results it carries, so results from every batch
@@ -117,7 +121,7 @@ class Asker:
         self._ensure()
         done = self._done
         try:
-            while self._pending or not self._finishing:
+            while self._expected is None or self._yielded < self._expected:
                 events = [await done.get()]
                 await asyncio.sleep(_CHUNK_WAIT_S)
                 while not done.empty():
@@ -129,7 +133,7 @@ class Asker:
                 started = [e for e in events if isinstance(e, str)]
                 if not records and not started:
                     continue
-                self._pending -= len(records)
+                self._yielded += len(records)
                 yield records, started
                 if not self.acked:
                     self.ack(len(records))

@@ -37,10 +37,10 @@ def test_topup_asks_only_new_problems_and_never_writes_the_key(tmp_path, clean_s
         env = {"TEST_TEACHER_KEY": SECRET}
         first = factory("run", pipeline, "--out", out, "--limit", 10, env=env)
         assert first.returncode == 0, first.stderr
-        assert sim.stats()["requests"] == 40
+        assert sim.stats()["requests"] == 40, first.stderr
         second = factory("run", pipeline, "--out", out, "--limit", 15, env=env)
         assert second.returncode == 0, second.stderr
-        assert sim.stats()["requests"] == 60  # only the 5 new problems x 4 samples
+        assert sim.stats()["requests"] == 60, second.stderr  # only the 5 new problems x 4 samples
     assert SECRET.encode() not in all_bytes(out)
 
 

@@ -1,5 +1,7 @@
 """Which stored samples are asked again: only what a new budget or policy can change."""
 
+import json
+
 import pytest
 
 from factory.config import PipelineConfig
@@ -31,3 +33,46 @@ def test_reask_policy_gives_truncated_answers_one_larger_try_up_to_the_cap():
     assert _budget(policy, "truncated_answer", 2500) is None  # already re-asked once
     assert _budget(policy, "truncated_reasoning", 1000) is None  # cut reasoning is not worth re-paying
     assert _budget(cfg(max_tokens=1000), "truncated_answer", 1000) is None  # policy off by default
+
+
+def _settings(c):
+    from factory.identity import prompt_template_hash, sampling_params
+    from factory.teacher.client import AskSettings
+    from factory.teacher.pool import EndpointSpec
+
+    return AskSettings(endpoints=(EndpointSpec("http://x/v1", "k"),), model="m", sampling=sampling_params(c.teacher),
+                       prompt_template_hash=prompt_template_hash(c.teacher), timeout_s=10, max_attempts=3,
+                       session_id="s")
+
+
+def test_missing_specs_holds_only_what_is_missing_and_builds_the_request_dicts_on_demand(tmp_path):
+    import pyarrow as pa
+
+    from factory.identity import render_messages, sample_id
+    from factory.journal import Journal
+    from factory.stages.generate import missing_specs
+
+    c = cfg(max_tokens=8000)
+    c.teacher.n = 3
+    s = _settings(c)
+    sid = lambda pid, i: sample_id(pid, i, "m", s.prompt_template_hash, s.sampling)  # noqa: E731
+    journal = Journal(tmp_path, "20260101T000000-aaaaaa")
+    asked = lambda budget: json.dumps({"max_tokens": budget})  # noqa: E731 (as the client records it)
+    journal.append([{"sample_id": sid("p1", 0), "outcome": "complete", "sampling": asked(1000)},
+                    {"sample_id": sid("p1", 1), "outcome": "truncated_answer", "sampling": asked(1000)},
+                    {"sample_id": sid("p2", 2), "outcome": "failed", "sampling": asked(8000)}])
+    journal.close()
+    problems = pa.table({"problem_id": ["p1", "p2", "p3"], "problem": ["one", "two", "three"],
+                         "status": ["ok", "ok", "duplicate"]})
+
+    specs, failed_kept = missing_specs(c, problems, s, tmp_path)
+    assert failed_kept == 1  # p2's failed sample stays failed without --retry-failed
+    expected = [("p1", 1, 8000), ("p1", 2, None), ("p2", 0, None), ("p2", 1, None)]  # p3 is not ok
+    assert [(d["problem_id"], d["sample_index"], d.get("max_tokens")) for d in specs] == expected
+    assert len(specs) == 4 and specs[-1] == specs[3] and specs[1:3] == [specs[1], specs[2]]
+    assert specs[0]["sample_id"] == sid("p1", 1)
+    assert specs[2]["messages"] == render_messages(c.teacher, "two")
+    assert specs[2]["messages"] is specs[3]["messages"]  # one copy per problem
+    with pytest.raises(IndexError):
+        specs[4]
+    assert len(missing_specs(c, problems, s, tmp_path, retry_failed=True)[0]) == 5

@@ -199,7 +199,7 @@ def latest_records(run_dir: Path) -> dict[str, dict]:
 
 
 def ledger(run_dir: Path) -> dict[str, tuple[str, int | None, tuple[int, int]]]:
-    """sample_id -> (outcome, max_tokens asked with, (file number, byte offset where its latest line ends)).
+    """sample_id -> (outcome, largest max_tokens asked with, (file number, byte offset where its kept line ends)).
 
     Only these small fields are kept, so the ledger of a 40k x 16 run fits in a few hundred MB
     where the records themselves (reasoning text) would take gigabytes.
@@ -208,9 +208,14 @@ def ledger(run_dir: Path) -> dict[str, tuple[str, int | None, tuple[int, int]]]:
     for f, path in enumerate(_files(run_dir)):
         for e in read_index(path):
             old = out.get(e["sample_id"])
+            # the largest budget any attempt asked with, kept or not: a re-ask with a larger budget
+            # that failed was still paid for, and must not be repeated on every later run
+            tried = max((b for b in (e["max_tokens"], old and old[1]) if b is not None), default=None)
             if supersedes(e["outcome"], old and old[0]):
                 # by byte offset, not line number: a garbled line is skipped, so numbers could shift
-                out[e["sample_id"]] = (e["outcome"], e["max_tokens"], (f, e["end"]))
+                out[e["sample_id"]] = (e["outcome"], tried, (f, e["end"]))
+            else:
+                out[e["sample_id"]] = (old[0], tried, old[2])
     return out
 
 

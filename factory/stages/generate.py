@@ -153,7 +153,11 @@ def _ask(cfg: PipelineConfig, specs: Specs, settings: AskSettings, run_dir: Path
     finally:
         journal.close()
         progress.line(final=True)
-    if progress.done and progress.by.get("failed", 0) == progress.done:
+    if progress.done and progress.by.get("failed", 0) == progress.done and stage != "generate":
+        # the cut answers stay as they were (kept and tagged); the next run does not pay for this again
+        log(f"[{stage}] WARNING: all {progress.done} re-asks failed after retries (last: {progress.last_error}); "
+            "the truncated answers are kept as they were")
+    elif progress.done and progress.by.get("failed", 0) == progress.done:
         raise TeacherUnreachable(f"all {progress.done} requests failed after retries (last: {progress.last_error}); "
                                  "check the teacher, then run again with --retry-failed")
     return progress

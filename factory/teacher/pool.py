@@ -3,8 +3,8 @@
 Each attempt asks the pool for an endpoint. The pool picks the healthy endpoint with the fewest
 requests in flight per unit of weight. Consecutive transient failures (connection errors, 5xx,
 timeouts) take an endpoint out of rotation for a cool-down that doubles while it keeps failing; the
-retry of a failed attempt goes to another endpoint, so a dead server's in-flight work moves
-elsewhere. After the cool-down one probe is let through, and a success puts it back. The last
+retry of a failed attempt goes to another endpoint when one is ready, so a dead server's in-flight
+work moves elsewhere. After the cool-down one probe is let through, and a success puts it back. The last
 endpoint still in rotation is never ejected.
 """
 
@@ -64,11 +64,18 @@ class EndpointPool:
         self.members = [Member(s, make_client(s), public_endpoint(s.base_url)) for s in specs]
         self._rng = random.Random()
 
-    async def acquire(self) -> Member:
-        """The least-loaded healthy endpoint; waits while every endpoint is cooling down."""
+    async def acquire(self, avoid: Member | None = None) -> Member:
+        """The least-loaded healthy endpoint; waits while every endpoint is cooling down.
+
+        `avoid`: the member the previous attempt failed on, passed over while another is ready. A
+        server that just died holds nothing in flight any more, so by load alone it would get its
+        own retries until it is ejected.
+        """
         while True:
             now = time.monotonic()
             ready = [m for m in self.members if m.available(now)]
+            if avoid is not None and len(ready) > 1 and avoid in ready:
+                ready.remove(avoid)
             if not any(not m.retired for m in self.members):
                 raise RuntimeError("every endpoint of the pool was retired")  # retire() keeps one
             if ready:

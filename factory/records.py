@@ -64,7 +64,8 @@ class SampleResult(_Record):
     finish_reason: str | None
     reasoning: str | None = Field(description="reasoning text, tags stripped")
     answer: str | None = Field(description="content after the reasoning")
-    reasoning_source: str = Field(description="reasoning_content, reasoning, think_tags, think_unopened, none")
+    reasoning_source: str = Field(description="reasoning_content, reasoning, think_tags, think_unopened, "
+                                  "thought_tags (<|begin_of_thought|>), thought_unopened, none")
     think_closed: bool = Field(description="False when an inline reasoning block was opened but never closed")
     prompt_tokens: int | None = Field(description="usage reported by the endpoint")
     completion_tokens: int | None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-_TAGS = (("<think>", "</think>"), ("<|begin_of_thought|>", "<|end_of_thought|>"))
+_TAGS = (("<think>", "</think>", "think"), ("<|begin_of_thought|>", "<|end_of_thought|>", "thought"))
 _SOLUTION_TAGS = ("<|begin_of_solution|>", "<|end_of_solution|>")
 
 
@@ -18,7 +18,8 @@ _SOLUTION_TAGS = ("<|begin_of_solution|>", "<|end_of_solution|>")
 class Split:
     reasoning: str
     answer: str
-    source: str  # reasoning_content | reasoning | think_tags | think_unopened | none
+    # reasoning_content | reasoning | think_tags | think_unopened | thought_tags | thought_unopened | none
+    source: str
     closed: bool  # False when a reasoning block was opened but never closed
 
 
@@ -37,13 +38,13 @@ def split_reasoning(content: str | None, reasoning_content: str | None = None,
             inner = split_reasoning(content)  # a server may still echo tags in content
             answer = inner.answer if inner.source != "none" else content.strip()
             return Split(value.strip(), _strip_solution_tags(answer), field, inner.closed)
-    for open_tag, close_tag in _TAGS:
+    for open_tag, close_tag, style in _TAGS:
         start, end = content.find(open_tag), content.rfind(close_tag)
         if end >= 0:
             body_start = start + len(open_tag) if 0 <= start < end else 0
-            source = "think_tags" if 0 <= start < end else "think_unopened"
+            source = f"{style}_tags" if 0 <= start < end else f"{style}_unopened"
             answer = _strip_solution_tags(content[end + len(close_tag):])
             return Split(content[body_start:end].strip(), answer, source, True)
         if start >= 0:
-            return Split(content[start + len(open_tag):].strip(), "", "think_tags", False)
+            return Split(content[start + len(open_tag):].strip(), "", f"{style}_tags", False)
     return Split("", _strip_solution_tags(content), "none", True)

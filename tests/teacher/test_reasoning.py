@@ -9,7 +9,9 @@ from factory.teacher.reasoning import split_reasoning
     ("<think>abc never closed", "abc never closed", "", "think_tags", False),
     ("no reasoning here", "", "no reasoning here", "none", True),
     ("<|begin_of_thought|>x<|end_of_thought|><|begin_of_solution|>sol<|end_of_solution|>", "x", "sol",
-     "think_tags", True),
+     "thought_tags", True),
+    ("x<|end_of_thought|>\n<|begin_of_solution|>sol<|end_of_solution|>", "x", "sol", "thought_unopened", True),
+    ("<|begin_of_thought|>still going", "still going", "", "thought_tags", False),
 ])
 def test_inline_forms(content, reasoning, answer, source, closed):
     s = split_reasoning(content)

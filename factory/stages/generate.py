@@ -122,9 +122,13 @@ def missing_specs(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings
     return specs, failed_kept
 
 
-def _warn_if_no_reasoning(progress: Progress) -> bool:
-    """Warn once most complete samples carry no reasoning; True when the question was settled."""
-    if progress.complete < min(50, progress.total):
+def _warn_if_no_reasoning(progress: Progress, final: bool = False) -> bool:
+    """Warn once most complete samples carry no reasoning; True when the question was settled.
+
+    Settled after 50 complete samples, or at the end of the stage on whatever completed (a small run
+    where some samples failed or were cut never reaches its total of complete ones).
+    """
+    if progress.complete < (1 if final else min(50, progress.total)):
         return False
     if progress.complete_bare > progress.complete / 2:
         log(f"[generate] WARNING: {progress.complete_bare} of {progress.complete} complete samples carry no "
@@ -150,6 +154,8 @@ def _ask(cfg: PipelineConfig, specs: Specs, settings: AskSettings, run_dir: Path
 
     try:
         run_teacher(settings, cfg.teacher.concurrency, specs, on_chunks, cfg.ray, cfg.teacher.batch_size)
+        if not warned:
+            _warn_if_no_reasoning(progress, final=True)
     finally:
         journal.close()
         progress.line(final=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,14 +123,14 @@ def lost_requests(run_dir: Path) -> dict[str, int]:
     return lost
 
 
-def read_index(path: Path) -> list[dict]:
+def read_index(path: Path) -> Iterator[dict]:
     """The index entries (see INDEX_FIELDS) of one journal file, one per intact line, in order.
 
     Entries pointing past the journal's end are dropped; journal lines past the index's last entry
-    (the index write was lost in a crash) are parsed from the journal.
+    (the index write was lost in a crash) are parsed from the journal. Lazy: a session of 640k
+    samples held as a list of entries took over a gigabyte.
     """
     size = path.stat().st_size
-    entries: list[dict] = []
     end = 0
     index = path.with_suffix(".idx")
     if index.exists():
@@ -143,10 +144,10 @@ def read_index(path: Path) -> list[dict]:
                     break
                 if entry["end"] > size:
                     break
-                entries.append(entry)
+                yield entry
                 end = entry["end"]
-    entries.extend(_entry(record, at) for at, record in _records(path, end))
-    return entries
+    for at, record in _records(path, end):
+        yield _entry(record, at)
 
 
 def _records(path: Path, start: int = 0) -> Iterator[tuple[int, dict]]:
@@ -212,8 +213,9 @@ def ledger(run_dir: Path) -> dict[str, tuple[str, int | None, tuple[int, int]]]:
             # that failed was still paid for, and must not be repeated on every later run
             tried = max((b for b in (e["max_tokens"], old and old[1]) if b is not None), default=None)
             if supersedes(e["outcome"], old and old[0]):
-                # by byte offset, not line number: a garbled line is skipped, so numbers could shift
-                out[e["sample_id"]] = (e["outcome"], tried, (f, e["end"]))
+                # by byte offset, not line number: a garbled line is skipped, so numbers could shift;
+                # the outcome interned: one string per class, not one per sample
+                out[e["sample_id"]] = (sys.intern(e["outcome"]), tried, (f, e["end"]))
             else:
                 out[e["sample_id"]] = (old[0], tried, old[2])
     return out

@@ -1,5 +1,8 @@
 """What a run spent, per endpoint: tokens, GPU time, dollars, and dollars per published sample.
 
+Tokens are split the way they are paid for and used: prompt, reasoning and answer (the completion
+less its reasoning, as the endpoint reports `completion_tokens_details.reasoning_tokens`).
+
 Every journaled result counts, including samples asked again (a raised budget, --retry-failed):
 they were paid for. Token prices apply per request; a GPU-hour price applies to the wall time each
 session used the endpoint (first request sent to last answer), since a self-hosted server costs the
@@ -51,6 +54,23 @@ def token_usd(price: PriceConfig | None, prompt_tokens: int | None, completion_t
     return ((prompt_tokens or 0) * price.input_per_mtok + (completion_tokens or 0) * price.output_per_mtok) / 1e6
 
 
+def gpu_usd(price: PriceConfig | None, hours: float) -> float:
+    """Dollars for the wall time an endpoint was used at its GPU-hour price.
+
+    `gpu_hour` is the price of the whole endpoint (all the GPUs behind its URL) per hour, so this is
+    hours x gpu_hour; `factory.progress` uses the same function for its live figure.
+    """
+    return hours * price.gpu_hour if price is not None else 0.0
+
+
+def answer_tokens(completion_tokens: int | None, reasoning_tokens: int | None) -> int:
+    """Completion tokens that are not reasoning: completion - reasoning, never negative.
+
+    An endpoint that reports no reasoning count (None) gets all its completion counted as answer.
+    """
+    return max((completion_tokens or 0) - (reasoning_tokens or 0), 0)
+
+
 def run_costs(run_dir: Path, published: int) -> list[dict]:
     """`endpoint_costs` of everything a run's journal holds, at the prices its sessions recorded."""
     from factory.journal import iter_index
@@ -61,7 +81,8 @@ def run_costs(run_dir: Path, published: int) -> list[dict]:
 def endpoint_costs(records: Iterable[dict], prices: dict[str, PriceConfig], published: int) -> list[dict]:
     """One row per endpoint (the `endpoint_costs` provenance table)."""
     rows: dict[str, dict] = defaultdict(lambda: dict(samples=0, attempts=0, prompt_tokens=0, completion_tokens=0,
-                                                     reasoning_tokens=0))
+                                                     reasoning_tokens=0, answer_tokens=0))
+    unreported: dict[str, int] = defaultdict(int)
     spans: dict[tuple[str, str], list[float]] = {}
     for r in records:
         row = rows[r["endpoint"]]
@@ -69,15 +90,32 @@ def endpoint_costs(records: Iterable[dict], prices: dict[str, PriceConfig], publ
         row["attempts"] += r["attempts"]
         for k in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
             row[k] += r.get(k) or 0
+        # per record, so one odd count (reasoning above completion) takes nothing from the others
+        row["answer_tokens"] += answer_tokens(r.get("completion_tokens"), r.get("reasoning_tokens"))
+        unreported[r["endpoint"]] += bool(r.get("completion_tokens")) and r.get("reasoning_tokens") is None
         span = spans.setdefault((r["endpoint"], r["session_id"]), [r["started_at"], r["finished_at"]])
         span[0], span[1] = min(span[0], r["started_at"]), max(span[1], r["finished_at"])
     out = []
     for endpoint, row in sorted(rows.items()):
         hours = sum(b - a for (e, _), (a, b) in spans.items() if e == endpoint) / 3600
         price = prices.get(endpoint) or PriceConfig()
-        usd = token_usd(price, row["prompt_tokens"], row["completion_tokens"]) + hours * price.gpu_hour
-        out.append(dict(endpoint=endpoint, **row, gpu_hours=hours, usd=usd))
+        usd = token_usd(price, row["prompt_tokens"], row["completion_tokens"]) + gpu_usd(price, hours)
+        # reasoning_unreported: replies whose endpoint gave no reasoning count (counted as answer)
+        out.append(dict(endpoint=endpoint, **row, gpu_hours=hours, usd=usd,
+                        reasoning_unreported=unreported[endpoint]))
     total = sum(r["usd"] for r in out)
     for r in out:
         r["usd_per_published"] = total / published if published else None
     return out
+
+
+def cost_totals(rows: list[dict], published: int) -> dict:
+    """The whole run over `endpoint_costs` rows: tokens by kind, GPU hours, dollars, $ per published sample.
+
+    A published sample is an accepted, verified one (correct, past every filter and dedup).
+    """
+    usd = sum(r["usd"] for r in rows)
+    totals = {k: sum(r[k] for r in rows) for k in ("prompt_tokens", "reasoning_tokens", "answer_tokens",
+                                                    "completion_tokens")}
+    return dict(totals, gpu_hours=sum(r["gpu_hours"] for r in rows), usd=usd, published=published,
+                usd_per_published=usd / published if published else None)

@@ -112,6 +112,7 @@ CREATE TABLE endpoint_costs (
     prompt_tokens     BIGINT NOT NULL,
     completion_tokens BIGINT NOT NULL,
     reasoning_tokens  BIGINT NOT NULL,
+    answer_tokens     BIGINT NOT NULL,     -- completion minus reasoning, per reply, never below 0
     gpu_hours         DOUBLE NOT NULL,     -- wall time the run used the endpoint, summed over sessions
     usd               DOUBLE NOT NULL,     -- token prices plus GPU-hour price, from the pipeline file
     usd_per_published DOUBLE               -- the whole run's cost over its published samples
@@ -160,7 +161,8 @@ _RUN_SCHEMA = pa.schema([("run_id", pa.string()), ("pipeline", pa.string()), ("c
                          ("config_hash", pa.string()), ("created_at", _TS)])
 _COST_SCHEMA = pa.schema([("endpoint", pa.string()), ("samples", pa.int64()), ("attempts", pa.int64()),
                           ("prompt_tokens", pa.int64()), ("completion_tokens", pa.int64()),
-                          ("reasoning_tokens", pa.int64()), ("gpu_hours", pa.float64()), ("usd", pa.float64()),
+                          ("reasoning_tokens", pa.int64()), ("answer_tokens", pa.int64()),
+                          ("gpu_hours", pa.float64()), ("usd", pa.float64()),
                           ("usd_per_published", pa.float64())])
 _SESSION_SCHEMA = pa.schema([("session_id", pa.string()), ("started_at", _TS), ("finished_at", _TS),
                              ("command", pa.string()), ("code_version", pa.string()),

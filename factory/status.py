@@ -1,4 +1,7 @@
-"""`factory status RUN_DIR`: progress and counts per stage and per rejection reason.
+"""`factory status RUN_DIR`: progress and counts per stage and per rejection reason, and cost.
+
+Cost is per endpoint (prompt, reasoning and answer tokens, GPU hours, dollars) and for the whole run,
+with dollars per published sample (an accepted, verified one), from `factory.cost`.
 
 Reads the run's files directly (problems table, journal, verdict parts, manifest), so it works
 while a run is going, after a crash, and before any provenance exists.
@@ -13,7 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from factory.config import PipelineConfig
-from factory.cost import run_costs
+from factory.cost import cost_totals, run_costs
 from factory.errors import RunDirError
 from factory.journal import ledger, lost_requests
 from factory.stages.check import judge_key, read_verdicts
@@ -38,11 +41,9 @@ def collect(run_dir: Path) -> dict:
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     published = manifest["counts"].get("published", 0) if manifest else 0
     spent = run_costs(run_dir, published)
-    usd = sum(r["usd"] for r in spent)
+    totals = cost_totals(spent, published)
     cost = dict(requests=sum(r["attempts"] for r in spent), lost_requests=sum(lost_requests(run_dir).values()),
-                prompt_tokens=sum(r["prompt_tokens"] for r in spent),
-                completion_tokens=sum(r["completion_tokens"] for r in spent),
-                usd=round(usd, 4), usd_per_published=round(usd / published, 6) if published else None)
+                **_money(totals))
     return dict(
         run_id=info["run_id"], pipeline=info["pipeline"],
         problems=dict(total=sum(by_status.values()), **dict(sorted(by_status.items()))),
@@ -53,16 +54,47 @@ def collect(run_dir: Path) -> dict:
                       **{k: v for k, v in sorted(manifest["counts"].items()) if k.startswith("rejected")})
                  if manifest else dict(published=0, shards=0)),
         cost=cost,
-        endpoints={r["endpoint"]: dict(samples=r["samples"], attempts=r["attempts"], usd=round(r["usd"], 4))
-                   for r in spent},
+        endpoints={r["endpoint"]: _money({k: r[k] for k in _ENDPOINT_FIELDS}) for r in spent},
+        reasoning_unreported=sum(r["reasoning_unreported"] for r in spent),
     )
+
+
+_ENDPOINT_FIELDS = ("samples", "attempts", "prompt_tokens", "reasoning_tokens", "answer_tokens", "completion_tokens",
+                    "gpu_hours", "usd")
+_TOKENS = ("prompt_tokens", "reasoning_tokens", "answer_tokens", "completion_tokens")
+
+
+def _money(row: dict) -> dict:
+    """Figures rounded for reading: hours to 4 places, dollars to 4, dollars per sample to 6."""
+    places = dict(gpu_hours=4, usd=4, usd_per_published=6)
+    return {k: round(v, places[k]) if k in places and v is not None else v for k, v in row.items()}
+
+
+def _endpoint_table(endpoints: dict) -> list[str]:
+    """One aligned row per endpoint, so their figures can be compared at a glance (completion is
+    reasoning + answer, so the table leaves it out)."""
+    fields = [k for k in _ENDPOINT_FIELDS if k != "completion_tokens"]
+    cols = ["endpoint", *(k.removesuffix("_tokens") if k in _TOKENS else k for k in fields)]
+    rows = [[url] + [f"{row[k]:.4f}" if isinstance(row[k], float) else str(row[k]) for k in fields]
+            for url, row in endpoints.items()]
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+
+    def fmt(cells):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    return ["  " + fmt(cols)] + ["  " + fmt(r) for r in rows]
 
 
 def render(status: dict) -> str:
     lines = [f"run {status['run_id']}  pipeline {status['pipeline']}"]
-    for stage in ("problems", "generate", "verify", "publish", "cost"):
+    for stage in ("problems", "generate", "verify", "publish"):
         items = "  ".join(f"{k}={v}" for k, v in status[stage].items())
         lines.append(f"  {stage:<9} {items}")
-    for endpoint, row in status["endpoints"].items():
-        lines.append(f"  endpoint  {endpoint}  " + "  ".join(f"{k}={v}" for k, v in row.items()))
+    cost = status["cost"]
+    lines.append("  tokens    " + "  ".join(f"{k.removesuffix('_tokens')}={cost[k]}" for k in _TOKENS))
+    lines.append("  cost      " + "  ".join(f"{k}={v}" for k, v in cost.items() if k not in _TOKENS))
+    if status["endpoints"]:
+        lines.extend(_endpoint_table(status["endpoints"]))
+    if status.get("reasoning_unreported"):
+        lines.append(f"  note: {status['reasoning_unreported']} replies came with no reasoning token count "
+                     "from their endpoint; their completion tokens are counted as answer")
     return "\n".join(lines)

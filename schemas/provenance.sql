@@ -90,6 +90,7 @@ CREATE TABLE endpoint_costs (
     prompt_tokens     BIGINT NOT NULL,
     completion_tokens BIGINT NOT NULL,
     reasoning_tokens  BIGINT NOT NULL,
+    answer_tokens     BIGINT NOT NULL,     -- completion minus reasoning, per reply, never below 0
     gpu_hours         DOUBLE NOT NULL,     -- wall time the run used the endpoint, summed over sessions
     usd               DOUBLE NOT NULL,     -- token prices plus GPU-hour price, from the pipeline file
     usd_per_published DOUBLE               -- the whole run's cost over its published samples

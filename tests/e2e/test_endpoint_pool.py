@@ -32,8 +32,10 @@ def test_endpoints_from_the_pipeline_share_the_work_by_weight_and_are_costed_eac
     rows = {e: (samples, usd, hours) for e, samples, usd, hours in con.execute(
         "SELECT endpoint, samples, usd, gpu_hours FROM endpoint_costs").fetchall()}
     assert rows[a.base_url][0] == served_a and rows[b.base_url][0] == served_b
-    prompt, completion = con.execute("SELECT prompt_tokens, completion_tokens FROM endpoint_costs "
-                                     "WHERE endpoint = ?", [a.base_url]).fetchone()
+    prompt, completion, reasoning, answer = con.execute(
+        "SELECT prompt_tokens, completion_tokens, reasoning_tokens, answer_tokens FROM endpoint_costs "
+        "WHERE endpoint = ?", [a.base_url]).fetchone()
+    assert 0 < reasoning < completion and answer == completion - reasoning
     assert rows[a.base_url][1] == pytest.approx((prompt * 1.0 + completion * 2.0) / 1e6)
     assert rows[b.base_url][1] == pytest.approx(rows[b.base_url][2] * 7.0) and rows[b.base_url][2] > 0
     written = b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())

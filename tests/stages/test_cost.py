@@ -39,3 +39,27 @@ def test_prices_are_recorded_per_resolved_endpoint(tmp_path):
     prices = load_prices(tmp_path)
     assert set(prices) == {"http://a:1/v1", "http://b:2/v1", "http://c:4/v1"}  # sessions accumulate
     assert prices["http://a:1/v1"].gpu_hour == 2.0 and "s3cret" not in (tmp_path / "prices.json").read_text()
+
+
+def test_endpoint_rows_split_completion_into_reasoning_and_answer_per_record_and_total_the_run():
+    from factory.cost import cost_totals
+
+    prices = {"http://api/v1": PriceConfig(input_per_mtok=1.0, output_per_mtok=4.0),
+              "http://gpu/v1": PriceConfig(gpu_hour=3.6)}
+    odd = rec("http://gpu/v1", "s1", 0, 900, prompt=10, completion=100) | {"reasoning_tokens": 150}
+    bare = rec("http://api/v1", "s1", 0, 10) | {"reasoning_tokens": None}  # endpoint gave no reasoning count
+    failed = rec("http://api/v1", "s1", 0, 5, attempts=3) | dict(prompt_tokens=None, completion_tokens=None,
+                                                                  reasoning_tokens=None)
+    records = [rec("http://api/v1", "s1", 0, 10), bare, failed, odd, rec("http://gpu/v1", "s1", 900, 1800)]
+    rows = {r["endpoint"]: r for r in endpoint_costs(records, prices, published=5)}
+    api, gpu = rows["http://api/v1"], rows["http://gpu/v1"]
+    assert (api["samples"], api["attempts"], api["prompt_tokens"], api["completion_tokens"]) == (3, 5, 2000, 6000)
+    assert (api["reasoning_tokens"], api["answer_tokens"], api["reasoning_unreported"]) == (2900, 100 + 3000, 1)
+    # 150 reasoning of 100 completion gives answer 0 (not -50); the other record 3000 - 2900
+    assert (gpu["reasoning_tokens"], gpu["answer_tokens"], gpu["reasoning_unreported"]) == (3050, 100, 0)
+    assert api["usd"] == pytest.approx(2 * 0.013) and gpu["usd"] == pytest.approx(0.5 * 3.6)
+    totals = cost_totals(list(rows.values()), published=5)
+    assert totals == pytest.approx(dict(prompt_tokens=3010, reasoning_tokens=5950, answer_tokens=3200,
+                                        completion_tokens=9100, gpu_hours=10 / 3600 + 0.5, usd=0.026 + 1.8,
+                                        published=5, usd_per_published=(0.026 + 1.8) / 5))
+    assert cost_totals([], published=0)["usd_per_published"] is None

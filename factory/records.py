@@ -58,9 +58,12 @@ class SampleResult(_Record):
     prompt_template_hash: str
     attempts: int
     outcome: Literal["complete", "truncated_reasoning", "truncated_answer", "empty", "filtered", "failed",
-                     "rejected"] = Field(description="failed: transient errors outlasted the retries; "
-                                         "rejected: the endpoint refused this request (4xx)")
+                     "rejected"] = Field(description="failed: transient errors outlasted the retries, or an "
+                                         "unexpected one (--retry-failed asks again); rejected: the endpoint "
+                                         "refused this request (4xx)")
     error: str | None
+    attempt_errors: list[str] | None = Field(None, description="what each failed attempt met, in order (the "
+                                             "last one's is also `error` when the sample failed)")
     finish_reason: str | None
     reasoning: str | None = Field(description="reasoning text, tags stripped")
     answer: str | None = Field(description="content after the reasoning")

@@ -8,8 +8,11 @@ Only transient failures are retried (429, 5xx, timeouts, connection errors, malf
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 
 import openai
 
@@ -25,9 +28,16 @@ from factory.teacher.limits import Limits
 from factory.teacher.pool import EndpointPool, EndpointSpec
 from factory.teacher.reasoning import split_reasoning
 
+# Retried like 429 and 5xx, as the OpenAI SDK itself does: 408 means the server gave up waiting for
+# the request (a slow link or a busy proxy, not a bad request); 409 is what OpenAI answers on a lock
+# timeout inside its own service; 425 asks to send the same request again later. None of them says
+# anything is wrong with the request, so sending it unchanged may well work.
 _TRANSIENT_STATUS = {408, 409, 425, 429}
 # the endpoint, not the sample, is wrong: every other request would fail the same way
 _ENDPOINT_STATUS = {401, 403, 404}
+# the longest a server's Retry-After may hold a retry (the OpenAI SDK's own limit). A longer hint is
+# more likely a bug or a quota reset hours away; waiting this long and asking again costs little, and
+# a retry that is refused again is told to wait again
 _MAX_RETRY_AFTER_S = 120.0
 
 
@@ -69,18 +79,36 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def _retry_after(exc: BaseException) -> float | None:
+    """Seconds the server asked us to wait, in [0, _MAX_RETRY_AFTER_S]; None if it gave no usable hint.
+
+    `retry-after-ms` (OpenAI's, finer) wins over `retry-after`, which may be seconds or an HTTP-date
+    (RFC 7231). A value that cannot be read is skipped, not trusted: the caller then backs off.
+    """
     response = getattr(exc, "response", None)
-    if response is None:
+    headers = getattr(response, "headers", None)
+    if headers is None:
         return None
-    headers = response.headers
     for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
         value = headers.get(name)
-        if value:
-            try:
-                return min(float(value) * scale, _MAX_RETRY_AFTER_S)
-            except ValueError:
-                return None  # an HTTP-date; fall back to backoff
+        if not value:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:
+            seconds = _seconds_until(value) if name == "retry-after" else None
+        if seconds is not None and not math.isnan(seconds):
+            return min(max(seconds, 0.0), _MAX_RETRY_AFTER_S)  # a date in the past means "now"
     return None
+
+
+def _seconds_until(http_date: str) -> float | None:
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000": no zone given; an HTTP-date is always GMT
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp() - time.time()
 
 
 class _WaitRetryAfterOrBackoff:
@@ -165,11 +193,14 @@ def _estimate_tokens(spec: dict, limits: Limits) -> int:
 
 
 async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, spec: dict, sampling: dict,
-                   record: dict):
-    """One try at one endpoint, with the limits and the pool told how it went."""
+                   record: dict, failed_on: list):
+    """One try at one endpoint, with the limits and the pool told how it went.
+
+    `failed_on` holds the member the previous try failed on: a retry goes elsewhere when it can.
+    """
     estimate = _estimate_tokens(spec, limits)
     await limits.before(estimate)
-    member = await pool.acquire()
+    member = await pool.acquire(avoid=failed_on[-1] if failed_on else None)
     record["endpoint"] = member.public_url
     healthy, overloaded, headers, used = True, False, None, None
     try:
@@ -184,6 +215,8 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
         return body
     except Exception as exc:
         healthy, overloaded = not _blames_server(exc), _overloaded(exc)
+        record["attempt_errors"].append(_describe(exc))
+        failed_on[:] = [member]
         response_obj = getattr(exc, "response", None)
         headers = getattr(response_obj, "headers", None)
         if (wait := _retry_after(exc)) is not None:
@@ -224,8 +257,9 @@ async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spe
         messages=spec["messages"], sampling=json.dumps(sampling, sort_keys=True),
         prompt_template_hash=settings.prompt_template_hash, error=None, finish_reason=None,
         reasoning=None, answer=None, reasoning_source="none", think_closed=True,
-        prompt_tokens=None, completion_tokens=None, reasoning_tokens=None,
+        prompt_tokens=None, completion_tokens=None, reasoning_tokens=None, attempt_errors=[],
     )
+    failed_on: list = []
     retrying = AsyncRetrying(
         stop=stop_after_attempt(settings.max_attempts), wait=_WaitRetryAfterOrBackoff(),
         retry=retry_if_exception(is_transient), reraise=True,
@@ -234,14 +268,18 @@ async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spe
         async for attempt in retrying:
             with attempt:
                 attempts += 1
-                response = await _attempt(pool, limits, settings, spec, sampling, record)
+                response = await _attempt(pool, limits, settings, spec, sampling, record, failed_on)
     except openai.APIStatusError as exc:
         if exc.status_code in _ENDPOINT_STATUS:
             raise EndpointRefused(f"teacher at {record['endpoint']} answered {_describe(exc)}; check the URL "
                                   "(it usually ends in /v1), the model name and the API key") from None
+        # a 4xx refused this request (too long, bad parameter): asking it again unchanged cannot help
         record.update(outcome="failed" if is_transient(exc) else "rejected", error=_describe(exc))
-    except Exception as exc:  # every failure becomes data: classified, counted, retryable later
-        record.update(outcome="failed" if is_transient(exc) else "rejected", error=_describe(exc))
+    except Exception as exc:  # every failure becomes data, so one bad sample never stops a run
+        # Transient ones outlasted their retries. Anything else is unexpected (a bug here, or a reply
+        # no check foresaw): not retried on the spot, where it would most likely fail again and each
+        # try may be paid for, but "failed", not "rejected", so --retry-failed can ask again later.
+        record.update(outcome="failed", error=_describe(exc))
     else:
         choice = response["choices"][0]
         message = choice["message"]

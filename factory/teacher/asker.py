@@ -69,7 +69,8 @@ class Asker:
             self._done = asyncio.Queue()
             self.pool = EndpointPool(list(s.endpoints), self._client)
             adaptive = Adaptive(s.adaptive_start, self.concurrency) if s.adaptive else None
-            self.limits = Limits(s.rpm, s.tpm, adaptive)
+            # until the first answers come back only estimates are charged: assume the whole budget
+            self.limits = Limits(s.rpm, s.tpm, adaptive, expected_completion=s.sampling.get("max_tokens") or 1024)
         return self.pool, self.limits, self._sem
 
     def submit(self, specs: list[dict]) -> None:

@@ -201,6 +201,7 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
     estimate = _estimate_tokens(spec, limits)
     await limits.before(estimate)
     member = await pool.acquire(avoid=failed_on[-1] if failed_on else None)
+    sent = time.monotonic()
     record["endpoint"] = member.public_url
     healthy, overloaded, headers, used = True, False, None, None
     try:
@@ -228,7 +229,7 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
         raise
     finally:
         pool.release(member, healthy)
-        await limits.after(estimate, used, overloaded, headers)
+        await limits.after(estimate, used, overloaded, headers, latency_s=time.monotonic() - sent)
 
 
 def _sampling_for(settings: AskSettings, spec: dict) -> dict:

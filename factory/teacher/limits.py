@@ -6,7 +6,8 @@ One `Limits` object per worker gates every attempt (not every sample, since retr
 - the server's own view: `x-ratelimit-remaining-*` at zero pauses new attempts until the matching
   `x-ratelimit-reset-*`;
 - an optional adaptive concurrency limit for self-hosted endpoints: additive increase while
-  answers come back healthy, multiplicative decrease on 429/503/timeouts (AIMD, as in TCP).
+  answers come back healthy and about as fast as the server's best, a gentle decrease when they
+  slow down (a queue is building), multiplicative decrease on 429/503/timeouts (AIMD, as in TCP).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_S = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -31,60 +33,115 @@ def parse_reset(value: str) -> float | None:
 
 
 class TokenBucket:
-    """`rate_per_min` units per minute, bursting up to one second's worth (at least one unit)."""
+    """`rate_per_min` units per minute, saving up at most one second's worth (at least one unit).
 
-    def __init__(self, rate_per_min: float):
+    A charge is never clipped to what the bucket holds: one larger than that (an 8k-token reasoning
+    reply against a per-second share of the budget) takes the bucket into debt, and later charges
+    wait until it has refilled. So over any window the units charged stay within the rate times the
+    window, plus the saved-up second, plus whatever one charge exceeds that second by.
+    """
+
+    def __init__(self, rate_per_min: float, clock: Callable[[], float] = time.monotonic):
         self.rate = rate_per_min / 60.0
         self.capacity = max(1.0, self.rate)
+        self._clock = clock
         self.level = self.capacity
-        self.stamp = time.monotonic()
+        self.stamp = clock()
 
     def _refill(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         self.level = min(self.capacity, self.level + (now - self.stamp) * self.rate)
         self.stamp = now
 
+    def reserve(self, amount: float) -> float:
+        """Charge `amount` and return 0 if the bucket may go now, else the seconds until it may."""
+        self._refill()
+        # a charge larger than the bucket goes once it is full (or it would never go), the rest as debt
+        need = min(amount, self.capacity)
+        # with a hair of slack: a refill after exactly the wait returned may round a bit short of `need`
+        if self.level >= need * (1 - 1e-9):
+            self.level -= amount
+            return 0.0
+        return (need - self.level) / self.rate
+
     async def take(self, amount: float) -> None:
-        # a request larger than the burst still goes once the bucket is full, or it would never go
-        amount = min(amount, self.capacity)
-        while True:
-            self._refill()
-            if self.level >= amount:
-                self.level -= amount
-                return
-            await asyncio.sleep((amount - self.level) / self.rate)
+        while (wait := self.reserve(amount)) > 0:
+            await asyncio.sleep(wait)
 
     def adjust(self, delta: float) -> None:
         """Charge (positive) or refund (negative) the difference between estimate and usage."""
         self._refill()
-        self.level -= delta
+        # a refund cannot fill the bucket past its capacity, or it would buy a burst never budgeted
+        self.level = min(self.capacity, self.level - delta)
 
 
 class Adaptive:
-    """AIMD concurrency limit: +1 per window of healthy answers, x`decrease` on overload signals."""
+    """AIMD concurrency limit for self-hosted servers, steered by overload signals and latency.
 
-    def __init__(self, start: int, ceiling: int, decrease: float = 0.7, cooldown_s: float = 1.0):
+    - overload (429/503/timeout): x`decrease`, at most once per `cooldown_s` (one burst of bad news
+      is one signal);
+    - an answer whose latency stays within `tolerance` x the baseline: +1 per window of answers;
+    - an answer slower than that: -1 per window of answers. A server past its knee queues requests
+      (or, for an LLM server, runs a batch too large) and latency climbs long before it answers 429,
+      if it ever does; backing off gently holds concurrency near the knee without giving up throughput;
+    - an answer with no latency given (the caller measured none): grows;
+    - a failure that is not an overload (`answered=False`, e.g. a 500 or a 400): neither grows nor
+      cuts, since it says nothing either way about how much the server can take.
+
+    Latency is smoothed (an exponential moving average over about 1/`smoothing` answers, since single
+    answers vary a lot) and the baseline is the lowest smoothed latency over the last `window_s`: low
+    enough to show what an unqueued server does, yet relearned when the server gets slower for good
+    (another tenant, longer prompts later in a run) instead of holding the limit down forever.
+    """
+
+    def __init__(self, start: int, ceiling: int, decrease: float = 0.7, cooldown_s: float = 1.0,
+                 tolerance: float = 2.0, smoothing: float = 0.1, window_s: float = 300.0,
+                 clock: Callable[[], float] = time.monotonic):
         self.limit = float(max(1, min(start, ceiling)))
         self.ceiling = ceiling
         self.decrease = decrease
         self.cooldown_s = cooldown_s
+        self.tolerance = tolerance
+        self.smoothing = smoothing
+        self.window_s = window_s
+        self._clock = clock
         self.in_flight = 0
-        self._last_cut = 0.0
+        self.recent: float | None = None  # smoothed latency of the latest answers
+        self._lows: deque[tuple[float, float]] = deque()  # (time, smoothed latency), rising: a sliding minimum
+        self._last_cut = float("-inf")
         self._freed = asyncio.Condition()
+
+    @property
+    def baseline(self) -> float | None:
+        return self._lows[0][1] if self._lows else None
 
     async def acquire(self) -> None:
         async with self._freed:
             await self._freed.wait_for(lambda: self.in_flight < int(self.limit))
             self.in_flight += 1
 
-    async def release(self, overloaded: bool) -> None:
-        now = time.monotonic()
+    def _latency_healthy(self, latency: float) -> bool:
+        now = self._clock()
+        self.recent = latency if self.recent is None else self.recent + self.smoothing * (latency - self.recent)
+        while self._lows and self._lows[-1][1] >= self.recent:
+            self._lows.pop()
+        self._lows.append((now, self.recent))
+        while self._lows[0][0] < now - self.window_s:
+            self._lows.popleft()
+        return self.recent <= self.tolerance * self.baseline
+
+    async def release(self, overloaded: bool, latency: float | None = None, answered: bool = True) -> None:
+        """Free a slot and move the limit on what the attempt said about the server."""
+        now = self._clock()
         if overloaded:
-            if now - self._last_cut >= self.cooldown_s:  # one cut per burst of bad news
+            if now - self._last_cut >= self.cooldown_s:
                 self.limit = max(1.0, self.limit * self.decrease)
                 self._last_cut = now
-        else:
-            self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
+        elif answered:
+            if latency is None or self._latency_healthy(latency):
+                self.limit = min(float(self.ceiling), self.limit + 1.0 / self.limit)
+            else:
+                self.limit = max(1.0, self.limit - 1.0 / self.limit)
         async with self._freed:
             self.in_flight -= 1
             self._freed.notify_all()
@@ -93,20 +150,31 @@ class Adaptive:
 class Limits:
     """Everything that may delay an attempt, in one place."""
 
-    def __init__(self, rpm: float | None = None, tpm: float | None = None, adaptive: Adaptive | None = None):
+    def __init__(self, rpm: float | None = None, tpm: float | None = None, adaptive: Adaptive | None = None,
+                 expected_completion: int = 1024):
+        """`expected_completion`: completion tokens to assume until the first answer says otherwise.
+
+        Estimates are all the token budget is charged until answers come back (a minute or more
+        for long reasoning), so a guess below the real size lets that first stretch overspend;
+        `max_tokens` is a safe one.
+        """
         self.requests = TokenBucket(rpm) if rpm else None
         self.tokens = TokenBucket(tpm) if tpm else None
         self.adaptive = adaptive
         self._paused_until = 0.0
         self.waited_s = 0.0  # time spent held back, reported by progress
-        self.expected_completion = 1024  # running mean of completion tokens, for token estimates
+        self.expected_completion = expected_completion  # running mean of completion tokens, for estimates
+        self._observed = False
 
     def pause(self, seconds: float) -> None:
         """Hold every new attempt for `seconds` (a Retry-After from the server)."""
         self._paused_until = max(self._paused_until, time.monotonic() + min(seconds, 300.0))
 
     def observe_completion(self, tokens: int) -> None:
-        self.expected_completion = int(0.9 * self.expected_completion + 0.1 * tokens)
+        # the first answer replaces the guess outright: one real size says more than any default
+        weight = 0.1 if self._observed else 1.0
+        self.expected_completion = int((1 - weight) * self.expected_completion + weight * tokens)
+        self._observed = True
 
     async def before(self, estimated_tokens: int) -> None:
         started = time.monotonic()
@@ -121,13 +189,20 @@ class Limits:
         self.waited_s += time.monotonic() - started
 
     async def after(self, estimated_tokens: int, used_tokens: int | None, overloaded: bool,
-                    headers: Mapping[str, str] | None) -> None:
+                    headers: Mapping[str, str] | None, latency_s: float | None = None) -> None:
+        """Settle one attempt: its usage (None if it failed), overload, rate-limit headers, and the
+        seconds from sending it to its answer, if the caller measured them."""
         if self.tokens and used_tokens is not None:
             self.tokens.adjust(used_tokens - estimated_tokens)
         if headers:
             self._obey(headers)
         if self.adaptive:
-            await self.adaptive.release(overloaded)
+            # Seconds per token, not per request: a reasoning reply of 8k tokens takes ten times one of
+            # 800 on an idle server, and that spread would read as congestion; time per token rises
+            # only when the server is busier (longer queues, larger batches).
+            per_token = latency_s / used_tokens if latency_s is not None and used_tokens else None
+            # only a failure lacks usage (OpenAI-compatible servers report it on every answer)
+            await self.adaptive.release(overloaded, per_token, answered=used_tokens is not None)
 
     def _obey(self, headers: Mapping[str, str]) -> None:
         for kind in ("requests", "tokens"):

@@ -51,6 +51,40 @@ def test_shards_load_with_datasets_unchanged(demo_run, tmp_path):
         assert pq.read_schema(f).remove_metadata() == PUBLISHED_SCHEMA
 
 
+def test_shards_train_with_trl_sft_unchanged(demo_run, tmp_path):
+    """The dataset card's TRL snippet, run: two SFT steps of a tiny local model on the published shards.
+
+    Opt-in (`pip install -e '.[train]'`): torch, transformers and TRL are large, and the model is
+    built from a config (nothing downloaded), with the demo's own tokenizer and a plain chat template.
+    """
+    pytest.importorskip("trl", reason="TRL is not installed; pip install -e '.[train]' to run this test")
+    import datasets
+    import torch
+    import transformers
+    from trl import SFTConfig, SFTTrainer
+
+    out, _ = demo_run
+    ds = datasets.load_dataset(str(out), split="train", cache_dir=str(tmp_path / "hf-cache"))
+    tokenizer = transformers.PreTrainedTokenizerFast(
+        tokenizer_file=str(DEMO.parent / "../datasets/demo/tokenizer.json"), eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>")
+    tokenizer.chat_template = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|endoftext|>\n"
+                               "{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
+    torch.manual_seed(0)
+    model = transformers.Qwen2ForCausalLM(transformers.Qwen2Config(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=8192,
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id))
+    args = SFTConfig(output_dir=str(tmp_path / "sft"), max_steps=2, per_device_train_batch_size=2, max_length=8192,
+                     report_to=[], use_cpu=True, save_strategy="no", logging_steps=1)
+    trainer = SFTTrainer(model=model, processing_class=tokenizer, train_dataset=ds, args=args)
+    result = trainer.train()
+    assert result.global_step == 2 and torch.isfinite(torch.tensor(result.training_loss))
+    assert len(trainer.train_dataset) == ds.num_rows  # every row tokenized, none dropped
+    first = tokenizer.decode(trainer.train_dataset[0]["input_ids"])
+    assert "<|assistant|>" in first and "<think>" in first and ds[0]["reasoning"][:40] in first
+
+
 def test_manifest_checksums_match(demo_run):
     out, _ = demo_run
     manifest = json.loads((out / "manifest.json").read_text())

@@ -79,7 +79,10 @@ class TeacherActor:
 
     async def results(self):
         async for records, started in self.asker.results():
-            yield records, started
+            yield records, started, self.asker.paused_until()
+
+    async def pause(self, until: float) -> None:
+        self.asker.pause_until(until)
 
     async def close(self) -> None:
         await self.asker.close()
@@ -106,6 +109,7 @@ async def _drive(actors, per_actor: int, specs: Sequence[dict], on_chunks: Calla
     ceiling = per_actor + batch_size
     outstanding = dict.fromkeys(actors, 0)
     given = dict.fromkeys(actors, 0)
+    told = [0.0]  # the latest pause handed to every worker (wall-clock time)
     wake = asyncio.Event()
     errors: list[BaseException] = []
     arrived: asyncio.Queue = asyncio.Queue()
@@ -115,7 +119,16 @@ async def _drive(actors, per_actor: int, specs: Sequence[dict], on_chunks: Calla
             # backpressure: the actor's yield waits until the driver has taken earlier chunks
             stream = actor.results.options(num_returns="streaming", _generator_backpressure_num_objects=2)
             async for ref in stream.remote():
-                records, started = await ref
+                records, started, paused_until = await ref
+                if paused_until > told[0]:
+                    # the server told one worker to wait (Retry-After, an exhausted quota): it means the
+                    # client, so every worker holds its new requests as long
+                    told[0] = paused_until
+                    for other in actors:
+                        if other is not actor:
+                            other.pause.remote(paused_until)
+                if not records and not started:
+                    continue
                 outstanding[actor] -= len(records)
                 wake.set()
                 arrived.put_nowait((actor, records, started))

@@ -9,6 +9,7 @@ results not yet made durable, and one result stream.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import openai
@@ -71,6 +72,8 @@ class Asker:
             adaptive = Adaptive(s.adaptive_start, self.concurrency) if s.adaptive else None
             # until the first answers come back only estimates are charged: assume the whole budget
             self.limits = Limits(s.rpm, s.tpm, adaptive, expected_completion=s.sampling.get("max_tokens") or 1024)
+            # a new pause wakes the result stream, which hands it on even with no results to carry
+            self.limits.on_pause = lambda: self._done.put_nowait(None)
         return self.pool, self.limits, self._sem
 
     def submit(self, specs: list[dict]) -> None:
@@ -121,6 +124,7 @@ class Asker:
         """
         self._ensure()
         done = self._done
+        told = 0.0  # the pause last handed on
         try:
             while self._expected is None or self._yielded < self._expected:
                 events = [await done.get()]
@@ -132,8 +136,10 @@ class Asker:
                         raise item
                 records = [e for e in events if isinstance(e, dict)]
                 started = [e for e in events if isinstance(e, str)]
-                if not records and not started:
+                pause = self.paused_until()
+                if not records and not started and pause <= told:
                     continue
+                told = max(told, pause)
                 self._yielded += len(records)
                 yield records, started
                 if not self.acked:
@@ -148,6 +154,16 @@ class Asker:
         self.finish()
         async for chunk in self.results():
             yield chunk
+
+    def paused_until(self) -> float:
+        """This worker's pause (a Retry-After, an exhausted quota) as wall-clock time; 0 when none."""
+        return self.limits.paused_until() if self.limits else 0.0
+
+    def pause_until(self, until: float) -> None:
+        """Hold new requests until wall-clock `until`: another worker was told to wait by the server."""
+        self._ensure()
+        if (left := until - time.time()) > 0:
+            self.limits.pause(left)
 
     def ack(self, count: int) -> None:
         """Free the slots of `count` results the consumer has made durable."""

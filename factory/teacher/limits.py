@@ -162,13 +162,23 @@ class Limits:
         self.tokens = TokenBucket(tpm) if tpm else None
         self.adaptive = adaptive
         self._paused_until = 0.0
+        self.on_pause: Callable[[], None] | None = None  # told when a pause starts or grows longer
         self.waited_s = 0.0  # time spent held back, reported by progress
         self.expected_completion = expected_completion  # running mean of completion tokens, for estimates
         self._observed = False
 
     def pause(self, seconds: float) -> None:
         """Hold every new attempt for `seconds` (a Retry-After from the server)."""
-        self._paused_until = max(self._paused_until, time.monotonic() + min(seconds, 300.0))
+        until = time.monotonic() + min(seconds, 300.0)
+        if until > self._paused_until:
+            self._paused_until = until
+            if self.on_pause is not None:
+                self.on_pause()
+
+    def paused_until(self) -> float:
+        """The pause in force as wall-clock time, 0 when none: what the other workers are told."""
+        left = self._paused_until - time.monotonic()
+        return time.time() + left if left > 0 else 0.0
 
     def observe_completion(self, tokens: int) -> None:
         # the first answer replaces the guess outright: one real size says more than any default
@@ -178,8 +188,9 @@ class Limits:
 
     async def before(self, estimated_tokens: int) -> None:
         started = time.monotonic()
-        if self._paused_until > started:
-            await asyncio.sleep(self._paused_until - started)
+        # a loop: a pause may grow longer while this attempt waits (another worker's Retry-After)
+        while (left := self._paused_until - time.monotonic()) > 0:
+            await asyncio.sleep(left)
         if self.requests:
             await self.requests.take(1)
         if self.tokens:

@@ -77,3 +77,26 @@ def test_every_sample_once_within_the_cap_and_the_durability_window(local_ray):
     assert {r["outcome"] for r in journaled} == {"complete"}
     assert stats["requests"] == n and stats["max_in_flight"] <= concurrency
     assert max(calls) <= window
+
+
+def test_a_retry_after_told_to_one_worker_holds_every_worker(local_ray):
+    from test_outcomes_http import Scripted, completion, error
+
+    GOOD = "<think>2 plus 3 is 5.</think> The answer is \\boxed{5}."
+    count = [0]
+
+    def reply(prompt, nth):
+        count[0] += 1
+        if count[0] == 40:  # one worker is told to wait 2 s
+            return error(429, "slow down", headers={"Retry-After": "2"})
+        return completion(GOOD)
+
+    with Scripted(reply) as server:
+        run_teacher(settings(server.base_url), 8, [spec(i) for i in range(300)], lambda chunks: None, local_ray,
+                    max_batch=16)
+        arrivals = [t for t, _ in server.seen]
+    told_at = arrivals[39]
+    # a moment for the news to reach the other worker through the driver; then nobody sends until it is over
+    during = [t for t in arrivals if told_at + 0.5 <= t < told_at + 1.8]
+    assert during == [] and len(arrivals) == 301
+    assert any(t >= told_at + 1.9 for t in arrivals)

@@ -165,7 +165,8 @@ async def _drive(actors, per_actor: int, specs: Sequence[dict], on_chunks: Calla
             for actor, records, _ in items:
                 acks[actor] = acks.get(actor, 0) + len(records)
             for actor, count in acks.items():
-                actor.ack.remote(count)
+                if count:  # a chunk of started notices alone frees no slot
+                    actor.ack.remote(count)
 
     committer = asyncio.create_task(commit())
     # one result stream per worker for the whole run; batches go in by plain calls

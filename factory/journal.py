@@ -199,8 +199,9 @@ def latest_records(run_dir: Path) -> dict[str, dict]:
     return out
 
 
-def ledger(run_dir: Path) -> dict[str, tuple[str, int | None, tuple[int, int]]]:
-    """sample_id -> (outcome, largest max_tokens asked with, (file number, byte offset where its kept line ends)).
+def ledger(run_dir: Path) -> dict[str, tuple[str, int | None, int | None, tuple[int, int]]]:
+    """sample_id -> (outcome, max_tokens its kept line was asked with, largest max_tokens any attempt
+    was asked with, (file number, byte offset where its kept line ends)).
 
     Only these small fields are kept, so the ledger of a 40k x 16 run fits in a few hundred MB
     where the records themselves (reasoning text) would take gigabytes.
@@ -209,15 +210,15 @@ def ledger(run_dir: Path) -> dict[str, tuple[str, int | None, tuple[int, int]]]:
     for f, path in enumerate(_files(run_dir)):
         for e in read_index(path):
             old = out.get(e["sample_id"])
-            # the largest budget any attempt asked with, kept or not: a re-ask with a larger budget
-            # that failed was still paid for, and must not be repeated on every later run
-            tried = max((b for b in (e["max_tokens"], old and old[1]) if b is not None), default=None)
+            # kept or not: a re-ask with a larger budget that failed was still paid for, and the re-ask
+            # policy must not repeat it on every later run
+            tried = max((b for b in (e["max_tokens"], old and old[2]) if b is not None), default=None)
             if supersedes(e["outcome"], old and old[0]):
                 # by byte offset, not line number: a garbled line is skipped, so numbers could shift;
                 # the outcome interned: one string per class, not one per sample
-                out[e["sample_id"]] = (sys.intern(e["outcome"]), tried, (f, e["end"]))
+                out[e["sample_id"]] = (sys.intern(e["outcome"]), e["max_tokens"], tried, (f, e["end"]))
             else:
-                out[e["sample_id"]] = (old[0], tried, old[2])
+                out[e["sample_id"]] = (*old[:2], tried, old[3])
     return out
 
 
@@ -236,7 +237,7 @@ def compact(run_dir: Path, rows_per_group: int = 1000) -> Path:
     signature = _signature(run_dir)
     if target.exists() and sig_path.exists() and sig_path.read_text() == signature:
         return target
-    latest = {pos for _, _, pos in ledger(run_dir).values()}
+    latest = {pos for *_, pos in ledger(run_dir).values()}
     tmp = run_dir / f".samples.parquet.tmp-{os.getpid()}"
     with pq.ParquetWriter(tmp, SAMPLE_SCHEMA, compression="zstd") as writer:
         rows: list[dict] = []

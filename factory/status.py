@@ -33,7 +33,7 @@ def collect(run_dir: Path) -> dict:
         if (run_dir / "problems.parquet").exists() else None
     by_status = Counter(problems["status"].to_pylist()) if problems is not None else Counter()
     records = ledger(run_dir)
-    outcomes = Counter(outcome for outcome, _, _ in records.values())
+    outcomes = Counter(outcome for outcome, *_ in records.values())
     pipeline = PipelineConfig.model_validate(cfg)
     verdicts = read_verdicts(run_dir, judge_key(pipeline))
     reasons = Counter(verdicts["reason"].to_pylist())

@@ -31,12 +31,14 @@ def settings_for(cfg: PipelineConfig, endpoints: list[Endpoint], session_id: str
     )
 
 
-def _budget(cfg: PipelineConfig, outcome: str | None, asked_with: int | None) -> int | None:
+def _budget(cfg: PipelineConfig, outcome: str | None, asked_with: int | None, tried: int | None = None) -> int | None:
     """The token budget to ask a stored truncated sample again with, or None to leave it.
 
-    A raised `max_tokens` re-asks every sample truncated under a smaller budget; the re-ask policy
-    gives a sample cut in its answer (reasoning whole) one more try with `factor` times the budget,
-    up to the cap. Nothing else that is stored is ever asked again.
+    `asked_with`: the budget of the kept reply; `tried`: the largest any attempt asked with (a
+    re-ask that failed leaves the kept reply as it was). A raised `max_tokens` re-asks every sample
+    truncated under a smaller budget; the re-ask policy gives a sample cut in its answer (reasoning
+    whole) one more try with `factor` times the budget, up to the cap, once. Nothing else that is
+    stored is ever asked again.
     """
     budget = cfg.teacher.sampling.max_tokens
     if not (outcome or "").startswith("truncated") or asked_with is None:
@@ -44,7 +46,8 @@ def _budget(cfg: PipelineConfig, outcome: str | None, asked_with: int | None) ->
     if asked_with < budget:
         return budget
     policy = cfg.teacher.truncation
-    if policy.reask and outcome == "truncated_answer" and asked_with <= budget < policy.max_tokens_cap:
+    tried = max(tried or asked_with, asked_with)
+    if policy.reask and outcome == "truncated_answer" and tried <= budget < policy.max_tokens_cap:
         return min(policy.max_tokens_cap, int(asked_with * policy.factor))
     return None
 
@@ -61,6 +64,7 @@ class Specs(Sequence):
         self._settings = settings
         self._problems: list[tuple[str, list[dict], array, dict[int, int]]] = []
         self._starts = [0]  # _starts[k]: position of problem k's first sample; the last entry: the total
+        self.reasks = 0  # samples stored already, asked again with a larger budget
 
     def add(self, problem_id: str, messages: list[dict], index: int, budget: int | None = None) -> None:
         """Add sample `index` of a problem (samples of one problem are added one after another)."""
@@ -71,6 +75,7 @@ class Specs(Sequence):
         indices.append(index)
         if budget is not None:
             budgets[index] = budget
+            self.reasks += 1
         self._starts[-1] += 1
 
     def __len__(self) -> int:
@@ -111,10 +116,10 @@ def missing_specs(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings
         messages = None
         for index in range(cfg.teacher.n):
             sid = sample_id(pid, index, settings.model, settings.prompt_template_hash, settings.sampling)
-            outcome, asked_with, _ = stored.get(sid, (None, None, None))
+            outcome, asked_with, tried, _ = stored.get(sid, (None, None, None, None))
             if outcome is None or (outcome == "failed" and retry_failed):
                 budget = None
-            elif (budget := _budget(cfg, outcome, asked_with)) is None:
+            elif (budget := _budget(cfg, outcome, asked_with, tried)) is None:
                 failed_kept += outcome == "failed"
                 continue
             messages = messages or render_messages(cfg.teacher, text)  # one copy for all its samples
@@ -159,11 +164,13 @@ def _ask(cfg: PipelineConfig, specs: Specs, settings: AskSettings, run_dir: Path
     finally:
         journal.close()
         progress.line(final=True)
-    if progress.done and progress.by.get("failed", 0) == progress.done and stage != "generate":
-        # the cut answers stay as they were (kept and tagged); the next run does not pay for this again
-        log(f"[{stage}] WARNING: all {progress.done} re-asks failed after retries (last: {progress.last_error}); "
-            "the truncated answers are kept as they were")
-    elif progress.done and progress.by.get("failed", 0) == progress.done:
+    if progress.done and progress.by.get("failed", 0) == progress.done:
+        if specs.reasks == len(specs):
+            # only re-asks of kept, cut replies: those stay as they were (kept and tagged) and the run
+            # goes on; --retry-failed would not help, since no stored sample is "failed"
+            log(f"[{stage}] WARNING: all {progress.done} re-asks failed after retries (last: {progress.last_error}); "
+                "the truncated answers are kept as they were")
+            return progress
         raise TeacherUnreachable(f"all {progress.done} requests failed after retries (last: {progress.last_error}); "
                                  "check the teacher, then run again with --retry-failed")
     return progress

@@ -50,6 +50,7 @@ class Asker:
         self._tasks: set[asyncio.Task] = set()
         self._submitted = self._yielded = 0  # samples
         self._expected: int | None = None  # set by finish(): how many results the stream ends after
+        self._streaming = False
         self.pool: EndpointPool | None = None
         self.limits: Limits | None = None
 
@@ -95,6 +96,9 @@ class Asker:
                     done.put_nowait(spec["sample_id"])  # a started notice: about to be paid for
                     record = await ask_one(pool, limits, self.settings, spec)
                 done.put_nowait(record)
+            except asyncio.CancelledError:  # the stream was closed: give the slot back for a later one
+                sem.release()
+                raise
             except Exception as e:  # handed to the stream, which raises it to the caller
                 sem.release()
                 done.put_nowait(e)
@@ -123,6 +127,9 @@ class Asker:
         are gathered into one chunk per `_CHUNK_WAIT_S`.
         """
         self._ensure()
+        if self._streaming:  # two readers would split the results, and the first to stop would cancel all
+            raise RuntimeError("results() is already being read; one stream per Asker")
+        self._streaming = True
         done = self._done
         told = 0.0  # the pause last handed on
         try:
@@ -131,22 +138,27 @@ class Asker:
                 await asyncio.sleep(_CHUNK_WAIT_S)
                 while not done.empty():
                     events.append(done.get_nowait())
-                for item in events:
-                    if isinstance(item, Exception):
-                        raise item
+                error = next((e for e in events if isinstance(e, Exception)), None)
                 records = [e for e in events if isinstance(e, dict)]
                 started = [e for e in events if isinstance(e, str)]
                 pause = self.paused_until()
-                if not records and not started and pause <= told:
-                    continue
-                told = max(told, pause)
-                self._yielded += len(records)
-                yield records, started
-                if not self.acked:
-                    self.ack(len(records))
+                if records or started or pause > told:
+                    # what came with an error is handed over first: it was paid for and must be journaled
+                    told = max(told, pause)
+                    self._yielded += len(records)
+                    yield records, started
+                    if not self.acked:
+                        self.ack(len(records))
+                if error is not None:
+                    raise error
         finally:
             for task in list(self._tasks):
                 task.cancel()
+            # a stream closed early leaves its samples unanswered: the next batch starts from a clean count
+            self._submitted = self._yielded = 0
+            self._expected = None
+            self._done = asyncio.Queue()
+            self._streaming = False
 
     async def ask_batch(self, specs: list[dict]) -> AsyncIterator[tuple[list[dict], list[str]]]:
         """`submit(specs)`, `finish()` and `results()` in one: for a caller with a single batch."""

@@ -203,7 +203,7 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
     member = await pool.acquire(avoid=failed_on[-1] if failed_on else None)
     sent = time.monotonic()
     record["endpoint"] = member.public_url
-    healthy, overloaded, headers, used = True, False, None, None
+    healthy, overloaded, headers, used, answered = True, False, None, None, False
     try:
         # the SDK's client (base URL, auth, headers, status errors) without its per-call parameter
         # transform and model parse: both cost more CPU than the request itself at hundreds per second
@@ -213,6 +213,7 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
         body = raw.json()
         _check_shape(body)
         used = _int(_usage(body).get("total_tokens"))
+        answered = True
         return body
     except Exception as exc:
         healthy, overloaded = not _blames_server(exc), _overloaded(exc)
@@ -229,7 +230,7 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
         raise
     finally:
         pool.release(member, healthy)
-        await limits.after(estimate, used, overloaded, headers, latency_s=time.monotonic() - sent)
+        await limits.after(estimate, used, overloaded, headers, latency_s=time.monotonic() - sent, answered=answered)
 
 
 def _sampling_for(settings: AskSettings, spec: dict) -> dict:

@@ -200,9 +200,11 @@ class Limits:
         self.waited_s += time.monotonic() - started
 
     async def after(self, estimated_tokens: int, used_tokens: int | None, overloaded: bool,
-                    headers: Mapping[str, str] | None, latency_s: float | None = None) -> None:
-        """Settle one attempt: its usage (None if it failed), overload, rate-limit headers, and the
-        seconds from sending it to its answer, if the caller measured them."""
+                    headers: Mapping[str, str] | None, latency_s: float | None = None,
+                    answered: bool | None = None) -> None:
+        """Settle one attempt: its usage (None if it failed or the server reports none), overload,
+        rate-limit headers, the seconds from sending it to its answer if the caller measured them, and
+        whether it was answered (default: whether there is usage)."""
         if self.tokens and used_tokens is not None:
             self.tokens.adjust(used_tokens - estimated_tokens)
         if headers:
@@ -212,8 +214,9 @@ class Limits:
             # 800 on an idle server, and that spread would read as congestion; time per token rises
             # only when the server is busier (longer queues, larger batches).
             per_token = latency_s / used_tokens if latency_s is not None and used_tokens else None
-            # only a failure lacks usage (OpenAI-compatible servers report it on every answer)
-            await self.adaptive.release(overloaded, per_token, answered=used_tokens is not None)
+            # a server that reports no usage still answers: it grows the limit, with no latency to judge
+            answered = used_tokens is not None if answered is None else answered
+            await self.adaptive.release(overloaded, per_token, answered=answered)
 
     def _obey(self, headers: Mapping[str, str]) -> None:
         for kind in ("requests", "tokens"):

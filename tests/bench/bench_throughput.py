@@ -34,7 +34,7 @@ def idle_shares(arrived: list[float], answered: list[float], concurrency: int, l
     before the last request to the end (workers running dry, then the unavoidable drain); steady:
     between them (the turnaround between an answer and the next request).
     """
-    t0, last = arrived[0], max(arrived)
+    t0, last = min(arrived), max(arrived)  # listed in the order answered, not arrived
     end = last + latency_s
     edges = ((t0, t0 + latency_s, "ramp"), (t0 + latency_s, last - latency_s, "steady"), (last - latency_s, end, "tail"))
     events = sorted([(t, 1) for t in arrived] + [(t, -1) for t in answered])

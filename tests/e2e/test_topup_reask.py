@@ -76,8 +76,10 @@ def budget_teacher(answers: dict[str, str], finishes_from: int | None):
     try:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1", asked
     finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+        loop.close()
 
 
 def _pipeline(tmp_path, url, **truncation):

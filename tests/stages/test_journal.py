@@ -56,7 +56,7 @@ def test_compaction_keeps_the_latest_record_and_is_reused_until_the_journal_chan
     j.close()
     rows = {r["sample_id"]: r for r in samples_dataset(tmp_path).to_table().to_pylist()}
     assert set(rows) == {"a", "b"} and rows["a"]["reasoning"] == "long"
-    assert ledger(tmp_path)["a"][:2] == ("complete", 10)
+    assert ledger(tmp_path)["a"][:3] == ("complete", 10, 10)
     stamp = (tmp_path / "samples.parquet").stat().st_mtime_ns
     compact(tmp_path)
     assert (tmp_path / "samples.parquet").stat().st_mtime_ns == stamp  # unchanged journal: not rewritten
@@ -144,3 +144,16 @@ def test_a_garbled_line_does_not_shift_which_records_are_compacted(tmp_path):
         rows = {r["sample_id"]: (r["outcome"], r["reasoning"]) for r in samples_dataset(tmp_path).to_table().to_pylist()}
         assert rows["q"] == ("complete", "whole")  # the latest line of q, not the one a line-count shift points at
         assert set(rows) <= {"p", "g", "q"} and rows["p"][0] == "complete"
+
+
+def test_the_ledger_keeps_the_kept_reply_and_the_largest_budget_tried(tmp_path):
+    from factory.journal import ledger
+
+    cut = full("a", "truncated_answer") | {"sampling": json.dumps({"max_tokens": 1000})}
+    failed_reask = full("a", "failed") | {"sampling": json.dumps({"max_tokens": 2500})}
+    for session, record in (("20260101T000000-aaaaaa", cut), ("20260102T000000-bbbbbb", failed_reask)):
+        j = Journal(tmp_path, session)
+        j.append([record])
+        j.close()
+    outcome, asked_with, tried, (file_no, _) = ledger(tmp_path)["a"]
+    assert (outcome, asked_with, tried, file_no) == ("truncated_answer", 1000, 2500, 0)

@@ -35,6 +35,13 @@ def test_reask_policy_gives_truncated_answers_one_larger_try_up_to_the_cap():
     assert _budget(cfg(max_tokens=1000), "truncated_answer", 1000) is None  # policy off by default
 
 
+def test_a_failed_policy_re_ask_is_not_repeated_but_a_raised_budget_still_asks():
+    policy = dict(reask=True, factor=2.5, max_tokens_cap=4000)
+    # cut at 1000, the re-ask at 2500 failed: the kept reply is still the one asked with 1000
+    assert _budget(cfg(max_tokens=1000, **policy), "truncated_answer", 1000, tried=2500) is None
+    assert _budget(cfg(max_tokens=2000, **policy), "truncated_answer", 1000, tried=2500) == 2000
+
+
 def _settings(c):
     from factory.identity import prompt_template_hash, sampling_params
     from factory.teacher.client import AskSettings

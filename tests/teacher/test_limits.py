@@ -151,10 +151,14 @@ def test_limits_judges_latency_per_token_and_holds_on_plain_failures():
         grown = limits.adaptive.limit
         for _ in range(10):  # a 500: no usage, not an overload
             await limits.before(1)
-            await limits.after(1, None, False, None, latency_s=0.5)
-        return grown, limits.adaptive.limit
-    grown, after_failures = asyncio.run(go())
-    assert grown > 8 and after_failures == grown
+            await limits.after(1, None, False, None, latency_s=0.5, answered=False)
+        held = limits.adaptive.limit
+        for _ in range(10):  # answers from a server that reports no usage: they still count as healthy
+            await limits.before(1)
+            await limits.after(1, None, False, None, latency_s=0.5, answered=True)
+        return grown, held, limits.adaptive.limit
+    grown, after_failures, after_bare_answers = asyncio.run(go())
+    assert grown > 8 and after_failures == grown and after_bare_answers > grown
 
 
 def test_the_first_answer_replaces_the_guessed_completion_size():

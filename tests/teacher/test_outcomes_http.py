@@ -301,3 +301,39 @@ def test_a_retry_goes_to_another_member_of_the_pool():
         (record,) = asyncio.run(go())
     assert record["outcome"] == "complete" and record["attempts"] == 2 and record["endpoint"] == well.base_url
     assert len(sick.seen) == 1
+
+
+def test_results_that_came_with_a_run_stopping_error_are_handed_over_first():
+    """A 401 stops the run; the answers that arrived in the same chunk were paid for and are yielded."""
+    def reply(prompt, nth):
+        return error(401, "invalid api key") if "+7" in prompt else completion(GOOD)
+
+    async def go(url):
+        asker = Asker(settings(url), concurrency=8)
+        got = []
+        try:
+            with pytest.raises(EndpointRefused):
+                async for records, _ in asker.ask_batch([spec(f"What is 2+{i}?") for i in range(8)]):
+                    got += records
+        finally:
+            await asker.close()
+        return got
+
+    with Scripted(reply) as server:
+        got = asyncio.run(go(server.base_url))
+    assert len(server.seen) == 8 and len(got) == 7 and all(r["outcome"] == "complete" for r in got)
+
+
+def test_one_result_stream_at_a_time():
+    async def go():
+        asker = Asker(settings("http://127.0.0.1:9/v1"), concurrency=2)
+        first = asker.results()
+        reader = asyncio.ensure_future(first.__anext__())
+        await asyncio.sleep(0)  # the first reader is in
+        with pytest.raises(RuntimeError, match="already being read"):
+            await asker.results().__anext__()
+        asker.finish(0)
+        with pytest.raises(StopAsyncIteration):
+            await reader
+        await asker.close()
+    asyncio.run(go())

@@ -78,6 +78,12 @@ def run_costs(run_dir: Path, published: int) -> list[dict]:
     return endpoint_costs(iter_index(run_dir), load_prices(run_dir), published)
 
 
+def widen(spans: dict, key, start: float, end: float) -> None:
+    """Stretch `spans[key]` ([first start, last finish]) over one request: the time an endpoint was used."""
+    span = spans.setdefault(key, [start, end])
+    span[0], span[1] = min(span[0], start), max(span[1], end)
+
+
 def endpoint_costs(records: Iterable[dict], prices: dict[str, PriceConfig], published: int) -> list[dict]:
     """One row per endpoint (the `endpoint_costs` provenance table)."""
     rows: dict[str, dict] = defaultdict(lambda: dict(samples=0, attempts=0, prompt_tokens=0, completion_tokens=0,
@@ -93,8 +99,7 @@ def endpoint_costs(records: Iterable[dict], prices: dict[str, PriceConfig], publ
         # per record, so one odd count (reasoning above completion) takes nothing from the others
         row["answer_tokens"] += answer_tokens(r.get("completion_tokens"), r.get("reasoning_tokens"))
         unreported[r["endpoint"]] += bool(r.get("completion_tokens")) and r.get("reasoning_tokens") is None
-        span = spans.setdefault((r["endpoint"], r["session_id"]), [r["started_at"], r["finished_at"]])
-        span[0], span[1] = min(span[0], r["started_at"]), max(span[1], r["finished_at"])
+        widen(spans, (r["endpoint"], r["session_id"]), r["started_at"], r["finished_at"])
     out = []
     for endpoint, row in sorted(rows.items()):
         hours = sum(b - a for (e, _), (a, b) in spans.items() if e == endpoint) / 3600

@@ -18,6 +18,8 @@ import sys
 import time
 from collections import Counter
 
+from factory.cost import gpu_usd, token_usd, widen
+
 # classes of failed attempts, in display order; `retried` is an earlier failed attempt of a sample
 # whose journal record does not say what that failure was (only its final error is recorded)
 ERROR_CLASSES = ("429", "5xx", "timeout", "connection", "malformed", "4xx", "refused", "other", "retried")
@@ -33,8 +35,6 @@ def log(line: str) -> None:
 
 def request_cost(record: dict, prices: dict) -> float:
     """Dollars for one journaled sample at its endpoint's token prices (GPU-hour prices are per run)."""
-    from factory.cost import token_usd
-
     return token_usd(prices.get(record.get("endpoint")), record.get("prompt_tokens"), record.get("completion_tokens"))
 
 
@@ -123,8 +123,6 @@ class Progress:
 
     @property
     def cost(self) -> float:
-        from factory.cost import gpu_usd
-
         hours = {e: (b - a) / 3600 for e, (a, b) in self.spans.items()}
         return self.token_cost + sum(gpu_usd(self.prices.get(e), h) for e, h in hours.items())
 
@@ -153,8 +151,7 @@ class Progress:
         self.last_error = record.get("error") or self.last_error
         endpoint, start, end = record.get("endpoint"), record.get("started_at"), record.get("finished_at")
         if endpoint is not None and start is not None and end is not None:
-            span = self.spans.setdefault(endpoint, [start, end])
-            span[0], span[1] = min(span[0], start), max(span[1], end)
+            widen(self.spans, endpoint, start, end)
 
     def text(self, final: bool = False) -> str:
         """The progress line, without terminal control characters."""

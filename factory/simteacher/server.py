@@ -48,7 +48,7 @@ class _Sim:
         self.in_flight = self.max_in_flight = 0
         # every request's arrival and answer time, for benchmarks that account for idle slot-time
         self.arrived_at: list[float] | None = [] if config.record_times else None
-        self.answered_at: list[float] = []
+        self.answered_at: list[float] | None = [] if config.record_times else None
         self.first_request_at: float | None = None
         self.last_request_at: float | None = None
         self.by_outcome = dict.fromkeys(OUTCOMES, 0)  # all keys up front: snapshots never race a resize

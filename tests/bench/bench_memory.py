@@ -29,18 +29,14 @@ import json, resource, sys, time
 from pathlib import Path
 import pyarrow as pa
 from factory.config import load_pipeline
-from factory.identity import prompt_template_hash, sampling_params
 from factory.journal import compact, ledger
-from factory.stages.generate import missing_specs
-from factory.teacher.client import AskSettings
-from factory.teacher.pool import EndpointSpec
+from factory.stages.generate import missing_specs, settings_for
+from factory.teacher.endpoint import Endpoint
 
 step, run_dir, problems, n = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 cfg = load_pipeline(sys.argv[5])
 cfg.teacher.n = n
-settings = AskSettings(endpoints=(EndpointSpec("http://x/v1", "k"),), model="m", sampling=sampling_params(cfg.teacher),
-                       prompt_template_hash=prompt_template_hash(cfg.teacher), timeout_s=10, max_attempts=3,
-                       session_id="s")
+settings = settings_for(cfg, [Endpoint("http://x/v1", "m", "k")], "s")
 table = pa.table({"problem_id": [f"{i:016x}" for i in range(problems)],
                   "problem": [f"Problem {i}: how many integers x with 1 <= x <= {i + 10} make x^2 + {i} divisible "
                               f"by 7? Give the count." for i in range(problems)],

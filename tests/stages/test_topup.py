@@ -43,13 +43,10 @@ def test_a_failed_policy_re_ask_is_not_repeated_but_a_raised_budget_still_asks()
 
 
 def _settings(c):
-    from factory.identity import prompt_template_hash, sampling_params
-    from factory.teacher.client import AskSettings
-    from factory.teacher.pool import EndpointSpec
+    from factory.stages.generate import settings_for
+    from factory.teacher.endpoint import Endpoint
 
-    return AskSettings(endpoints=(EndpointSpec("http://x/v1", "k"),), model="m", sampling=sampling_params(c.teacher),
-                       prompt_template_hash=prompt_template_hash(c.teacher), timeout_s=10, max_attempts=3,
-                       session_id="s")
+    return settings_for(c, [Endpoint("http://x/v1", "m", "k")], "s")
 
 
 def test_missing_specs_holds_only_what_is_missing_and_builds_the_request_dicts_on_demand(tmp_path):

@@ -26,22 +26,35 @@ from factory.teacher.asker import Asker
 from factory.teacher.client import AskSettings
 
 
+def cluster_address(cfg: RayConfig) -> tuple[str | None, str]:
+    """The cluster to join and who asked for it, or (None, why) for the embedded local instance."""
+    if env := os.environ.get("RAY_ADDRESS"):
+        return (None, "RAY_ADDRESS=local") if env == "local" else (env, "RAY_ADDRESS")
+    if cfg.address and cfg.address != "local":
+        return cfg.address, "ray.address"
+    return None, "RAY_ADDRESS and ray.address unset"
+
+
 def start_ray(cfg: RayConfig) -> None:
-    """Connect to `RAY_ADDRESS` (or `ray.address`) if set, else start an embedded local Ray (once)."""
+    """Join the cluster `RAY_ADDRESS` (or `ray.address`) names, else start an embedded local Ray (once)."""
     if ray.is_initialized():
         return
-    address = os.environ.get("RAY_ADDRESS") or cfg.address
+    address, origin = cluster_address(cfg)
     common = dict(logging_level=logging.WARNING, log_to_driver=False, configure_logging=True)
     if address:
+        log(f"[ray] joining the cluster at {address} (from {origin})")
         # ship our package to the cluster's workers so they run the same code as the driver
-        pkg = str(Path(factory.__file__).parent)
-        ray.init(address=address, runtime_env={"py_modules": [pkg]}, **common)
+        ray.init(address=address, runtime_env={"py_modules": [str(Path(factory.__file__).parent)]}, **common)
+        where = f"cluster at {address} (from {origin})"
     else:
         # the embedded cluster lives on loopback for this run only; Ray's notice about its auth token
         # would print on every run and asks nothing of the user
         logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-        ray.init(include_dashboard=False, **common)
-    log(f"[ray] {address or 'local'}: {int(ray.cluster_resources().get('CPU', 0))} CPUs")
+        # "local", never None: with no address Ray attaches to whatever cluster its temp dir records
+        # (ray_current_cluster), so a `ray start` that died would hang the run and a live one be joined
+        ray.init(address="local", include_dashboard=False, **common)
+        where = f"embedded local instance ({origin})"
+    log(f"[ray] {where}: {int(ray.cluster_resources().get('CPU', 0))} CPUs")
 
 
 def worker_count(cfg: RayConfig) -> int:

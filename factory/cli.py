@@ -110,9 +110,8 @@ def sim_teacher(port, host, pipeline, **knobs):
     `teacher.simulated` block when --problems names one, else from the built-in defaults.
     """
     from factory.config import SimulatedTeacherConfig, load_pipeline
-    from factory.runner import load_problems
     from factory.simteacher import serve
-    from factory.sources import reference_answers
+    from factory.stages.sources import load_problems, reference_answers
 
     answers, base = {}, SimulatedTeacherConfig()
     if pipeline is not None:
@@ -131,7 +130,7 @@ def sim_teacher(port, host, pipeline, **knobs):
 @_one_line_errors
 def status(run_dir):
     """Print progress and counts per stage and per rejection reason for RUN_DIR."""
-    from factory.status import collect, render
+    from factory.report.status import collect, render
 
     click.echo(render(collect(run_dir)))
 
@@ -143,9 +142,9 @@ def status(run_dir):
 def audit(run_dir, sql):
     """Query RUN_DIR/provenance.duckdb read-only; with no SQL, print a summary.
 
-    Tables: runs, sessions, problems, requests, outcomes, verdicts, published; view: lineage.
+    Tables: runs, sessions, problems, requests, outcomes, verdicts, published, endpoint_costs; view: lineage.
     """
-    from factory.audit import audit as run_audit
+    from factory.report.audit import audit as run_audit
 
     click.echo(run_audit(run_dir, sql))
 

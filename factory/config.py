@@ -16,8 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from factory.errors import ConfigError
-from factory.records import CURRICULUM_BUCKETS
 from factory.redact import public_endpoint
+from factory.store.records import CURRICULUM_BUCKETS
 
 DEFAULT_PROMPT = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
 
@@ -140,7 +140,8 @@ class TeacherConfig(_Config):
     n: int = Field(4, ge=1, le=1024, description="samples per problem")
     sampling: SamplingConfig = SamplingConfig()
     system_prompt: str | None = None
-    prompt_template: str = Field(DEFAULT_PROMPT, description="the user message; {problem} is replaced by the problem text")
+    prompt_template: str = Field(DEFAULT_PROMPT,
+                                 description="the user message; {problem} is replaced by the problem text")
     concurrency: int = Field(64, ge=1, le=100_000, description="requests in flight, all workers together")
     timeout_s: float = Field(600.0, gt=0)
     max_attempts: int = Field(6, ge=1)
@@ -306,7 +307,8 @@ def load_pipeline(path: str | os.PathLike) -> PipelineConfig:
     """Read and validate a pipeline file; raise `ConfigError` with one line naming the problem."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"pipeline file {str(path)!r} not found; pass the path of a YAML file, e.g. pipelines/demo.yaml")
+        raise ConfigError(f"pipeline file {str(path)!r} not found; pass the path of a YAML file, "
+                          "e.g. pipelines/demo.yaml")
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:

@@ -1,9 +1,11 @@
 """One error hierarchy for the factory.
 
-`FactoryError` is the root. `TerminalError` means retrying cannot help (bad config, missing file, a
-4xx from the teacher); `TransientError` means the same call may succeed later (429, 5xx, timeouts).
-The CLI turns any `FactoryError` into one line on stderr and exit code 1, so every message must quote
-the bad value and say how to fix it.
+`FactoryError` is the root. Every error raised on purpose is a `TerminalError`: running the same
+command again will not help until something is fixed (bad config, missing file, a teacher that refuses
+us). Transient failures (429, 5xx, timeouts) are not exceptions here: the teacher client retries them,
+and one that outlasts its retries becomes a sample's outcome (`failed`), never an error that stops a
+run. The CLI turns any `FactoryError` into one line on stderr and exit code 1, so every message must
+quote the bad value and say how to fix it.
 """
 
 
@@ -13,10 +15,6 @@ class FactoryError(Exception):
 
 class TerminalError(FactoryError):
     """A failure that retrying will not fix."""
-
-
-class TransientError(FactoryError):
-    """A failure that may go away if the same thing is tried again."""
 
 
 class ConfigError(TerminalError):

@@ -17,14 +17,15 @@ from pathlib import Path
 import pyarrow as pa
 
 from factory.config import PipelineConfig
-from factory.cost import record_prices, run_costs
 from factory.errors import SourceError
-from factory.journal import lost_requests, samples_dataset
-from factory.progress import log
-from factory.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
-from factory.sources import build_problems, load_source, reference_answers
-from factory.stages.check import check, judge_key, read_verdicts
-from factory.stages.generate import generate, settings_for
+from factory.executor import Executor, ray_executor
+from factory.report.cost import record_prices, run_costs
+from factory.report.log import log
+from factory.stages.generate.stage import generate, settings_for
+from factory.stages.judge.stage import judge, judge_key, read_verdicts
+from factory.stages.sources import load_problems, reference_answers
+from factory.store.journal import lost_requests, samples_dataset
+from factory.store.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
 from factory.teacher.endpoint import Endpoint, preflight_all, resolve
 
 
@@ -53,12 +54,6 @@ class Overrides:
         return PipelineConfig.model_validate(cfg.model_dump())
 
 
-def load_problems(cfg: PipelineConfig) -> pa.Table:
-    rows = (row for src in cfg.sources for row in load_source(src))
-    eval_rows = [row for src in cfg.decontaminate for row in load_source(src)]
-    return build_problems(rows, eval_rows, cfg.limit)
-
-
 @contextlib.contextmanager
 def teacher_endpoints(cfg: PipelineConfig, problems: pa.Table):
     """Yield the endpoints to ask; for a simulated teacher, serve it for the duration of the run."""
@@ -76,8 +71,8 @@ def teacher_endpoints(cfg: PipelineConfig, problems: pa.Table):
 
 
 def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
-    from factory.provenance import write_provenance
-    from factory.publish import publish
+    from factory.stages.publish.stage import publish
+    from factory.store.provenance import write_provenance
 
     samples = samples_dataset(rd.path)
     lost = lost_requests(rd.path)
@@ -103,8 +98,12 @@ def _check_askable(problems: pa.Table) -> None:
                           "answer columns) and the sources in the pipeline file")
 
 
-def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: bool = False) -> dict:
-    """Run (or resume) the whole pipeline into `out`; return the manifest counts."""
+def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: bool = False,
+                 executor: Executor | None = None) -> dict:
+    """Run (or resume) the whole pipeline into `out`; return the manifest counts.
+
+    `executor`: where parallel work runs; Ray (embedded, or the cluster `RAY_ADDRESS` names) by default.
+    """
     problems = load_problems(cfg)
     _check_askable(problems)
     with teacher_endpoints(cfg, problems) as endpoints:
@@ -112,9 +111,10 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
         try:
             write_atomic(rd.path / "config.resolved.json", json.dumps(cfg.stored(), indent=2))
             write_parquet_atomic(rd.path / "problems.parquet", problems)
+            executor = executor or ray_executor(cfg.ray)
             settings = settings_for(cfg, endpoints, rd.session["session_id"])
-            generate(cfg, problems, settings, rd.path, retry_failed, record_prices(rd.path, endpoints))
-            check(cfg, problems, rd.path, rd.session["session_id"])
+            generate(cfg, problems, settings, rd.path, executor, retry_failed, record_prices(rd.path, endpoints))
+            judge(cfg, problems, rd.path, rd.session["session_id"], executor)
             return _publish(cfg, rd, problems)
         finally:
             rd.close()

@@ -189,7 +189,8 @@ async def _answer(request: web.Request, sim: _Sim, rng: random.Random, number: i
         body = json.loads(await request.read())
     except (ValueError, UnicodeDecodeError):
         body = None
-    problem, messages, n, max_tokens = _validate(body) if body is not None else ("request body is not valid JSON", [], 1, None)
+    invalid = ("request body is not valid JSON", [], 1, None)
+    problem, messages, n, max_tokens = _validate(body) if body is not None else invalid
     await asyncio.sleep(cfg.latency_ms / 1000 * rng.uniform(0.9, 1.1))
     if problem is not None:
         sim.by_outcome["bad_request"] += 1

@@ -17,23 +17,13 @@ import openai
 from factory.teacher.client import AskSettings, ask_one
 from factory.teacher.limits import Adaptive, Limits
 from factory.teacher.pool import EndpointPool, EndpointSpec
+from factory.teacher.sdk import aiohttp_client
 
 _CHUNK_WAIT_S = 0.1  # let results pile up so each yield carries several (see results())
 # Results on their way to the journal, beyond the in-flight cap. Without any, a wave of answers
 # arriving together empties the window until the driver has journaled them; with it, new requests
 # start at once. It is also what a crash can cost on top of the requests in flight.
 TRANSIT_SHARE = 0.25
-
-
-def _http_client(connections: int):
-    try:
-        from openai import DefaultAioHttpClient  # measured far faster than httpx at high concurrency
-        from openai._constants import DEFAULT_CONNECTION_LIMITS
-    except ImportError:  # pragma: no cover - aiohttp is a dependency, but stay usable without it
-        return None
-    # the SDK's default pool stops at 1000 connections, which would cap a worker's in-flight requests
-    limits = type(DEFAULT_CONNECTION_LIMITS)(max_connections=connections, max_keepalive_connections=connections)
-    return DefaultAioHttpClient(limits=limits)
 
 
 class Asker:
@@ -55,9 +45,8 @@ class Asker:
         self.limits: Limits | None = None
 
     def _client(self, spec: EndpointSpec) -> openai.AsyncOpenAI:
-        kwargs = {"http_client": client} if (client := _http_client(self.concurrency + 32)) else {}
         return openai.AsyncOpenAI(base_url=spec.base_url, api_key=spec.api_key or "unused", max_retries=0,
-                                  timeout=self.settings.timeout_s, **kwargs)
+                                  timeout=self.settings.timeout_s, http_client=aiohttp_client(self.concurrency + 32))
 
     def prepare(self) -> None:
         """Create the clients and limits ahead of the first batch (on the loop that will use them)."""

@@ -1,8 +1,10 @@
 """Ask the teacher for one sample: the `openai` SDK with its own retries off, tenacity on top.
 
 Only transient failures are retried (429, 5xx, timeouts, connection errors, malformed bodies); a
-4xx like "prompt too long" is final and recorded as `rejected`. Whatever happens, the caller gets a
-`SampleResult`-shaped dict: failures are data, not exceptions, so one bad problem never stops a run.
+4xx like "prompt too long" is final and recorded as `rejected`. A failure of one sample is data, not
+an exception: the caller gets a `SampleResult`-shaped dict whatever the sample met, so one bad problem
+never stops a run. Only an endpoint that refuses everyone (401/403/404 from a lone endpoint) raises
+`EndpointRefused`, which stops the run.
 """
 
 from __future__ import annotations
@@ -15,18 +17,14 @@ from datetime import timezone
 from email.utils import parsedate_to_datetime
 
 import openai
-
-from openai import _base_client
-
-# the raw HTTP response type this SDK hands back for `cast_to`: whichever HTTP library it is built on
-# (its own httpx fork from 3.x, httpx before), not whichever happens to be installed
-RawResponse = (getattr(_base_client, "httpx2", None) or _base_client.httpx).Response
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from factory.errors import EndpointRefused
+from factory.teacher.failures import EndpointRetired, MalformedResponse, classify, describe
 from factory.teacher.limits import Limits
 from factory.teacher.pool import EndpointPool, EndpointSpec
 from factory.teacher.reasoning import split_reasoning
+from factory.teacher.sdk import RawResponse
 
 # Retried like 429 and 5xx, as the OpenAI SDK itself does: 408 means the server gave up waiting for
 # the request (a slow link or a busy proxy, not a bad request); 409 is what OpenAI answers on a lock
@@ -56,14 +54,6 @@ class AskSettings:
     tpm: float | None = None
     adaptive: bool = False
     adaptive_start: int = 16
-
-
-class MalformedResponse(Exception):
-    """A 200 response whose body holds no usable completion."""
-
-
-class EndpointRetired(Exception):
-    """One endpoint of a pool refused us outright; the request goes to another one."""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -121,12 +111,6 @@ class _WaitRetryAfterOrBackoff:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         hinted = _retry_after(exc) if exc else None
         return hinted if hinted is not None else self._backoff(retry_state)
-
-
-def _describe(exc: BaseException) -> str:
-    status = getattr(exc, "status_code", None)
-    text = str(exc).splitlines()[0][:300] if str(exc) else ""
-    return f"{type(exc).__name__}" + (f" {status}" if status else "") + (f": {text}" if text else "")
 
 
 def _outcome(finish_reason: str | None, split) -> str:
@@ -217,15 +201,18 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
         return body
     except Exception as exc:
         healthy, overloaded = not _blames_server(exc), _overloaded(exc)
-        record["attempt_errors"].append(_describe(exc))
+        refused = isinstance(exc, openai.APIStatusError) and exc.status_code in _ENDPOINT_STATUS
+        # one bad member of a pool (wrong key or path) is dropped and the others carry on; the last
+        # one is not, and its refusal stops the run (see ask_one)
+        retired = refused and pool.retire(member)
+        record["attempt_errors"].append(describe(exc))
+        record["attempt_classes"].append("refused" if retired else classify(exc))
         failed_on[:] = [member]
         response_obj = getattr(exc, "response", None)
         headers = getattr(response_obj, "headers", None)
         if (wait := _retry_after(exc)) is not None:
             limits.pause(wait)  # the server asked this client, not this request, to wait
-        refused = isinstance(exc, openai.APIStatusError) and exc.status_code in _ENDPOINT_STATUS
-        if refused and pool.retire(member):
-            # one bad member of a pool (wrong key or path) is dropped; the others carry on
+        if retired:
             raise EndpointRetired(f"{member.public_url} answered {exc.status_code}; retired from the pool") from exc
         raise
     finally:
@@ -257,9 +244,9 @@ async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spe
         sample_id=spec["sample_id"], problem_id=spec["problem_id"], sample_index=spec["sample_index"],
         session_id=settings.session_id, model=settings.model, endpoint=pool.members[0].public_url,
         messages=spec["messages"], sampling=json.dumps(sampling, sort_keys=True),
-        prompt_template_hash=settings.prompt_template_hash, error=None, finish_reason=None,
+        prompt_template_hash=settings.prompt_template_hash, error=None, error_class=None, finish_reason=None,
         reasoning=None, answer=None, reasoning_source="none", think_closed=True,
-        prompt_tokens=None, completion_tokens=None, reasoning_tokens=None, attempt_errors=[],
+        prompt_tokens=None, completion_tokens=None, reasoning_tokens=None, attempt_errors=[], attempt_classes=[],
     )
     failed_on: list = []
     retrying = AsyncRetrying(
@@ -273,15 +260,16 @@ async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spe
                 response = await _attempt(pool, limits, settings, spec, sampling, record, failed_on)
     except openai.APIStatusError as exc:
         if exc.status_code in _ENDPOINT_STATUS:
-            raise EndpointRefused(f"teacher at {record['endpoint']} answered {_describe(exc)}; check the URL "
+            raise EndpointRefused(f"teacher at {record['endpoint']} answered {describe(exc)}; check the URL "
                                   "(it usually ends in /v1), the model name and the API key") from None
         # a 4xx refused this request (too long, bad parameter): asking it again unchanged cannot help
-        record.update(outcome="failed" if is_transient(exc) else "rejected", error=_describe(exc))
+        record.update(outcome="failed" if is_transient(exc) else "rejected", error=describe(exc),
+                      error_class=classify(exc))
     except Exception as exc:  # every failure becomes data, so one bad sample never stops a run
         # Transient ones outlasted their retries. Anything else is unexpected (a bug here, or a reply
         # no check foresaw): not retried on the spot, where it would most likely fail again and each
         # try may be paid for, but "failed", not "rejected", so --retry-failed can ask again later.
-        record.update(outcome="failed", error=_describe(exc))
+        record.update(outcome="failed", error=describe(exc), error_class=classify(exc))
     else:
         choice = response["choices"][0]
         message = choice["message"]

@@ -189,7 +189,7 @@ class _Matcher:
             if len(xs) == 1:
                 return self.match(xs[0], ys[0])
             if "tuple" in (ka, kb) and {ka, kb} <= {"tuple", "list"}:
-                return all(self.match(x, y) for x, y in zip(xs, ys))
+                return all(self.match(x, y) for x, y in zip(xs, ys, strict=True))
             if "tuple" in (ka, kb):
                 return False  # an ordered tuple is not a set
             return self._unordered(xs, ys)

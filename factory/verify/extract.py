@@ -89,7 +89,8 @@ def answer_boxes(part: str) -> list[str]:
     end = len(part)
     while end > 0:  # paragraphs from the last; a blank or unclosed box does not hide an earlier answer
         start = part.rfind("\n\n", 0, end)
-        boxes = boxed_contents(part[start + 1 if start >= 0 else 0:end]) if _BOX.search(part, max(start, 0), end) else []
+        has_box = _BOX.search(part, max(start, 0), end)
+        boxes = boxed_contents(part[start + 1 if start >= 0 else 0:end]) if has_box else []
         if boxes:
             return boxes
         end = start

@@ -106,7 +106,8 @@ def _matrix(m: re.Match) -> str:
 def _repeating(m: re.Match) -> str:
     sign, whole, fixed, rep = m.groups()
     # 0.1\overline{6} = (16 - 1) / 90: standard repeating-decimal identity, done exactly.
-    value = Fraction(int(whole or "0")) + Fraction(int(fixed + rep) - int(fixed or "0"), (10 ** len(rep) - 1) * 10 ** len(fixed))
+    repeating = Fraction(int(fixed + rep) - int(fixed or "0"), (10 ** len(rep) - 1) * 10 ** len(fixed))
+    value = Fraction(int(whole or "0")) + repeating
     return f"{sign}\\frac{{{value.numerator}}}{{{value.denominator}}}"
 
 

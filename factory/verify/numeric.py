@@ -132,7 +132,8 @@ def _func(name: str, v):
 
 
 def _log(a, base):
-    if isinstance(a, Fraction) and isinstance(base, Fraction) and a.denominator == base.denominator == 1 and base > 1 and a >= 1:
+    integers = isinstance(a, Fraction) and isinstance(base, Fraction) and a.denominator == base.denominator == 1
+    if integers and base > 1 and a >= 1:
         k, x = 0, Fraction(1)
         while x < a:  # bounded: a has at most 2*MAX_BITS bits
             x *= base

@@ -103,7 +103,8 @@ class _Worker:
     def __init__(self) -> None:
         mp = multiprocessing.get_context("spawn")
         self.conn, child = mp.Pipe()
-        self.proc = mp.Process(target=_worker_main, args=(child, MEMORY_LIMIT_BYTES), daemon=True, name="factory-verify-sympy")
+        self.proc = mp.Process(target=_worker_main, args=(child, MEMORY_LIMIT_BYTES), daemon=True,
+                               name="factory-verify-sympy")
         self.proc.start()
         child.close()
         self.pid = os.getpid()

@@ -5,13 +5,14 @@ ones included), every request sent to the teacher (the exact messages and sampli
 reply text, which lives in the journal and the shards), every verdict, every sample's final fate,
 and where each published row landed. The `lineage` view joins a published row to its source, its
 request and its verdict. The DDL below is also written to `schemas/provenance.sql` by
-`factory.schemas`.
+`factory.store.schemas`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -62,7 +63,8 @@ CREATE TABLE requests (
     sampling             JSON NOT NULL,
     prompt_template_hash VARCHAR NOT NULL,
     attempts             BIGINT NOT NULL,
-    outcome              VARCHAR NOT NULL, -- complete | truncated_reasoning | truncated_answer | empty | filtered | failed | rejected
+    outcome              VARCHAR NOT NULL, -- complete | truncated_reasoning | truncated_answer | empty | filtered
+                                           -- | failed | rejected
     error                VARCHAR,
     finish_reason        VARCHAR,
     reasoning_source     VARCHAR NOT NULL,
@@ -135,6 +137,13 @@ JOIN problems p ON p.problem_id = pub.problem_id AND p.status = 'ok'
 CROSS JOIN runs run;
 """
 
+
+
+def relations() -> list[str]:
+    """The tables and views of the database, in the order the DDL creates them."""
+    return re.findall(r"^CREATE (?:TABLE|VIEW) (\w+)", DDL, flags=re.MULTILINE)
+
+
 _INGEST = """
 INSERT INTO runs SELECT * FROM run_in;
 INSERT INTO sessions SELECT * FROM sessions_in;
@@ -192,7 +201,7 @@ def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems
         verdicts: VERDICT_SCHEMA rows.
         placements: `PublishResult.placements`.
         outcomes: `PublishResult.outcomes`.
-        costs: rows of `endpoint_costs` (see `factory.cost.endpoint_costs`).
+        costs: rows of `endpoint_costs` (see `factory.report.cost.endpoint_costs`).
 
     Returns:
         The path of the database.

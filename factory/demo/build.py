@@ -1,11 +1,11 @@
 """Write the offline demo's inputs: synthetic problems, a second source, an eval set and a tokenizer.
 
 The demo pipeline must run with nothing outside the repo, so its data is generated here from seeded
-templates (`factory.demo_problems`) with sympy-computed answers, and its tokenizer is a small
+templates (`factory.demo.problems`) with sympy-computed answers, and its tokenizer is a small
 byte-level BPE trained on those problems plus a little reasoning English written below. Everything is
 a pure function of `--seed`, so regenerating the committed files is a no-op:
 
-    python -m factory.demo_data --out datasets/demo
+    python -m factory.demo --out datasets/demo
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from factory.demo_problems import TEMPLATES, draw, normalize
+from factory.demo.problems import TEMPLATES, draw, normalize
 
 N_EXTRA_NEW = 30  # extra.jsonl: problems found in no other file
 N_EXTRA_COPIES = 25  # extra.jsonl: copies of problems.jsonl rows (cross-source duplicates)
@@ -253,7 +253,7 @@ def write_demo(out: Path, seed: int = 0, tokenizer: bool = True) -> dict[str, Pa
 
 
 def main(argv: list[str] | None = None) -> None:
-    """CLI: `python -m factory.demo_data --out datasets/demo [--seed 0] [--no-tokenizer]`."""
+    """CLI: `python -m factory.demo --out datasets/demo [--seed 0] [--no-tokenizer]`."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("datasets/demo"))
     parser.add_argument("--seed", type=int, default=0)

@@ -1,4 +1,4 @@
-"""The verify stage's driver side: judge every journaled sample that has no verdict yet.
+"""The judge stage's driver side (shown as `verify` in progress and status): give every journaled sample a verdict.
 
 Verdicts land as Parquet parts under RUN_DIR/verdicts/KEY/, each written atomically, so a crash loses
 at most the batches in flight and a resumed run judges only what is missing. KEY hashes what a
@@ -17,11 +17,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from factory.config import PipelineConfig
-from factory.journal import REPLIED, samples_dataset
-from factory.progress import Progress
-from factory.records import VERDICT_SCHEMA
-from factory.rundir import write_parquet_atomic
-from factory.stages.verdicts import JUDGE_VERSION, SLIM_FIELDS, judge_batch, trace_hash
+from factory.executor import Executor
+from factory.report.progress import Progress
+from factory.stages.judge.batch import JUDGE_VERSION, SLIM_FIELDS, judge_batch, trace_hash
+from factory.store.journal import REPLIED, samples_dataset
+from factory.store.records import VERDICT_SCHEMA
+from factory.store.rundir import write_parquet_atomic
+
 
 def judge_key(cfg: PipelineConfig) -> str:
     rules = dict(version=JUDGE_VERSION, filters=cfg.filters.model_dump(), tokenizer=cfg.tokenizer.model_dump())
@@ -52,7 +54,7 @@ def _needing_verdicts(run_dir: Path, have: dict[str, str | None], refs: dict[str
     """Samples with no verdict, or whose verdict was made on a different reply (re-asked since)."""
     todo = set()
     for batch in _scan(run_dir, ["sample_id", "problem_id", "reasoning", "answer"]):
-        for sid, pid, reasoning, answer in zip(*(batch[c].to_pylist() for c in batch.schema.names)):
+        for sid, pid, reasoning, answer in zip(*(batch[c].to_pylist() for c in batch.schema.names), strict=True):
             if pid in refs and have.get(sid, "missing") != trace_hash(reasoning or "", answer or ""):
                 todo.add(sid)
     return todo
@@ -69,14 +71,12 @@ def _batches(run_dir: Path, todo: set[str], size: int):
         yield pending
 
 
-def check(cfg: PipelineConfig, problems: pa.Table, run_dir: Path, session_id: str) -> int:
-    """Verify what needs a verdict through Ray tasks, streaming the journal; return how many were judged."""
-    from factory.executor import map_batches
-
+def judge(cfg: PipelineConfig, problems: pa.Table, run_dir: Path, session_id: str, executor: Executor) -> int:
+    """Verify what needs a verdict in batches on the executor, streaming the journal; return how many were judged."""
     key = judge_key(cfg)
     stored = read_verdicts(run_dir, key)
-    have = dict(zip(stored["sample_id"].to_pylist(), stored["trace_hash"].to_pylist()))
-    refs = dict(zip(problems["problem_id"].to_pylist(), problems["reference_answer"].to_pylist()))
+    have = dict(zip(stored["sample_id"].to_pylist(), stored["trace_hash"].to_pylist(), strict=True))
+    refs = dict(zip(problems["problem_id"].to_pylist(), problems["reference_answer"].to_pylist(), strict=True))
     todo = _needing_verdicts(run_dir, have, refs)
     if not todo:
         return 0
@@ -96,6 +96,6 @@ def check(cfg: PipelineConfig, problems: pa.Table, run_dir: Path, session_id: st
         written += 1
         progress.add(table["reason"].to_pylist())
 
-    map_batches(judge_batch, batches, on_result, cfg.ray)
+    executor.map(judge_batch, batches, on_result)
     progress.line(final=True)
     return len(todo)

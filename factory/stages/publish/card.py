@@ -10,7 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 import yaml
 
-from factory.records import PUBLISHED_SCHEMA, Manifest, PublishedRow
+from factory.store.records import PUBLISHED_SCHEMA, Manifest, PublishedRow
 
 # For columns whose model field has no description of its own.
 _COLUMN_NOTES = {
@@ -23,7 +23,7 @@ _COLUMN_NOTES = {
     "prompt_tokens": "tokens of the prompt (system + user messages)",
     "reasoning_tokens": "tokens of `reasoning`",
     "answer_tokens": "tokens of `answer`",
-    "total_tokens": "prompt + reasoning + answer tokens",
+    "total_tokens": "prompt + reasoning + answer tokens (texts only, no chat template)",
 }
 
 _DTYPES = {pa.string(): "string", pa.int64(): "int64", pa.float64(): "float64", pa.bool_(): "bool"}
@@ -83,7 +83,7 @@ Teacher reasoning traces for math problems, made by the `{manifest.pipeline}` pi
 distill-factory (run `{manifest.run_id}`, published {manifest.created_at}).
 Every row's final answer was checked against the problem's reference answer; exact duplicate traces
 of the same problem were removed, keeping the lowest sample index. Token counts are measured with
-the tokenizer `{manifest.tokenizer}`.
+the tokenizer `{manifest.tokenizer}`, on the texts alone (no chat template).
 
 **{c.get("published", 0)}** rows published in {len(manifest.shards)} shard(s), out of
 {c.get("samples", 0)} teacher samples for {c.get("problems_ok", 0)} problems
@@ -100,7 +100,10 @@ the tokenizer `{manifest.tokenizer}`.
 
 ## Curriculum buckets
 
-Rows by the smallest context length that holds the whole sample (prompt, reasoning and answer).
+Rows by the smallest context length that holds the row's `total_tokens`: the prompt, reasoning and
+answer texts, each counted on its own without special tokens. A chat template's role markers and the
+`<think>` tags around the reasoning are not counted, so a row near a bucket's limit may exceed it once
+templated; leave the student a margin.
 
 {_table(("bucket", "rows"), buckets)}
 

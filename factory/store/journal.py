@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from factory.records import SAMPLE_SCHEMA
+from factory.store.records import SAMPLE_SCHEMA
 
 # outcomes the teacher gave for the sample itself; `failed` (transient errors outlasted the retries)
 # is stored too, but may be asked again with `factory run --retry-failed`
@@ -70,7 +70,7 @@ class Journal:
             os.fsync(self._file.fileno())
             self.written += len(records)
             entries = []
-            for r, line in zip(records, lines):
+            for r, line in zip(records, lines, strict=True):
                 self._end += len(line)
                 entries.append(json.dumps(_entry(r, self._end)) + "\n")
             # not fsynced: an index line lost in a crash is rebuilt from the journal, which is

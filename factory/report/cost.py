@@ -18,8 +18,7 @@ from pathlib import Path
 
 from factory.config import PriceConfig
 from factory.redact import public_endpoint
-from factory.rundir import write_atomic
-
+from factory.store.rundir import write_atomic
 
 PRICES_FILE = "prices.json"
 
@@ -58,7 +57,7 @@ def gpu_usd(price: PriceConfig | None, hours: float) -> float:
     """Dollars for the wall time an endpoint was used at its GPU-hour price.
 
     `gpu_hour` is the price of the whole endpoint (all the GPUs behind its URL) per hour, so this is
-    hours x gpu_hour; `factory.progress` uses the same function for its live figure.
+    hours x gpu_hour; `factory.report.progress` uses the same function for its live figure.
     """
     return hours * price.gpu_hour if price is not None else 0.0
 
@@ -73,7 +72,7 @@ def answer_tokens(completion_tokens: int | None, reasoning_tokens: int | None) -
 
 def run_costs(run_dir: Path, published: int) -> list[dict]:
     """`endpoint_costs` of everything a run's journal holds, at the prices its sessions recorded."""
-    from factory.journal import iter_index
+    from factory.store.journal import iter_index
 
     return endpoint_costs(iter_index(run_dir), load_prices(run_dir), published)
 

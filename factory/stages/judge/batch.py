@@ -1,6 +1,6 @@
-"""The verify stage's unit of work: trace filters, answer checking and token counts for a batch.
+"""The judge stage's unit of work: trace filters, answer checking and token counts for a batch.
 
-Runs inside a worker (a Ray task), takes slim sample dicts and the problems' reference answers, and
+Runs inside a worker (an executor task), takes slim sample dicts and the problems' reference answers, and
 returns a VERDICT_SCHEMA table. Over-length is decided here because it needs the token counts.
 """
 
@@ -12,8 +12,8 @@ import time
 import pyarrow as pa
 
 from factory.config import FilterConfig
-from factory.records import VERDICT_SCHEMA
-from factory.tokenize import count_tokens, load_tokenizer
+from factory.stages.judge.tokens import count_tokens, load_tokenizer
+from factory.store.records import VERDICT_SCHEMA
 from factory.verify import check_trace, prepare_reference, verify_prepared
 from factory.verify.filters import answer_policy
 

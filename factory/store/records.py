@@ -1,7 +1,7 @@
 """The published data contracts: one pydantic model per record, Arrow schemas derived from them.
 
 The pydantic models are the single source of truth. `arrow_schema()` turns a model into an explicit
-Arrow schema (no inference anywhere), and `factory.schemas` writes their JSON Schemas to `schemas/`,
+Arrow schema (no inference anywhere), and `factory.store.schemas` writes their JSON Schemas to `schemas/`,
 where a test checks they have not drifted.
 """
 
@@ -62,8 +62,11 @@ class SampleResult(_Record):
                                          "unexpected one (--retry-failed asks again); rejected: the endpoint "
                                          "refused this request (4xx)")
     error: str | None
+    error_class: str | None = Field(None, description="class of `error`: 429, 5xx, timeout, connection, "
+                                    "malformed, 4xx, refused or other (absent in journals of before 2026-11-30)")
     attempt_errors: list[str] | None = Field(None, description="what each failed attempt met, in order (the "
                                              "last one's is also `error` when the sample failed)")
+    attempt_classes: list[str] | None = Field(None, description="the class of each of `attempt_errors`")
     finish_reason: str | None
     reasoning: str | None = Field(description="reasoning text, tags stripped")
     answer: str | None = Field(description="content after the reasoning")

@@ -15,9 +15,10 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
+from factory.config import PipelineConfig
 from factory.errors import SourceError
-from factory.records import PROBLEM_SCHEMA
-from factory.sources.loaders import RawProblem
+from factory.stages.sources.loaders import RawProblem, load_source
+from factory.store.records import PROBLEM_SCHEMA
 
 _SPACE = re.compile(r"\s+")
 
@@ -35,7 +36,7 @@ def problem_id(text: str) -> str:
 def reference_answers(problems: pa.Table) -> dict[str, str]:
     """problem text -> reference answer, for problems that have one (what a simulated teacher knows)."""
     texts, answers = problems["problem"].to_pylist(), problems["reference_answer"].to_pylist()
-    return {text: answer for text, answer in zip(texts, answers) if answer}
+    return {text: answer for text, answer in zip(texts, answers, strict=True) if answer}
 
 
 def build_problems(
@@ -78,3 +79,10 @@ def build_problems(
                  reference_answer=r.answer, status=status, duplicate_of=dup_of)
         )
     return pa.Table.from_pylist(out, schema=PROBLEM_SCHEMA)
+
+
+def load_problems(cfg: PipelineConfig) -> pa.Table:
+    """Every source and eval set of a pipeline, read and decided (the problems table of a run)."""
+    rows = (row for src in cfg.sources for row in load_source(src))
+    eval_rows = [row for src in cfg.decontaminate for row in load_source(src)]
+    return build_problems(rows, eval_rows, cfg.limit)

@@ -1,7 +1,7 @@
 """`factory status RUN_DIR`: progress and counts per stage and per rejection reason, and cost.
 
 Cost is per endpoint (prompt, reasoning and answer tokens, GPU hours, dollars) and for the whole run,
-with dollars per published sample (an accepted, verified one), from `factory.cost`.
+with dollars per published sample (an accepted, verified one), from `factory.report.cost`.
 
 Reads the run's files directly (problems table, journal, verdict parts, manifest), so it works
 while a run is going, after a crash, and before any provenance exists.
@@ -16,10 +16,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from factory.config import PipelineConfig
-from factory.cost import cost_totals, run_costs
 from factory.errors import RunDirError
-from factory.journal import ledger, lost_requests
-from factory.stages.check import judge_key, read_verdicts
+from factory.report.cost import cost_totals, run_costs
+from factory.stages.judge.stage import judge_key, read_verdicts
+from factory.store.journal import ledger, lost_requests
 
 
 def collect(run_dir: Path) -> dict:
@@ -80,7 +80,8 @@ def _endpoint_table(endpoints: dict) -> list[str]:
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
 
     def fmt(cells):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        pairs = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs)
     return ["  " + fmt(cols)] + ["  " + fmt(r) for r in rows]
 
 

@@ -8,29 +8,22 @@ A line reads, for example:
 
     [generate] 40/120  8.0/s  9,600 tok/s (7,200 out)  complete 38, failed 2  errors: 429=3, timeout=1  $0.0130  ETA 10s
 
-Outcomes count samples; errors count failed attempts (requests), by class (see `error_class`).
+Outcomes count samples; errors count failed attempts (requests), by class (see `factory.teacher.failures`).
 """
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections import Counter
 
-from factory.cost import gpu_usd, token_usd, widen
+from factory.report.cost import gpu_usd, token_usd, widen
+from factory.teacher.failures import ERROR_CLASSES as FAILURE_CLASSES
+from factory.teacher.failures import legacy_class
 
 # classes of failed attempts, in display order; `retried` is an earlier failed attempt of a sample
 # whose journal record does not say what that failure was (only its final error is recorded)
-ERROR_CLASSES = ("429", "5xx", "timeout", "connection", "malformed", "4xx", "refused", "other", "retried")
-_MALFORMED = {"MalformedResponse", "JSONDecodeError", "APIResponseValidationError"}
-# `factory.teacher.client._describe`: "ExceptionType[ status][: first line of the message]"
-_DESCRIBED = re.compile(r"(?P<name>[\w.]+)(?: (?P<status>\d{3})\b)?")
-
-
-def log(line: str) -> None:
-    """A status line for the person watching: on stderr, so stdout stays for results."""
-    print(line, file=sys.stderr, flush=True)
+ERROR_CLASSES = (*FAILURE_CLASSES, "retried")
 
 
 def request_cost(record: dict, prices: dict) -> float:
@@ -38,52 +31,22 @@ def request_cost(record: dict, prices: dict) -> float:
     return token_usd(prices.get(record.get("endpoint")), record.get("prompt_tokens"), record.get("completion_tokens"))
 
 
-def error_class(error: str | None) -> str | None:
-    """The class of one failed attempt from its description as the client records it (`error`).
-
-    429, 5xx, timeout (client timeouts and 408), connection, malformed (a 200 with an unusable body),
-    4xx (any other status: the request was refused), refused (401/403/404: an endpoint retired from
-    its pool), other. An already classified value (one of ERROR_CLASSES) is returned as it is.
-    """
-    if not error:
-        return None
-    if error in ERROR_CLASSES:
-        return error
-    m = _DESCRIBED.match(error)
-    if m is None:
-        return "other"
-    name = m["name"].rsplit(".", 1)[-1]
-    status = int(m["status"]) if m["status"] else None
-    if status == 429:
-        return "429"
-    if status is not None and status >= 500:
-        return "5xx"
-    if status == 408 or "Timeout" in name:
-        return "timeout"
-    if status is not None:
-        return "4xx"
-    if "Connection" in name or name in ("ConnectError", "ReadError", "RemoteProtocolError"):
-        return "connection"
-    if name in _MALFORMED:
-        return "malformed"
-    if name == "EndpointRetired":
-        return "refused"
-    return "other"
-
-
 def attempt_errors(record: dict) -> Counter:
-    """The failed attempts of one journal record, by class.
+    """The failed attempts of one journal record, by class (see `factory.teacher.failures`).
 
-    A record with `attempt_errors` (one description per failed attempt, the final one included) is
-    classified attempt by attempt. Otherwise only its final `error` is known: that one is classified,
-    and its other failed attempts (every attempt but the last, which either answered or is `error`)
-    are counted as `retried`.
+    The client records each attempt's class as it fails (`attempt_classes`). Records of older journals
+    lack it: their `attempt_errors` descriptions are classed by `legacy_class`, and records with no
+    list at all (older still) have only their final `error` classed and every earlier attempt counted
+    as `retried`.
     """
+    classes = record.get("attempt_classes")
+    if classes is not None:
+        return Counter(classes)
     listed = record.get("attempt_errors")
     if listed is not None:
-        return Counter(c for c in map(error_class, listed) if c)
+        return Counter(c for c in map(legacy_class, listed) if c)
     counts: Counter = Counter()
-    if final := error_class(record.get("error")):
+    if final := record.get("error_class") or legacy_class(record.get("error")):
         counts[final] += 1
     if (earlier := (record.get("attempts") or 1) - 1) > 0:
         counts["retried"] += earlier
@@ -95,7 +58,7 @@ class Progress:
 
     `prices` maps public endpoint URL -> PriceConfig. The cost shown is this stage's: token prices
     per record, plus for GPU-hour priced endpoints the hours from the first request sent to the last
-    answer back (the records' started_at/finished_at), the way `factory.cost` charges a session.
+    answer back (the records' started_at/finished_at), the way `factory.report.cost` charges a session.
     """
 
     def __init__(self, stage: str, total: int, every_s: float = 5.0, stream=None, prices: dict | None = None,

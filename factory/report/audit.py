@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from factory.errors import FactoryError, RunDirError
+from factory.store.provenance import PROVENANCE_DB, relations
 
 SUMMARY = {
     "problems by source and status": """
@@ -27,7 +28,7 @@ SUMMARY = {
 
 
 def connect(run_dir: Path) -> duckdb.DuckDBPyConnection:
-    db = Path(run_dir) / "provenance.duckdb"
+    db = Path(run_dir) / PROVENANCE_DB
     if not db.is_file():
         raise RunDirError(f"no provenance database at {str(db)!r}; it is written when `factory run` publishes")
     return duckdb.connect(str(db), read_only=True)
@@ -49,8 +50,8 @@ def audit(run_dir: Path, sql: str | None = None) -> str:
             try:
                 return _table(con.sql(sql))
             except duckdb.Error as e:
-                raise FactoryError(f"SQL failed: {str(e).splitlines()[0]}; tables: runs, sessions, problems, "
-                                   "requests, outcomes, verdicts, published, view lineage") from None
+                raise FactoryError(f"SQL failed: {str(e).splitlines()[0]}; tables and views: "
+                                   f"{', '.join(relations())}") from None
         return "\n\n".join(f"== {title}\n{_table(con.sql(q))}" for title, q in SUMMARY.items())
     finally:
         con.close()

@@ -1,0 +1,139 @@
+"""Published rows into HF-layout Parquet shards: sizes estimated up front, rows streamed, one row group at a time.
+
+Shards are split under both a row and a byte limit from a per-row size estimate made before writing,
+so every shard's name (`train-K-of-N`) is known when it is written; row groups never straddle two
+shards. Output is deterministic: the same rows give byte-identical shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from factory.config import PublishConfig
+from factory.errors import RunDirError
+from factory.stages.publish.select import ORDER, ROWS_SQL
+from factory.store.records import PUBLISHED_SCHEMA, ShardEntry
+
+DATA_DIR = "data"
+SPLIT = "train"
+
+PLACEMENT_SCHEMA = pa.schema([
+    pa.field("sample_id", pa.string(), nullable=False), pa.field("problem_id", pa.string(), nullable=False),
+    pa.field("shard", pa.string(), nullable=False), pa.field("row_index", pa.int64(), nullable=False)])
+
+
+# Size estimate per row on top of its text bytes: Parquet length prefixes, int64 columns, list
+# offsets and levels. Per file: footer, Arrow schema; per row group: column-chunk metadata. All
+# generous, so that uncompressed estimate + overheads bounds the file size.
+_ROW_OVERHEAD = 160
+_FILE_OVERHEAD = 8 * 1024
+_ROW_GROUP_OVERHEAD = 4 * 1024
+# Columns whose values repeat across rows (one problem, n samples) are worth a dictionary; the
+# long unique texts are not, and would only make the writer try and fall back.
+_DICTIONARY = ["problem_id", "run_id", "source", "source_row", "problem", "reference_answer",
+               "predicted_answer", "model"]
+# Statistics only where predicate pushdown helps; min/max of long texts would bloat the footer.
+_STATISTICS = ["id", "problem_id", "run_id", "source", "model", "sample_index", "prompt_tokens",
+               "reasoning_tokens", "answer_tokens", "total_tokens", "curriculum_bucket"]
+
+
+
+def _estimate_sql() -> str:
+    """Per published row (in shard order): its text bytes plus generous fixed overheads."""
+    texts = " + ".join(f"strlen({f.name})" for f in PUBLISHED_SCHEMA if pa.types.is_string(f.type))
+    items = "list_sum(list_transform(messages, lambda m: strlen(m.role) + strlen(m.content) + 8))"
+    return f"SELECT {texts} + coalesce({items}, 0) + {_ROW_OVERHEAD} AS est FROM ({ROWS_SQL}) {ORDER}"
+
+
+def _checked(chunk: pa.Table) -> pa.Table:
+    """Cast a chunk of DuckDB output to PUBLISHED_SCHEMA, refusing nulls the schema forbids."""
+    for field in PUBLISHED_SCHEMA:  # the joins should make nulls impossible; check, do not trust
+        if chunk[field.name].null_count:
+            raise RunDirError(f"publish: column {field.name!r} of a published row is null; the inputs are inconsistent")
+    return chunk.cast(PUBLISHED_SCHEMA)
+
+
+def _rechunk(batches: Iterator[pa.RecordBatch], sizes: Iterable[int]) -> Iterator[pa.Table]:
+    """Regroup a batch stream into tables of exactly `sizes` rows, in order (row groups of shards)."""
+    pending: list[pa.RecordBatch] = []
+    have = 0
+    for size in sizes:
+        while have < size:
+            batch = next(batches)
+            pending.append(batch)
+            have += batch.num_rows
+        table = pa.Table.from_batches(pending)
+        yield table.slice(0, size)
+        rest = table.slice(size)
+        pending, have = rest.to_batches(), rest.num_rows
+
+
+def shard_bounds(row_bytes: np.ndarray, max_rows: int, max_bytes: int) -> list[tuple[int, int]]:
+    """Split rows into consecutive (start, stop) shards under both limits (at least one row each)."""
+    cum = np.cumsum(row_bytes)
+    budget = max(max_bytes - _FILE_OVERHEAD, 0)
+    bounds, start, n = [], 0, len(row_bytes)
+    while start < n:
+        before = cum[start - 1] if start else 0
+        fit = int(np.searchsorted(cum, before + budget, side="right"))  # rows [start, fit) fit the budget
+        stop = min(start + max_rows, max(fit, start + 1), n)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _write_shard(path: Path, chunks: Iterable[pa.Table], row_group_rows: int) -> None:
+    """Write one shard file, one row group per chunk."""
+    with pq.ParquetWriter(path, PUBLISHED_SCHEMA, compression="zstd", use_dictionary=_DICTIONARY,
+                          write_statistics=_STATISTICS) as writer:
+        for chunk in chunks:
+            writer.write_table(chunk, row_group_size=row_group_rows)
+
+
+def write_shards(con: duckdb.DuckDBPyConnection, run_id: str, staging: Path,
+                  cfg: PublishConfig) -> tuple[list[ShardEntry], pa.Table]:
+    """Stream the published rows into shards under `staging/data`; return manifest entries and placements."""
+    (staging / DATA_DIR).mkdir()
+    rg = cfg.row_group_rows
+    est = con.sql(_estimate_sql(), params={"run_id": run_id}).to_arrow_table()["est"].to_numpy()
+    bounds = shard_bounds(est + -(-_ROW_GROUP_OVERHEAD // rg), cfg.max_shard_rows, cfg.max_shard_bytes)
+    # nothing accepted still gets one empty shard: loaders fail on a card whose data_files match nothing
+    bounds = bounds or [(0, 0)]
+    # row groups never straddle two shards, so each shard is a whole number of chunks
+    sizes = [min(rg, stop - i) for start, stop in bounds for i in range(start, stop, rg)]
+    reader = con.sql(f"{ROWS_SQL} {ORDER}", params={"run_id": run_id}).to_arrow_reader(max(rg, 1024))
+    keys: list[pa.Table] = []
+
+    def chunks() -> Iterator[pa.Table]:
+        for chunk in _rechunk(iter(reader), sizes):
+            chunk = _checked(chunk)
+            keys.append(chunk.select(["id", "problem_id"]))
+            yield chunk
+
+    stream = chunks()
+    entries, shard_col, index_col = [], [], []
+    for k, (start, stop) in enumerate(bounds):
+        rel = f"{DATA_DIR}/{SPLIT}-{k:05d}-of-{len(bounds):05d}.parquet"
+        _write_shard(staging / rel, itertools.islice(stream, -(-(stop - start) // rg)), rg)
+        entries.append(ShardEntry(path=rel, rows=stop - start, bytes=(staging / rel).stat().st_size,
+                                  sha256=_sha256(staging / rel)))
+        shard_col.append(pa.repeat(rel, stop - start))
+        index_col.append(np.arange(stop - start, dtype=np.int64))
+    if not keys:
+        return entries, PLACEMENT_SCHEMA.empty_table()
+    ids = pa.concat_tables(keys)
+    return entries, pa.table([ids["id"], ids["problem_id"], pa.concat_arrays(shard_col),
+                              pa.array(np.concatenate(index_col))], schema=PLACEMENT_SCHEMA)

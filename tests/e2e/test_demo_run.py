@@ -7,9 +7,10 @@ import json
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from conftest import DEMO, factory
 
-from factory.records import CURRICULUM_BUCKETS, PUBLISHED_SCHEMA
+from factory.store.records import CURRICULUM_BUCKETS, PUBLISHED_SCHEMA
+
+from support.cli import DEMO, factory
 
 pytestmark = pytest.mark.e2e
 LIMIT = 30
@@ -45,8 +46,10 @@ def test_shards_load_with_datasets_unchanged(demo_run, tmp_path):
     assert row["messages"][1]["content"].startswith("<think>\n") and "</think>" in row["messages"][1]["content"]
     assert row["curriculum_bucket"] in CURRICULUM_BUCKETS and row["total_tokens"] > 0
     assert row["total_tokens"] == row["prompt_tokens"] + row["reasoning_tokens"] + row["answer_tokens"]
-    via_card = datasets.load_dataset(str(out), split="train", cache_dir=cache)  # the dataset card's configs find the shards
+    # the dataset card's configs find the shards
+    via_card = datasets.load_dataset(str(out), split="train", cache_dir=cache)
     assert via_card.num_rows == ds.num_rows
+    assert files
     for f in files:
         assert pq.read_schema(f).remove_metadata() == PUBLISHED_SCHEMA
 
@@ -58,10 +61,11 @@ def test_shards_train_with_trl_sft_unchanged(demo_run, tmp_path):
     built from a config (nothing downloaded), with the demo's own tokenizer and a plain chat template.
     """
     pytest.importorskip("trl", reason="TRL is not installed; pip install -e '.[train]' to run this test")
-    import datasets
     import torch
     import transformers
     from trl import SFTConfig, SFTTrainer
+
+    import datasets
 
     out, _ = demo_run
     ds = datasets.load_dataset(str(out), split="train", cache_dir=str(tmp_path / "hf-cache"))
@@ -110,6 +114,8 @@ def test_every_published_row_joins_its_request_and_problem(demo_run):
     journal_lines = sum(1 for f in (out / "journal").glob("*.jsonl") for _ in open(f))
     assert con.execute("SELECT count(*) FROM requests").fetchone()[0] == journal_lines == 4 * LIMIT
     reasons = dict(con.execute("SELECT reason, count(*) FROM outcomes WHERE status = 'rejected' GROUP BY 1").fetchall())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sum(reasons.values()) == manifest["counts"]["rejected"] > 0
     assert set(reasons) <= {"wrong_answer", "truncated", "duplicate_trace", "no_answer", "hedged", "unparseable",
                             "unclosed_think", "request_failed", "over_length", "empty"}
     con.close()

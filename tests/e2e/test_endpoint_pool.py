@@ -2,10 +2,11 @@
 
 import duckdb
 import pytest
-from conftest import DEMO, factory, pipeline_copy
 
 from factory.config import load_pipeline
-from factory.runner import load_problems
+from factory.stages.sources import load_problems
+
+from support.cli import DEMO, factory, pipeline_copy
 
 pytestmark = pytest.mark.e2e
 KEY_A, KEY_B = "sk-pool-a-secret-111", "sk-pool-b-secret-222"
@@ -13,7 +14,7 @@ KEY_A, KEY_B = "sk-pool-a-secret-111", "sk-pool-b-secret-222"
 
 def test_endpoints_from_the_pipeline_share_the_work_by_weight_and_are_costed_each(tmp_path, clean_sim):
     table = load_problems(load_pipeline(DEMO))
-    answers = dict(zip(table["problem"].to_pylist(), table["reference_answer"].to_pylist()))
+    answers = dict(zip(table["problem"].to_pylist(), table["reference_answer"].to_pylist(), strict=True))
     out = tmp_path / "run"
     with clean_sim(answers, latency_ms=50) as a, clean_sim(answers, latency_ms=50) as b:
         endpoints = [

@@ -1,23 +1,14 @@
 """Ray is the run's own unless a cluster is named: a stale record of another cluster never hangs a run."""
 
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import DEMO, factory
 
-from factory.config import RayConfig
-from factory.executor import cluster_address
+from support.cli import DEMO, factory, free_port
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -28,7 +19,7 @@ def ray_tmpdir():
     """
     root = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
     (root / "ray").mkdir()
-    (root / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{_free_port()}")  # nothing listens there
+    (root / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{free_port()}")  # nothing listens there
     yield root
     shutil.rmtree(root, ignore_errors=True)
 
@@ -43,13 +34,3 @@ def test_a_stale_cluster_record_is_ignored_and_the_run_starts_its_own_ray(tmp_pa
     assert "published" in result.stdout
     # it really ran there: its session lives in the planted temp dir, beside the stale record
     assert any(p.name.startswith("session_") for p in (ray_tmpdir / "ray").iterdir())
-
-
-def test_the_embedded_instance_unless_a_cluster_is_named(monkeypatch):
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    assert cluster_address(RayConfig()) == (None, "RAY_ADDRESS and ray.address unset")
-    assert cluster_address(RayConfig(address="10.0.0.5:6379")) == ("10.0.0.5:6379", "ray.address")
-    monkeypatch.setenv("RAY_ADDRESS", "ray://head:10001")
-    assert cluster_address(RayConfig(address="10.0.0.5:6379")) == ("ray://head:10001", "RAY_ADDRESS")
-    monkeypatch.setenv("RAY_ADDRESS", "local")
-    assert cluster_address(RayConfig()) == (None, "RAY_ADDRESS=local")

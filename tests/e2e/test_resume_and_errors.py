@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -10,20 +9,17 @@ import urllib.request
 
 import openai
 import pytest
-from conftest import DEMO, ROOT, factory, pipeline_copy
 
-from factory.journal import latest_records
-from factory.teacher.asker import TRANSIT_SHARE
-from factory.runner import load_problems
 from factory.config import load_pipeline
+from factory.stages.sources import load_problems
+from factory.store.journal import latest_records
+from factory.teacher.asker import TRANSIT_SHARE
+
+from support.cli import DEMO, ROOT, demo_answers, factory, free_port, pipeline_copy
 
 pytestmark = pytest.mark.e2e
 SECRET = "sk-test-secret-do-not-write-123"
 
-
-def demo_answers():
-    table = load_problems(load_pipeline(DEMO))
-    return dict(zip(table["problem"].to_pylist(), table["reference_answer"].to_pylist()))
 
 
 def all_bytes(path):
@@ -92,7 +88,8 @@ def test_failed_samples_wait_for_retry_failed(tmp_path, clean_sim):
         retried = factory("run", pipeline, "--out", out, "--limit", 2, "--retry-failed")
         assert retried.returncode == 0, retried.stderr
         assert healthy.stats()["requests"] == 8
-    assert {r["outcome"] for r in latest_records(out).values()} <= {"complete", "truncated_reasoning"}
+    latest = latest_records(out)
+    assert len(latest) == 8 and {r["outcome"] for r in latest.values()} <= {"complete", "truncated_reasoning"}
 
 
 def test_wrong_url_path_is_refused_before_anything_is_written(tmp_path, clean_sim):
@@ -143,14 +140,9 @@ def test_demo_sources_hold_missing_references_duplicates_and_eval_copies():
     assert statuses.count("duplicate") == 25
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_sim_teacher_command_serves_known_answers():
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "factory.cli", "sim-teacher", "--port", str(port), "--problems",
                              str(DEMO), "--latency-ms", "0", "--rate-wrong", "0", "--rate-truncated", "0",
                              "--rate-equivalent", "0", "--rate-429", "0", "--rate-5xx", "0"], cwd=ROOT,
@@ -192,7 +184,7 @@ def test_endpoint_that_refuses_every_request_stops_the_run(tmp_path):
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
     loop.run_until_complete(runner.setup())
-    port = _free_port()
+    port = free_port()
     loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()

@@ -7,18 +7,13 @@ import threading
 
 import pytest
 from aiohttp import web
-from conftest import DEMO, factory, pipeline_copy
 
-from factory.config import load_pipeline
-from factory.journal import latest_records
-from factory.runner import load_problems
+from factory.store.journal import latest_records
+
+from support.cli import demo_answers, factory, pipeline_copy
 
 pytestmark = pytest.mark.e2e
 
-
-def demo_answers():
-    table = load_problems(load_pipeline(DEMO))
-    return dict(zip(table["problem"].to_pylist(), table["reference_answer"].to_pylist()))
 
 
 def test_raising_n_asks_only_the_new_samples(tmp_path, clean_sim):
@@ -95,7 +90,8 @@ def test_a_truncated_answer_is_re_asked_once_with_a_larger_budget(tmp_path):
         result = factory("run", pipeline, "--out", out, "--limit", 3)
         assert result.returncode == 0, result.stderr
         assert sorted(asked) == [1000] * 3 + [2000] * 3  # cut at 1000, then 2500 capped at 2000
-        assert all(r["outcome"] == "complete" for r in latest_records(out).values())
+        latest = latest_records(out)
+        assert len(latest) == 3 and all(r["outcome"] == "complete" for r in latest.values())
         assert factory("run", pipeline, "--out", out, "--limit", 3).returncode == 0
         assert len(asked) == 6  # finished: nothing asked again
 

@@ -34,8 +34,8 @@ def _cfg(**over) -> SimulatedTeacherConfig:
 def _ask(base_url: str, problem: str = PROBLEM, timeout: float = 10, **kw):
     async def go():
         async with AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=timeout) as client:
-            return await client.chat.completions.create(
-                model="sim-r1", messages=[{"role": "user", "content": DEFAULT_PROMPT.replace("{problem}", problem)}], **kw)
+            messages = [{"role": "user", "content": DEFAULT_PROMPT.replace("{problem}", problem)}]
+            return await client.chat.completions.create(model="sim-r1", messages=messages, **kw)
     return asyncio.run(go())
 
 
@@ -123,7 +123,7 @@ def test_malformed_body_makes_sdk_raise():
         # openai 1.x lets the json.JSONDecodeError (a ValueError) through; allow a wrapped APIError too
         with pytest.raises((ValueError, openai.APIError)) as err:
             _ask(sim.base_url)
-        assert not isinstance(err.value, openai.APIStatusError)
+        assert not isinstance(err.value, (openai.APIStatusError, openai.APIConnectionError))
         assert sim.stats()["by_outcome"]["malformed"] == 1
 
 
@@ -208,6 +208,22 @@ def test_seeded_outcomes_are_reproducible_and_rates_apply():
     assert len(set(first)) < len(first)  # duplicates repeat an earlier completion exactly
 
 
-def test_make_app_is_an_aiohttp_application():
-    from aiohttp import web
-    assert isinstance(make_app(_cfg(), ANSWERS), web.Application)
+def test_the_app_serves_every_route_and_says_it_is_simulated():
+    from aiohttp.test_utils import TestClient, TestServer
+
+    async def go():
+        async with TestClient(TestServer(make_app(_cfg(latency_ms=0, seed=2), ANSWERS))) as client:
+            models = await client.get("/v1/models")
+            assert (await models.json())["data"][0]["id"] == "sim-r1"
+            assert (await (await client.get("/health")).json()) == {"status": "ok", "simulated": True}
+            messages = [{"role": "user", "content": DEFAULT_PROMPT.replace("{problem}", PROBLEM)}]
+            for path in ("/v1/chat/completions", "/chat/completions"):
+                reply = await client.post(path, json={"model": "sim-r1", "messages": messages})
+                body = await reply.json()
+                assert reply.status == 200 and reply.headers["X-Simulated-Teacher"] == "true"
+                assert BOXED.search(body["choices"][0]["message"]["content"])[1] == "\\frac{3}{4}"
+            bad = await client.post("/v1/chat/completions", data=b"{not json")
+            assert bad.status == 400 and bad.headers["X-Simulated-Teacher"] == "true"
+            stats = await (await client.get("/stats")).json()
+            assert stats["completions"] == 2
+    asyncio.run(go())

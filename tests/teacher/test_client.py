@@ -6,27 +6,13 @@ import pytest
 
 from factory.config import SimulatedTeacherConfig
 from factory.errors import TeacherUnreachable
+from factory.redact import public_endpoint, redact_argv
 from factory.simteacher import SimTeacher
 from factory.teacher.asker import Asker
-from factory.redact import public_endpoint, redact_argv
 from factory.teacher.client import AskSettings
-from factory.teacher.pool import EndpointSpec
 from factory.teacher.endpoint import Endpoint, preflight
 
-PROBLEM = "What is $2+3$?"
-ANSWERS = {PROBLEM: "5"}
-
-
-def settings(url, max_attempts=6, timeout_s=10.0, max_tokens=4096, **kw):
-    urls = url if isinstance(url, list) else [url]
-    return AskSettings(endpoints=tuple(EndpointSpec(u, "k") for u in urls), model="sim-r1",
-                       sampling={"max_tokens": max_tokens}, prompt_template_hash="h", timeout_s=timeout_s,
-                       max_attempts=max_attempts, session_id="s", **kw)
-
-
-def spec(i=0):
-    return dict(sample_id=f"id{i}", problem_id="p", sample_index=i,
-                messages=[{"role": "user", "content": f"{PROBLEM}\n\nPut the answer in \\boxed{{}}."}])
+from support.teacher import ANSWERS, settings, spec
 
 
 def ask_all(cfg, n, **kw):
@@ -53,6 +39,7 @@ def test_complete_samples_capture_reasoning_and_usage():
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
 def test_reasoning_in_a_separate_field(field):
     records, _ = ask_all(SimulatedTeacherConfig(latency_ms=0, reasoning_field=field, rate_truncated=0), 2)
+    assert len(records) == 2
     assert all(r["reasoning_source"] == field and r["reasoning"] for r in records)
 
 
@@ -60,6 +47,7 @@ def test_transient_faults_are_retried_until_they_pass():
     cfg = SimulatedTeacherConfig(latency_ms=0, rate_429=0.15, rate_5xx=0.15, rate_malformed=0.1,
                                  retry_after_s=0.01, seed=3)
     records, stats = ask_all(cfg, 12, max_attempts=12)
+    assert sorted(r["sample_id"] for r in records) == sorted(f"id{i}" for i in range(12))
     assert all(r["outcome"] in ("complete", "truncated_reasoning") for r in records)
     assert sum(r["attempts"] for r in records) == stats["requests"] > 12
 
@@ -74,6 +62,7 @@ def test_timeouts_are_retried_and_then_recorded_as_failed():
 def test_token_budget_truncation_is_tagged():
     records, _ = ask_all(SimulatedTeacherConfig(latency_ms=0, rate_truncated=0, mean_reasoning_tokens=400), 3,
                          max_tokens=20)
+    assert len(records) == 3
     assert all(r["outcome"] == "truncated_reasoning" and r["finish_reason"] == "length" for r in records)
     assert all(not r["think_closed"] for r in records)
 
@@ -124,7 +113,7 @@ def test_truncation_class_follows_where_the_cut_fell():
 
 
 def test_a_failed_re_ask_never_replaces_a_kept_reply():
-    from factory.journal import supersedes
+    from factory.store.journal import supersedes
 
     assert not supersedes("failed", "truncated_answer") and not supersedes("rejected", "complete")
     assert supersedes("complete", "truncated_reasoning") and supersedes("complete", "failed")

@@ -1,85 +1,28 @@
 """Outcome classes, retry classification and Retry-After, over real loopback HTTP.
 
-The simulated teacher cannot send a 400 for one prompt, an empty or refused reply, or a 429 with a
-chosen Retry-After, so these tests script a tiny aiohttp server: its reply depends on the prompt and
-on how often that prompt was seen, and it records when each request arrived.
+The replies the simulated teacher cannot give (a 400 for one prompt, an empty or refused reply, a 429
+with a chosen Retry-After) come from `support.teacher.Scripted`.
 """
 
 import asyncio
 import importlib
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import openai
 import pytest
-from aiohttp import web
 from tenacity import RetryCallState
 
 from factory.errors import EndpointRefused
 from factory.teacher import client
 from factory.teacher.asker import Asker
-from factory.teacher.client import RawResponse, _retry_after, _WaitRetryAfterOrBackoff, is_transient
-from test_client import settings
+from factory.teacher.client import _retry_after, _WaitRetryAfterOrBackoff, is_transient
+from factory.teacher.sdk import RawResponse
+
+from support.teacher import GOOD, Scripted, completion, error, settings
 
 # the HTTP library the SDK is built on (httpx2 for openai 3.x), for exceptions built by hand
 http = importlib.import_module(RawResponse.__module__.partition(".")[0])
-
-GOOD = "<think>2 plus 3 is 5.</think> The answer is \\boxed{5}."
-
-
-def completion(content, finish="stop", **message):
-    return 200, {"id": "c", "object": "chat.completion", "model": "m",
-                 "choices": [{"index": 0, "finish_reason": finish,
-                              "message": {"role": "assistant", "content": content, **message}}],
-                 "usage": {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30}}, {}
-
-
-def error(status, message, code=None, headers=None):
-    return status, {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}, \
-        headers or {}
-
-
-class Scripted:
-    """A loopback teacher answering `reply(prompt, nth)` -> (status, body, headers); nth counts from 0."""
-
-    def __init__(self, reply):
-        self.reply = reply
-        self.seen: list[tuple[float, str]] = []  # (arrival, prompt), in arrival order
-
-    async def _chat(self, request):
-        prompt = (await request.json())["messages"][-1]["content"]
-        nth = self.count(prompt)
-        self.seen.append((time.monotonic(), prompt))
-        status, body, headers = self.reply(prompt, nth)
-        return web.json_response(body, status=status, headers=headers)
-
-    def count(self, prompt):
-        return sum(1 for _, p in self.seen if p == prompt)
-
-    def arrivals(self, prompt):
-        return [t for t, p in self.seen if p == prompt]
-
-    def __enter__(self):
-        app = web.Application()
-        app.add_routes([web.post("/v1/chat/completions", self._chat)])
-        self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.base_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/v1"
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
 
 def spec(prompt, i=0):
     return dict(sample_id=f"{prompt}-{i}", problem_id=prompt, sample_index=i,
@@ -269,7 +212,7 @@ def test_wait_strategy_prefers_the_hint_and_else_backs_off():
 
 
 def test_each_failed_attempt_is_recorded_in_order_and_classed_for_the_progress_line():
-    from factory.progress import attempt_errors
+    from factory.report.progress import attempt_errors
 
     replies = [error(500, "boom"), error(429, "slow down", headers={"retry-after-ms": "10"})]
 

@@ -3,24 +3,16 @@
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections import Counter
-from pathlib import Path
 
 from factory.teacher.asker import Asker
-from test_client import settings, spec
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from support.cli import ROOT, free_port
+from support.teacher import settings, spec
 
 
 def _sim(port: int) -> subprocess.Popen:
@@ -39,7 +31,7 @@ def _sim(port: int) -> subprocess.Popen:
 
 
 def test_a_member_killed_mid_run_is_drained_its_work_moves_and_it_rejoins_when_back():
-    port_a, port_b = _free_port(), _free_port()
+    port_a, port_b = free_port(), free_port()
     a, b = _sim(port_a), _sim(port_b)
     url_a, url_b = f"http://127.0.0.1:{port_a}/v1", f"http://127.0.0.1:{port_b}/v1"
     try:

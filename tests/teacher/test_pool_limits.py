@@ -10,7 +10,8 @@ from factory.config import SimulatedTeacherConfig
 from factory.simteacher import SimTeacher
 from factory.teacher.asker import Asker
 from factory.teacher.limits import Adaptive, Limits, TokenBucket, parse_reset
-from test_client import ANSWERS, settings, spec
+
+from support.teacher import ANSWERS, settings, spec
 
 CLEAN = dict(latency_ms=20, rate_wrong=0, rate_truncated=0, rate_429=0, rate_5xx=0)
 
@@ -28,6 +29,7 @@ def run_asker(s, n, concurrency=8):
 def test_dead_endpoint_is_ejected_and_its_work_goes_elsewhere():
     with SimTeacher(SimulatedTeacherConfig(**CLEAN), ANSWERS) as live:
         records, health = run_asker(settings(["http://127.0.0.1:9/v1", live.base_url], max_attempts=6), 40)
+    assert len(records) == 40
     assert all(r["outcome"] == "complete" and r["endpoint"] == live.base_url for r in records)
     dead = health[0]
     assert dead["ok"] == 0 and dead["ejected"] >= 1
@@ -128,7 +130,7 @@ def test_adaptive_mode_backs_off_against_a_server_that_answers_429():
         return out, limit
     with SimTeacher(cfg, ANSWERS) as sim:
         records, limit = asyncio.run(go(sim.base_url))
-    assert all(r["outcome"] == "complete" for r in records)
+    assert len(records) == 60 and all(r["outcome"] == "complete" for r in records)
     assert limit < 24  # cut below where it started, with 429s coming all along
 
 
@@ -178,5 +180,6 @@ def test_a_pool_member_that_refuses_us_is_retired_and_the_run_goes_on():
             records, health = run_asker(settings([f"http://127.0.0.1:{port}/v1", live.base_url]), 20)
     finally:
         loop.call_soon_threadsafe(loop.stop)
+    assert len(records) == 20
     assert all(r["outcome"] == "complete" and r["endpoint"] == live.base_url for r in records)
     assert health[0]["retired"] and not health[1]["retired"]

@@ -28,30 +28,3 @@ def test_separate_fields_win_and_are_named():
 def test_last_closing_tag_splits():
     s = split_reasoning("<think>a</think> mid </think> end")
     assert s.answer == "end"
-
-
-def test_a_teacher_without_reasoning_is_reported_once_enough_samples_are_in(capsys):
-    from factory.progress import Progress
-    from factory.stages.generate import _warn_if_no_reasoning
-
-    progress = Progress("t", 200)
-    progress.add([{"outcome": "failed"}] * 60 + [{"outcome": "complete", "reasoning_source": "none"}] * 30)
-    assert not _warn_if_no_reasoning(progress)  # 60 failures settle nothing: too few complete samples
-    progress.add([{"outcome": "complete", "reasoning_source": "none"}] * 15
-                 + [{"outcome": "complete", "reasoning_source": "think_tags"}] * 5)
-    assert _warn_if_no_reasoning(progress)
-    assert "WARNING: 45 of 50 complete samples carry no reasoning" in capsys.readouterr().err
-    healthy = Progress("t", 10)
-    healthy.add([{"outcome": "complete", "reasoning_source": "reasoning_content"}] * 10)
-    assert _warn_if_no_reasoning(healthy) and "WARNING" not in capsys.readouterr().err
-
-
-def test_a_small_run_is_judged_at_its_end_on_what_completed(capsys):
-    from factory.progress import Progress
-    from factory.stages.generate import _warn_if_no_reasoning
-
-    progress = Progress("t", 20)
-    progress.add([{"outcome": "failed"}] * 4 + [{"outcome": "complete", "reasoning_source": "none"}] * 16)
-    assert not _warn_if_no_reasoning(progress)  # 16 of 20 complete: not settled while running
-    assert _warn_if_no_reasoning(progress, final=True)
-    assert "WARNING: 16 of 16 complete samples carry no reasoning" in capsys.readouterr().err

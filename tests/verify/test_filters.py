@@ -8,10 +8,17 @@ import pytest
 from factory.config import FilterConfig, RepetitionFilter, ScriptFilter, load_pipeline
 from factory.errors import ConfigError
 from factory.simteacher.traces import reasoning_text
-from factory.stages.verdicts import judge_batch
+from factory.stages.judge.batch import judge_batch
 from factory.verify import check_trace, verify
-from factory.verify.filters import (SCRIPT_SLICE_CHARS, SCRIPT_SLICES, answer_policy, is_looping, is_mixed_script,
-                                    loop_window, script_sample)
+from factory.verify.filters import (
+    SCRIPT_SLICE_CHARS,
+    SCRIPT_SLICES,
+    answer_policy,
+    is_looping,
+    is_mixed_script,
+    loop_window,
+    script_sample,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = FilterConfig()

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factory.verify import Verdict, verify
-from factory.verify import sandbox
+from factory.verify import Verdict, compare, sandbox, verify
 from factory.verify.latex import MAX_DEPTH, ParseError, parse
 
-HANG_GUARD_S = 10.0  # a hang guard only, not a performance assertion
+HANG_GUARD_S = 10.0  # a hang guard only, not a performance assertion (a real hang: pytest-timeout)
+REASONS = {"correct", "wrong_answer", "no_answer", "hedged", "unparseable", "timeout", "no_reference"}
 
 PATHOLOGICAL = [
     r"9^{9^{9^{9}}}",
@@ -51,8 +51,9 @@ PATHOLOGICAL = [
 ])
 def test_long_answer_lines_finish(line):
     t = time.monotonic()
-    assert isinstance(verify("5", "<think>x</think>\n" + line), Verdict)
+    v = verify("5", "<think>x</think>\n" + line)
     assert time.monotonic() - t < HANG_GUARD_S
+    assert not v.correct and v.reason in {"no_answer", "wrong_answer", "unparseable"}, v
 
 
 @pytest.mark.parametrize("ans", PATHOLOGICAL)
@@ -60,7 +61,7 @@ def test_long_answer_lines_finish(line):
 def test_pathological_answers_finish(ref, ans):
     t = time.monotonic()
     v = verify(ref, rf"\boxed{{{ans}}}", timeout_s=2.0)
-    assert isinstance(v, Verdict)
+    assert v.reason in REASONS
     assert not v.correct or ans == ref
     assert time.monotonic() - t < HANG_GUARD_S
 
@@ -74,8 +75,10 @@ def test_pathological_answers_finish(ref, ans):
 ])
 def test_pathological_references_finish(ref):
     t = time.monotonic()
-    assert isinstance(verify(ref, r"\boxed{1}", timeout_s=1.0), Verdict)
+    compare.prepare_reference(ref)  # raises here if parsing a hostile reference breaks (verify hides it)
+    v = verify(ref, r"\boxed{1}", timeout_s=1.0)
     assert time.monotonic() - t < HANG_GUARD_S
+    assert not v.correct and v.reason in {"wrong_answer", "unparseable"}, v
 
 
 def test_huge_values_never_equal_by_accident():
@@ -102,10 +105,13 @@ def test_depth_limit_is_a_parse_error_not_recursion():
     assert parse("(" * 20 + "1" + ")" * 20) == ("num", parse("1")[1])
 
 
-def test_no_eval_of_python():
-    for evil in ["__import__('os').system('echo hi')", "().__class__", "exec('1')", "lambda: 1"]:
+def test_no_eval_of_python(tmp_path):
+    marker = tmp_path / "evaluated"
+    for evil in [f"open({str(marker)!r}, 'w').write('1')", f"__import__('pathlib').Path({str(marker)!r}).touch()",
+                 f"exec(\"open({str(marker)!r}, 'w')\")", "().__class__", "lambda: 1"]:
         v = verify("1", rf"\boxed{{{evil}}}")
-        assert not v.correct
+        assert not v.correct and v.reason in {"unparseable", "wrong_answer"}, (evil, v)
+    assert not marker.exists(), "the verifier ran model text as Python"
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -117,19 +123,34 @@ def test_no_eval_of_python():
         r"\pm", "i", "&", r"\\", r"\begin{pmatrix}", r"\end{pmatrix}", "<", r"\le", "'", "[",
     ]), max_size=40).map("".join),
 )
-def test_verify_never_raises(ref, text):
+def test_fuzzed_answers_get_a_known_reason_in_time(ref, text):
     for resp in (text, rf"\boxed{{{text}}}"):
         started = time.monotonic()
         v = verify(ref, resp, timeout_s=1.0)
         assert time.monotonic() - started < HANG_GUARD_S  # the 1 s limit plus a worker restart at most
-        assert isinstance(v, Verdict)
-        assert v.reason in {"correct", "wrong_answer", "no_answer", "hedged", "unparseable", "timeout", "no_reference"}
+        assert v.reason in REASONS and v.correct == (v.reason == "correct")
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.text(max_size=200))
-def test_verify_arbitrary_unicode(text):
-    assert isinstance(verify("1", text, timeout_s=1.0), Verdict)
+def test_any_unicode_gets_a_known_reason_in_time(text):
+    started = time.monotonic()
+    v = verify("1", text, timeout_s=1.0)
+    assert time.monotonic() - started < HANG_GUARD_S
+    assert v.reason in REASONS and v.correct == (v.reason == "correct")
+
+
+def test_the_last_line_of_defence_turns_an_internal_error_into_a_verdict(monkeypatch):
+    """Production runs without STRICT: a bug met on one untrusted reply must not stop a run."""
+    def broken(response):
+        raise RuntimeError("a bug in extraction")
+
+    monkeypatch.setattr(compare, "extract_answer", broken)
+    monkeypatch.setattr(compare, "STRICT", False)
+    assert verify("1", r"\boxed{1}") == Verdict(False, "unparseable", None)
+    monkeypatch.setattr(compare, "STRICT", True)
+    with pytest.raises(RuntimeError, match="a bug in extraction"):
+        verify("1", r"\boxed{1}")
 
 
 def test_sandbox_timeout_kills_and_restarts_worker():

@@ -6,7 +6,7 @@ import pytest
 
 from factory.config import SourceConfig
 from factory.errors import SourceError
-from factory.sources import RawProblem, build_problems, load_source, problem_id
+from factory.stages.sources import RawProblem, build_problems, load_source, problem_id
 
 
 def jsonl(path, rows):
@@ -66,7 +66,7 @@ def test_build_problems_statuses_and_limit():
         RawProblem("b", "3", "P three", "6"),
     ]
     table = build_problems(rows, [RawProblem("e", "0", "Eval  problem", "2")], limit=2)
-    got = list(zip(table["source_row"].to_pylist(), table["status"].to_pylist(), table["duplicate_of"].to_pylist()))
+    got = [(r["source_row"], r["status"], r["duplicate_of"]) for r in table.to_pylist()]
     assert got == [("0", "ok", None), ("1", "duplicate", "a:0"), ("0", "contaminated", None),
                    ("1", "no_reference", None), ("2", "ok", None)]
 

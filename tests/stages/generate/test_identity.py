@@ -1,5 +1,5 @@
 from factory.config import TeacherConfig
-from factory.identity import prompt_template_hash, render_messages, sample_id, sampling_params
+from factory.stages.generate.identity import prompt_template_hash, render_messages, sample_id, sampling_params
 
 
 def teacher(**kw):

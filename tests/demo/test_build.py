@@ -25,7 +25,7 @@ from sympy.parsing.sympy_parser import (
 )
 from tokenizers import Tokenizer
 
-from factory.demo_data import (
+from factory.demo.build import (
     generate_problems,
     generate_side_files,
     render_jsonl,
@@ -133,6 +133,7 @@ def check_form(form: str, answer: str) -> None:
 
 @pytest.mark.parametrize("name", ["problems", "extra", "eval"])
 def test_answer_forms(committed, name):
+    assert len(committed[name]) >= 40
     for row in committed[name]:
         text, answer = (row["question"], row["final"]) if name == "extra" else (row["problem"], row["answer"])
         if answer:
@@ -264,7 +265,7 @@ def test_answers_recheck_independently_for_a_sample_of_each_template(committed):
     for row in committed["problems"]:
         by_topic.setdefault(row["topic"], []).append(row)
     rng = random.Random(0)
-    for topic, rows in sorted(by_topic.items()):
+    for _, rows in sorted(by_topic.items()):
         for row in rng.sample(rows, 40):
             expected_value(row["problem"], row["answer"])
 
@@ -272,6 +273,7 @@ def test_answers_recheck_independently_for_a_sample_of_each_template(committed):
 def test_side_file_answers_recheck(committed):
     pairs = [(r["question"], r["final"]) for r in committed["extra"] if r["final"]]
     pairs += [(r["problem"], r["answer"]) for r in committed["eval"]]
+    assert len(pairs) >= 60
     for text, answer in pairs:
         expected_value(text, answer)
 

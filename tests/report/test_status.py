@@ -5,8 +5,8 @@ import json
 import pytest
 
 from factory.config import PipelineConfig, PriceConfig
-from factory.journal import Journal
-from factory.status import collect, render
+from factory.report.status import collect, render
+from factory.store.journal import Journal
 
 API, GPU = "http://api/v1", "http://gpu/v1"
 S1, S2 = "20260101T000000-aaaaaa", "20260102T000000-bbbbbb"

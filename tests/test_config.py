@@ -5,7 +5,7 @@ import pytest
 from factory.config import load_pipeline
 from factory.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 MINIMAL = """
 name: t

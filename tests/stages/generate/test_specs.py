@@ -5,7 +5,7 @@ import json
 import pytest
 
 from factory.config import PipelineConfig
-from factory.stages.generate import _budget
+from factory.stages.generate.specs import _budget
 
 BASE = dict(name="t", sources=[{"name": "a", "kind": "jsonl", "path": "x.jsonl"}], tokenizer={"name": "t.json"})
 
@@ -43,7 +43,7 @@ def test_a_failed_policy_re_ask_is_not_repeated_but_a_raised_budget_still_asks()
 
 
 def _settings(c):
-    from factory.stages.generate import settings_for
+    from factory.stages.generate.stage import settings_for
     from factory.teacher.endpoint import Endpoint
 
     return settings_for(c, [Endpoint("http://x/v1", "m", "k")], "s")
@@ -52,9 +52,9 @@ def _settings(c):
 def test_missing_specs_holds_only_what_is_missing_and_builds_the_request_dicts_on_demand(tmp_path):
     import pyarrow as pa
 
-    from factory.identity import render_messages, sample_id
-    from factory.journal import Journal
-    from factory.stages.generate import missing_specs
+    from factory.stages.generate.identity import render_messages, sample_id
+    from factory.stages.generate.specs import missing_specs
+    from factory.store.journal import Journal
 
     c = cfg(max_tokens=8000)
     c.teacher.n = 3

@@ -1,6 +1,6 @@
 import json
 
-from factory.journal import Journal, iter_records, latest_records
+from factory.store.journal import Journal, iter_records, latest_records
 
 
 def rec(sid, outcome="complete", session="s"):
@@ -46,7 +46,7 @@ def full(sid, outcome="complete", session="s", reasoning="r"):
 
 
 def test_compaction_keeps_the_latest_record_and_is_reused_until_the_journal_changes(tmp_path):
-    from factory.journal import compact, ledger, samples_dataset
+    from factory.store.journal import compact, ledger, samples_dataset
 
     j = Journal(tmp_path, "20260101T000000-aaaaaa")
     j.append([full("a", "truncated_reasoning", reasoning="short"), full("b")])
@@ -65,9 +65,9 @@ def test_compaction_keeps_the_latest_record_and_is_reused_until_the_journal_chan
 def test_read_verdicts_keeps_the_latest_per_sample(tmp_path):
     import pyarrow as pa
 
-    from factory.records import VERDICT_SCHEMA
-    from factory.rundir import write_parquet_atomic
-    from factory.stages.check import read_verdicts
+    from factory.stages.judge.stage import read_verdicts
+    from factory.store.records import VERDICT_SCHEMA
+    from factory.store.rundir import write_parquet_atomic
 
     def verdict(sid, reason):
         return dict(sample_id=sid, problem_id="p", correct=reason == "correct", reason=reason, predicted=None,
@@ -94,7 +94,7 @@ def _two_sessions(tmp_path):
 
 
 def test_the_index_agrees_with_parsing_the_journal(tmp_path):
-    from factory.journal import INDEX_FIELDS, iter_index
+    from factory.store.journal import INDEX_FIELDS, iter_index
 
     _two_sessions(tmp_path)
     from_index = [{k: e[k] for k in INDEX_FIELDS} | {"max_tokens": e["max_tokens"]} for e in iter_index(tmp_path)]
@@ -104,9 +104,9 @@ def test_the_index_agrees_with_parsing_the_journal(tmp_path):
 
 
 def test_a_lost_or_torn_index_is_completed_from_the_journal(tmp_path):
-    from factory.journal import ledger, read_index
+    from factory.store.journal import ledger, read_index
 
-    j = _two_sessions(tmp_path)
+    _two_sessions(tmp_path)
     first = min((tmp_path / "journal").glob("*.jsonl"))
     expected = ledger(tmp_path)
     index = first.with_suffix(".idx")
@@ -118,7 +118,7 @@ def test_a_lost_or_torn_index_is_completed_from_the_journal(tmp_path):
 
 
 def test_index_entries_past_the_journal_end_are_dropped(tmp_path):
-    from factory.journal import read_index
+    from factory.store.journal import read_index
 
     j = Journal(tmp_path, "20260101T000000-aaaaaa")
     j.append([full("a"), full("b")])
@@ -129,7 +129,7 @@ def test_index_entries_past_the_journal_end_are_dropped(tmp_path):
 
 
 def test_a_garbled_line_does_not_shift_which_records_are_compacted(tmp_path):
-    from factory.journal import samples_dataset
+    from factory.store.journal import samples_dataset
 
     j = Journal(tmp_path, "20260101T000000-aaaaaa")
     j.append([full("p"), full("g"), full("q", "failed", reasoning=None), full("q", reasoning="whole")])
@@ -141,13 +141,14 @@ def test_a_garbled_line_does_not_shift_which_records_are_compacted(tmp_path):
         if lost_index:
             j.path.with_suffix(".idx").unlink()
         (tmp_path / "samples.parquet.sig").unlink(missing_ok=True)
-        rows = {r["sample_id"]: (r["outcome"], r["reasoning"]) for r in samples_dataset(tmp_path).to_table().to_pylist()}
+        records = samples_dataset(tmp_path).to_table().to_pylist()
+        rows = {r["sample_id"]: (r["outcome"], r["reasoning"]) for r in records}
         assert rows["q"] == ("complete", "whole")  # the latest line of q, not the one a line-count shift points at
         assert set(rows) <= {"p", "g", "q"} and rows["p"][0] == "complete"
 
 
 def test_the_ledger_keeps_the_kept_reply_and_the_largest_budget_tried(tmp_path):
-    from factory.journal import ledger
+    from factory.store.journal import ledger
 
     cut = full("a", "truncated_answer") | {"sampling": json.dumps({"max_tokens": 1000})}
     failed_reask = full("a", "failed") | {"sampling": json.dumps({"max_tokens": 2500})}
@@ -157,3 +158,27 @@ def test_the_ledger_keeps_the_kept_reply_and_the_largest_budget_tried(tmp_path):
         j.close()
     outcome, asked_with, tried, (file_no, _) = ledger(tmp_path)["a"]
     assert (outcome, asked_with, tried, file_no) == ("truncated_answer", 1000, 2500, 0)
+
+
+def test_a_run_compacted_before_error_classes_were_recorded_still_reads(tmp_path):
+    """Older journals lack `error_class` and `attempt_classes`, and so does their samples.parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from factory.store.journal import compact, samples_dataset
+    from factory.store.records import SAMPLE_SCHEMA
+
+    j = Journal(tmp_path, "20260101T000000-aaaaaa")
+    j.append([full("a"), dict(full("b", "failed"), error="RateLimitError 429: x", attempts=2,
+                              attempt_errors=["RateLimitError 429: x", "RateLimitError 429: x"])])
+    j.close()
+    compact(tmp_path)
+    old = SAMPLE_SCHEMA.remove(SAMPLE_SCHEMA.get_field_index("attempt_classes"))
+    old = old.remove(old.get_field_index("error_class"))
+    table = pq.read_table(tmp_path / "samples.parquet").select(old.names)
+    pq.write_table(table, tmp_path / "samples.parquet")  # as the older code wrote it; the journal is unchanged
+    rows = {r["sample_id"]: r for r in samples_dataset(tmp_path).to_table().to_pylist()}
+    assert samples_dataset(tmp_path).schema == SAMPLE_SCHEMA
+    assert rows["b"]["error"] == "RateLimitError 429: x" and rows["b"]["error_class"] is None
+    assert rows["a"]["attempt_classes"] is None and rows["a"]["outcome"] == "complete"
+    assert pa.Table.from_pylist(list(rows.values()), schema=SAMPLE_SCHEMA).num_rows == 2

@@ -1,17 +1,17 @@
-"""Small, realistic run tables (problems, journal samples, verdicts) for publish and provenance tests.
-
-Test modules import this with `tests/` put on sys.path, because the test folders have no
-`__init__.py` and a shared conftest would belong to the whole suite.
-"""
+"""Small, realistic run tables (problems, journal samples, verdicts) for store and publish tests."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pyarrow as pa
 
-from factory.records import PROBLEM_SCHEMA, SAMPLE_SCHEMA, VERDICT_SCHEMA
+from factory.config import PublishConfig
+from factory.stages.publish.stage import publish
+from factory.store.provenance import write_provenance
+from factory.store.records import PROBLEM_SCHEMA, SAMPLE_SCHEMA, VERDICT_SCHEMA
 
 SYSTEM = "You are a careful mathematician."
 TEMPLATE = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}."
@@ -146,3 +146,25 @@ def bulk_run(n_problems: int, per_problem: int, text_len: int = 200) -> tuple[pa
     return (pa.Table.from_pylist(problems, schema=PROBLEM_SCHEMA),
             pa.Table.from_pylist(samples, schema=SAMPLE_SCHEMA),
             pa.Table.from_pylist(verdicts, schema=VERDICT_SCHEMA))
+
+
+# a run's identity and two sessions, the way the runner hands them to provenance
+RUN = dict(run_id="run-1", pipeline="demo",
+           config_json='{"name": "demo", "teacher": {"api_key_env": "TEACHER_API_KEY"}}',
+           config_hash="c0ffee", created_at="2026-01-01T10:00:00+02:00")
+SESSIONS = [
+    dict(session_id="sess-1", started_at="2026-01-01T08:00:00Z", finished_at="2026-01-01T08:40:00Z",
+         command="factory run pipelines/demo.yaml", code_version="5b55378", factory_version="0.1.0"),
+    dict(session_id="sess-2", started_at="2026-01-01T09:00:00+00:00", finished_at=None,
+         command="factory run pipelines/demo.yaml --resume", code_version=None, factory_version="0.1.0"),
+]
+
+
+def provenance_run(run_dir: Path):
+    """small_run() published into `run_dir` and its provenance database written; (db path, PublishResult)."""
+    problems, samples, verdicts = small_run()
+    result = publish(run_dir, run_id="run-1", pipeline="demo", tokenizer="tok", problems=problems, samples=samples,
+                     verdicts=verdicts, cfg=PublishConfig())
+    path = write_provenance(run_dir, run=RUN, sessions=SESSIONS, problems=problems, samples=samples,
+                            verdicts=verdicts, placements=result.placements, outcomes=result.outcomes)
+    return path, result

@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import duckdb
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for the shared fixture builder
+from factory.store.provenance import PROVENANCE_DB
 
-import fixtures_runs as fx  # noqa: E402
+from support import runs as fx
 
-from factory.config import PublishConfig  # noqa: E402
-from factory.provenance import PROVENANCE_DB, write_provenance  # noqa: E402
-from factory.publish import publish  # noqa: E402
-
-RUN = dict(run_id="run-1", pipeline="demo", config_json='{"name": "demo", "teacher": {"api_key_env": "TEACHER_API_KEY"}}',
-           config_hash="c0ffee", created_at="2026-01-01T10:00:00+02:00")
-SESSIONS = [
-    dict(session_id="sess-1", started_at="2026-01-01T08:00:00Z", finished_at="2026-01-01T08:40:00Z",
-         command="factory run pipelines/demo.yaml", code_version="5b55378", factory_version="0.1.0"),
-    dict(session_id="sess-2", started_at="2026-01-01T09:00:00+00:00", finished_at=None,
-         command="factory run pipelines/demo.yaml --resume", code_version=None, factory_version="0.1.0"),
-]
-
-
-def build(run_dir: Path):
-    problems, samples, verdicts = fx.small_run()
-    result = publish(run_dir, run_id="run-1", pipeline="demo", tokenizer="tok", problems=problems, samples=samples,
-                     verdicts=verdicts, cfg=PublishConfig())
-    path = write_provenance(run_dir, run=RUN, sessions=SESSIONS, problems=problems, samples=samples,
-                            verdicts=verdicts, placements=result.placements, outcomes=result.outcomes)
-    return path, result
+RUN, SESSIONS, build = fx.RUN, fx.SESSIONS, fx.provenance_run
 
 
 @pytest.fixture
@@ -66,7 +44,8 @@ def test_primary_keys_are_declared(db):
 
 def test_requests_keep_lineage_but_not_the_reply_text(db):
     con, _, _ = db
-    columns = [r[0] for r in con.sql("SELECT column_name FROM duckdb_columns() WHERE table_name = 'requests'").fetchall()]
+    query = "SELECT column_name FROM duckdb_columns() WHERE table_name = 'requests'"
+    columns = [r[0] for r in con.sql(query).fetchall()]
     assert not {"reasoning", "answer"} & set(columns)
     sid = fx.sid(fx.pid(fx.P_FRAC), 0)
     messages, sampling, started, typ = con.sql(
@@ -92,8 +71,8 @@ def test_verdicts_and_outcomes_carry_the_final_fate(db):
     assert sorted(con.sql("SELECT sample_id, status, reason FROM outcomes").fetchall()) == \
         sorted(tuple(r.values()) for r in result.outcomes.to_pylist())
     dup = fx.sid(fx.pid(fx.P_ADD), 3)
-    assert con.sql(f"SELECT correct, reason, status, final_reason FROM verdicts WHERE sample_id = '{dup}'").fetchall() == [
-        (True, "correct", "rejected", "duplicate_trace")]
+    query = f"SELECT correct, reason, status, final_reason FROM verdicts WHERE sample_id = '{dup}'"
+    assert con.sql(query).fetchall() == [(True, "correct", "rejected", "duplicate_trace")]
 
 
 def test_every_published_row_joins_one_request_and_one_problem(db):
@@ -102,7 +81,8 @@ def test_every_published_row_joins_one_request_and_one_problem(db):
         SELECT pub.sample_id,
                (SELECT count(*) FROM requests r WHERE r.sample_id = pub.sample_id) AS n_requests,
                (SELECT count(*) FROM problems p WHERE p.problem_id = pub.problem_id AND p.status = 'ok') AS n_problems,
-               (SELECT count(*) FROM verdicts v WHERE v.sample_id = pub.sample_id AND v.status = 'published') AS n_verdicts
+               (SELECT count(*) FROM verdicts v
+                WHERE v.sample_id = pub.sample_id AND v.status = 'published') AS n_verdicts
         FROM published pub""").fetchall()
     assert len(fanout) == 4 and all(row[1:] == (1, 1, 1) for row in fanout)
 

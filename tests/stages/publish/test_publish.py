@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 
 import duckdb
@@ -16,14 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for the shared fixture builder
+from factory.config import PublishConfig
+from factory.errors import RunDirError
+from factory.stages.publish import shards, swap
+from factory.stages.publish import stage as pub
+from factory.store.records import PUBLISHED_SCHEMA, Manifest, PublishedRow, bucket_for
 
-import fixtures_runs as fx  # noqa: E402
-
-from factory import publish as pub  # noqa: E402
-from factory.config import PublishConfig  # noqa: E402
-from factory.errors import RunDirError  # noqa: E402
-from factory.records import PUBLISHED_SCHEMA, Manifest, PublishedRow, bucket_for  # noqa: E402
+from support import runs as fx
 
 SHARD = "data/train-00000-of-00001.parquet"
 
@@ -75,16 +73,20 @@ def test_shard_rows_follow_the_published_schema(published):
     table = pq.read_table(run_dir / SHARD)
     assert table.schema.equals(PUBLISHED_SCHEMA)
     rows = table.to_pylist()
+    assert len(rows) == 4  # the four accepted samples of the small run
     for row in rows:
         PublishedRow.model_validate(row)
         assert row["curriculum_bucket"] == bucket_for(row["total_tokens"])
         assert row["run_id"] == "run-1"
-    assert [(r["problem_id"], r["sample_index"]) for r in rows] == sorted((r["problem_id"], r["sample_index"]) for r in rows)
+    order = [(r["problem_id"], r["sample_index"]) for r in rows]
+    assert order == sorted(order)
 
 
 def test_messages_are_request_turns_plus_think_formatted_reply(published):
     run_dir, _ = published
-    for row in pq.read_table(run_dir / SHARD).to_pylist():
+    rows = pq.read_table(run_dir / SHARD).to_pylist()
+    assert len(rows) == 4 and sum(row["problem"] == fx.P_FRAC for row in rows) == 2
+    for row in rows:
         roles = [m["role"] for m in row["messages"]]
         system = row["problem"] == fx.P_FRAC  # only the FRAC requests carried a system prompt
         assert roles == (["system"] if system else []) + ["user", "assistant"]
@@ -128,17 +130,21 @@ def test_manifest_checksums_counts_and_stats(published):
 def test_placements_point_at_the_rows(published):
     run_dir, result = published
     table = pq.read_table(run_dir / SHARD)
+    assert result.placements.num_rows == table.num_rows == 4
     for p in result.placements.to_pylist():
         assert p["shard"] == SHARD and table["id"][p["row_index"]].as_py() == p["sample_id"]
-    assert result.placements.schema == pub.PLACEMENT_SCHEMA
+    assert result.placements.schema == shards.PLACEMENT_SCHEMA
 
 
 def test_datasets_and_duckdb_load_the_rows_unchanged(published, tmp_path_factory):
-    datasets = pytest.importorskip("datasets")
+    import datasets
+
     run_dir, _ = published
     cache = str(tmp_path_factory.mktemp("hf-cache"))
     expected = pq.read_table(run_dir / SHARD).to_pylist()
-    by_files = datasets.load_dataset("parquet", data_files=str(run_dir / "data/*.parquet"), split="train", cache_dir=cache)
+    assert len(expected) == 4
+    by_files = datasets.load_dataset("parquet", data_files=str(run_dir / "data/*.parquet"), split="train",
+                                     cache_dir=cache)
     # the card's `configs` must steer the loader to the shards, past the run's other Parquet files
     pq.write_table(pa.table({"x": [1]}), run_dir / "problems.parquet")
     by_dir = datasets.load_dataset(str(run_dir), split="train", cache_dir=cache)
@@ -182,11 +188,11 @@ def test_sharding_bounds_the_file_size(tmp_path):
 
 
 def test_shard_bounds_edge_cases():
-    assert pub.shard_bounds(np.array([10, 10, 10]), max_rows=2, max_bytes=10**9) == [(0, 2), (2, 3)]
-    big = pub._FILE_OVERHEAD
+    assert shards.shard_bounds(np.array([10, 10, 10]), max_rows=2, max_bytes=10**9) == [(0, 2), (2, 3)]
+    big = shards._FILE_OVERHEAD
     # a row over the byte budget still gets a shard of its own
-    assert pub.shard_bounds(np.array([5, 10**6, 5]), max_rows=100, max_bytes=big + 20) == [(0, 1), (1, 2), (2, 3)]
-    assert pub.shard_bounds(np.array([], dtype=np.int64), max_rows=1, max_bytes=big) == []
+    assert shards.shard_bounds(np.array([5, 10**6, 5]), max_rows=100, max_bytes=big + 20) == [(0, 1), (1, 2), (2, 3)]
+    assert shards.shard_bounds(np.array([], dtype=np.int64), max_rows=1, max_bytes=big) == []
 
 
 def test_republishing_is_byte_identical(tmp_path):
@@ -212,7 +218,7 @@ def test_republish_replaces_old_shards_and_leaves_no_temp_dirs(tmp_path):
 def test_crash_while_writing_shards_keeps_the_old_publication(tmp_path, monkeypatch):
     old = run_publish(tmp_path)
     card = (tmp_path / "README.md").read_bytes()
-    real_write, calls = pub._write_shard, []
+    real_write, calls = shards._write_shard, []
 
     def flaky(*args, **kwargs):
         calls.append(1)
@@ -220,7 +226,7 @@ def test_crash_while_writing_shards_keeps_the_old_publication(tmp_path, monkeypa
             raise OSError("disk full")
         return real_write(*args, **kwargs)
 
-    monkeypatch.setattr(pub, "_write_shard", flaky)
+    monkeypatch.setattr(shards, "_write_shard", flaky)
     with pytest.raises(OSError, match="disk full"):
         run_publish(tmp_path, fx.bulk_run(10, 5), max_shard_rows=12)
     assert Manifest.model_validate_json((tmp_path / "manifest.json").read_text()) == old.manifest
@@ -237,7 +243,7 @@ def test_crash_between_the_renames_restores_the_old_data(tmp_path, monkeypatch):
             raise OSError("power cut")
         return real_rename(src, dst)
 
-    monkeypatch.setattr(pub.os, "rename", failing)
+    monkeypatch.setattr(os, "rename", failing)
     with pytest.raises(OSError, match="power cut"):
         run_publish(tmp_path, fx.bulk_run(3, 2))
     assert sha(tmp_path / SHARD) == old.manifest.shards[0].sha256 and hidden(tmp_path) == []
@@ -249,7 +255,7 @@ def test_recover_puts_back_data_moved_away_by_a_killed_process(tmp_path):
     parked.mkdir()
     os.rename(tmp_path / "data", parked / "data")  # killed right after the first rename
     (tmp_path / ".publish-tmp-y" / "data").mkdir(parents=True)
-    pub.recover(tmp_path)
+    swap.recover(tmp_path)
     assert sha(tmp_path / SHARD) == old.manifest.shards[0].sha256 and hidden(tmp_path) == []
 
 

@@ -1,0 +1,61 @@
+"""`factory audit`: the provenance summary, one read-only query as a table, and one-line errors."""
+
+import duckdb
+import pytest
+
+from factory.errors import FactoryError, RunDirError
+from factory.report.audit import SUMMARY, audit
+from factory.store.provenance import relations
+
+from support import runs
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    runs.provenance_run(tmp_path)
+    return tmp_path
+
+
+def test_the_summary_has_every_section_with_its_figures(run_dir):
+    text = audit(run_dir)
+    assert [line[3:] for line in text.splitlines() if line.startswith("== ")] == list(SUMMARY)
+    section = text.split("== problems by source and status\n")[1].split("\n\n")[0].splitlines()
+    assert section[0].split() == ["source", "status", "problems"]
+    assert {tuple(line.split()) for line in section[2:]} == {
+        ("demo", "contaminated", "1"), ("demo", "no_reference", "1"), ("demo", "ok", "3"),
+        ("extra", "duplicate", "1")}
+    samples = text.split("== samples by final status and reason\n")[1].split("\n\n")[0]
+    assert "published  correct" in samples and "rejected   duplicate_trace" in samples
+
+
+def test_a_query_comes_back_as_an_aligned_table(run_dir):
+    lines = audit(run_dir, "SELECT status, count(*) AS n FROM outcomes GROUP BY 1 ORDER BY 1").splitlines()
+    assert lines == ["status     n", "---------  -", "pending    1", "published  4", "rejected   7"]
+    nulls = audit(run_dir, "SELECT NULL AS x, 'a' AS y")
+    assert nulls.splitlines()[2].split() == ["a"]  # NULL prints empty
+
+
+def test_bad_sql_is_one_line_naming_every_table_and_view(run_dir):
+    with pytest.raises(FactoryError) as err:
+        audit(run_dir, "SELECT nope FROM nowhere")
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("SQL failed:")
+    for name in relations():
+        assert name in message
+    assert "endpoint_costs" in message and "lineage" in message
+
+
+def test_the_database_is_opened_read_only(run_dir):
+    with pytest.raises(FactoryError):
+        audit(run_dir, "DROP TABLE published")
+    with pytest.raises(FactoryError):
+        audit(run_dir, "INSERT INTO runs VALUES ('x', 'y', '{}', 'z', now())")
+    con = duckdb.connect(str(run_dir / "provenance.duckdb"), read_only=True)
+    assert con.sql("SELECT count(*) FROM published").fetchall() == [(4,)] and con.sql(
+        "SELECT count(*) FROM runs").fetchall() == [(1,)]
+    con.close()
+
+
+def test_a_run_without_provenance_is_named(tmp_path):
+    with pytest.raises(RunDirError, match="no provenance database at"):
+        audit(tmp_path)

@@ -1,0 +1,47 @@
+"""`factory run` as a library call, on the in-process executor: the stages in order on one run directory,
+a resume that asks nothing, and a run directory that changes only after sources and teacher are good."""
+
+import json
+
+import pytest
+
+from factory.config import load_pipeline
+from factory.errors import SourceError
+from factory.executor import InProcessExecutor
+from factory.runner import Overrides, run_pipeline
+
+from support.cli import DEMO
+
+
+@pytest.fixture
+def cfg():
+    c = Overrides(limit=5, concurrency=8).apply(load_pipeline(DEMO))
+    c.teacher.simulated = c.teacher.simulated.model_copy(update=dict(latency_ms=5, rate_429=0, rate_5xx=0))
+    return c
+
+
+def test_a_run_publishes_and_a_resume_republishes_the_same_rows(cfg, tmp_path):
+    out = tmp_path / "run"
+    counts = run_pipeline(cfg, out, "factory run demo", executor=InProcessExecutor(workers=2))
+    assert counts["samples"] == 5 * cfg.teacher.n and 0 < counts["published"] <= counts["samples"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"] == counts
+    for name in ("run.json", "config.resolved.json", "problems.parquet", "samples.parquet", "provenance.duckdb",
+                 "README.md", "prices.json"):
+        assert (out / name).exists(), name
+    again = run_pipeline(cfg, out, "factory run demo", executor=InProcessExecutor(workers=2))
+    assert again == counts
+    resumed = json.loads((out / "manifest.json").read_text())
+    assert [s["sha256"] for s in resumed["shards"]] == [s["sha256"] for s in manifest["shards"]]
+    assert len(list((out / "journal").glob("*.jsonl"))) == 1  # the resume asked nothing: no second journal
+    sessions = [json.loads(line) for line in (out / "sessions.jsonl").read_text().splitlines()]
+    assert len({s["session_id"] for s in sessions}) == 2 and all(s["finished_at"] for s in sessions[1::2])
+
+
+def test_nothing_is_written_when_no_problem_can_be_asked(cfg, tmp_path):
+    cfg.sources[0].fields.answer = "no_such_column"
+    cfg.sources = cfg.sources[:1]
+    out = tmp_path / "run"
+    with pytest.raises(SourceError):
+        run_pipeline(cfg, out, "factory run demo", executor=InProcessExecutor())
+    assert not out.exists()

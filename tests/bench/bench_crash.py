@@ -29,11 +29,10 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
-
-from factory.journal import read_lines
-from factory.teacher.asker import TRANSIT_SHARE
-
 from loopback import free_port, wait_up  # tests/bench/loopback.py (the script's own folder)
+
+from factory.store.journal import read_lines
+from factory.teacher.asker import TRANSIT_SHARE
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # never a cluster
@@ -163,7 +162,8 @@ def main() -> None:
             if proc.poll() is not None:  # finished (or failed) before we got to kill it
                 log.close()
                 if proc.returncode != 0:
-                    raise SystemExit(f"run {k} exited {proc.returncode}:\n{(Path(tmp) / f'session-{k}.log').read_text()}")
+                    session_log = (Path(tmp) / f"session-{k}.log").read_text()
+                    raise SystemExit(f"run {k} exited {proc.returncode}:\n{session_log}")
                 print(f"run {k} finished before its kill; {len(kills)} kills done")
                 break
             killed_at = time.time() - t0
@@ -226,7 +226,8 @@ def main() -> None:
     window = args.concurrency + int(args.concurrency * TRANSIT_SHARE)
     print(f"samples expected {len(expected)}  journaled (unique) {len(latest)}  journal lines {len(lines)}  "
           f"published rows {sum(ids.values())}")
-    print(f"duplicates in published shards {duplicates}  missing {len(missing)}  journaled but not expected {len(extra)}")
+    print(f"duplicates in published shards {duplicates}  missing {len(missing)}  "
+          f"journaled but not expected {len(extra)}")
     print(f"requests at the server {total_requests}  attempts in the final journal records {attempts}  "
           f"re-paid {repaid}  window {window} (in flight {args.concurrency} + in transit)")
     print(f"{'kill':>4} {'session':>24} {'killed at':>9} {'delay':>6} {'journaled':>9} {'received':>8} "

@@ -64,7 +64,8 @@ class Probe(BaseHTTPRequestHandler):
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = json.dumps({"error": {"message": "empty messages (benchmark probe stub)", "type": "invalid_request_error"}}).encode()
+        error = {"message": "empty messages (benchmark probe stub)", "type": "invalid_request_error"}
+        body = json.dumps({"error": error}).encode()
         self.send_response(400)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -211,8 +212,8 @@ def curator_env(tmp: str) -> dict:
 def requests_to_send(n_requests: int, n: int) -> tuple[int, list[list[dict]], dict]:
     """The problem limit our run gets, and the messages it sends: n copies of each problem's messages."""
     from factory.config import load_pipeline
-    from factory.identity import render_messages
-    from factory.runner import load_problems
+    from factory.stages.generate.identity import render_messages
+    from factory.stages.sources import load_problems
 
     cfg = load_pipeline(ROOT / "pipelines/demo.yaml")
     cfg.limit = -(-n_requests // n)
@@ -297,7 +298,8 @@ def run_curator(py: Path, messages: list[list[dict]], sampling: dict, concurrenc
             tree_cpu = tree.stop()
             cpu, wall = child_cpu() - cpu0, time.time() - started
             if driver.returncode != 0:
-                raise SystemExit(f"curator driver exited {driver.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+                log_tail = log.read_text(errors="replace")[-3000:]
+                raise SystemExit(f"curator driver exited {driver.returncode}:\n{log_tail}")
             return dict(stats_of(port), cpu_s=cpu, tree_cpu_s=tree_cpu, wall_s=wall, version=probed["curator"], **{
                 f"driver_{k}": v for k, v in done.items() if k != "event"})
         finally:
@@ -341,7 +343,8 @@ def main() -> None:
                      f"  rows {s['driver_rows']}  failed {s['driver_failed']}") if "driver_rows" in s else ""
             print(f"[c={c}] {name:<16} requests {s['requests']}  completions {s['completions']}  "
                   f"max in flight {s['max_in_flight']}  rate {rate_of(s, latency):.1f} req/s  "
-                  f"wall {s['wall_s']:.1f}s  cpu rusage {s['cpu_s']:.1f}s tree {s['tree_cpu_s']:.1f}s{extra}", flush=True)
+                  f"wall {s['wall_s']:.1f}s  cpu rusage {s['cpu_s']:.1f}s tree {s['tree_cpu_s']:.1f}s{extra}",
+                  flush=True)
         rows.append((c, ours, theirs, ideal))
 
     print()
@@ -356,7 +359,7 @@ def main() -> None:
                  f"{1000 * theirs['cpu_s'] / max(theirs['requests'], 1):.2f}",
                  f"{1000 * ours['tree_cpu_s'] / max(ours['requests'], 1):.2f}",
                  f"{1000 * theirs['tree_cpu_s'] / max(theirs['requests'], 1):.2f}")
-        print("  ".join(f"{str(v):>{max(len(h), 6)}}" for v, h in zip(cells, head)))
+        print("  ".join(f"{str(v):>{max(len(h), 6)}}" for v, h in zip(cells, head, strict=False)))
     print(f"\n{len(messages)} requests per side ({limit} problems x {args.n}, n=1), latency {args.latency_ms:g} ms; "
           "rates measured at the server: completions / (last - first request + latency); "
           "cpu ms/req = getrusage(RUSAGE_CHILDREN) delta around the client process (start-up included); tree = "

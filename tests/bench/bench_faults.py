@@ -27,10 +27,9 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import yaml
-
 from loopback import free_port, wait_up  # tests/bench/loopback.py (the script's own folder)
 
-from factory.journal import iter_records
+from factory.store.journal import iter_records
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "pipelines/demo.yaml"

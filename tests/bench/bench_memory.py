@@ -29,8 +29,9 @@ import json, resource, sys, time
 from pathlib import Path
 import pyarrow as pa
 from factory.config import load_pipeline
-from factory.journal import compact, ledger
-from factory.stages.generate import missing_specs, settings_for
+from factory.store.journal import compact, ledger
+from factory.stages.generate.specs import missing_specs
+from factory.stages.generate.stage import settings_for
 from factory.teacher.endpoint import Endpoint
 
 step, run_dir, problems, n = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -58,8 +59,8 @@ def write_journal(run_dir: Path, problems: int, n: int, reasoning_chars: int, pi
     """One session holding every sample, with the ids a real run would give them."""
     sys.path.insert(0, str(ROOT))
     from factory.config import load_pipeline
-    from factory.identity import prompt_template_hash, sample_id, sampling_params
-    from factory.journal import Journal
+    from factory.stages.generate.identity import prompt_template_hash, sample_id, sampling_params
+    from factory.store.journal import Journal
 
     cfg = load_pipeline(pipeline)
     cfg.teacher.n = n

@@ -36,7 +36,9 @@ def idle_shares(arrived: list[float], answered: list[float], concurrency: int, l
     """
     t0, last = min(arrived), max(arrived)  # listed in the order answered, not arrived
     end = last + latency_s
-    edges = ((t0, t0 + latency_s, "ramp"), (t0 + latency_s, last - latency_s, "steady"), (last - latency_s, end, "tail"))
+    edges = ((t0, t0 + latency_s, "ramp"),
+             (t0 + latency_s, last - latency_s, "steady"),
+             (last - latency_s, end, "tail"))
     events = sorted([(t, 1) for t in arrived] + [(t, -1) for t in answered])
     idle = dict.fromkeys(("ramp", "steady", "tail"), 0.0)
     busy, prev = 0, t0
@@ -108,7 +110,7 @@ def main() -> None:
     ours = idle_shares(stats["arrived_at"], stats["answered_at"], args.concurrency, args.latency_ms / 1000)
     print("idle slot-time, share of concurrency x span: " + "  ".join(f"{k} {v:.4f}" for k, v in ours.items())
           + f"  (a zero-overhead client: tail about {1 - ceiling:.4f}, the rest 0)")
-    held = [b - a for a, b in zip(stats["arrived_at"], stats["answered_at"])]
+    held = [b - a for a, b in zip(stats["arrived_at"], stats["answered_at"], strict=False)]
     print(f"mean time the server held a request {sum(held) / len(held):.3f}s "
           f"(configured {args.latency_ms / 1000:g}s x uniform(0.9, 1.1))")
     print(f"whole `factory run` wall {wall:.1f}s  peak RSS of the largest child process {peak_mb:.0f} MB")

@@ -33,7 +33,7 @@ def load_rows(name: str):
         for line_no, line in enumerate(f):
             rec = json.loads(line)
             if "score" in rec:
-                for i, (resp, score) in enumerate(zip(rec["response"], rec["score"])):
+                for i, (resp, score) in enumerate(zip(rec["response"], rec["score"], strict=False)):
                     yield line_no * 8 + i, rec["gt"], resp, bool(score)
             else:
                 yield line_no, rec["gt"], rec["response"], bool(rec["correct"])

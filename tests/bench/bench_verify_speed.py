@@ -115,8 +115,10 @@ def run_speed(n: int, seed: int) -> None:
         ok_o = sum(got["ours"][i] == pairs[i].label for i in idx)
         ok_m = sum(got["mv"][i] == pairs[i].label for i in idx)
         print(
-            f"{cat:<12} {len(idx):>5} {ro:>9.0f} {rm:>7.1f} {ro / rm:>6.0f}x {1e3 * pct(lo, 0.99):>7.2f}ms {1e3 * max(lo):>7.2f}ms"
-            f" {1e3 * pct(lm, 0.99):>6.1f}ms {1e3 * max(lm):>6.0f}ms {agree / len(idx):>6.1%} {ok_o:>4}/{len(idx):<4} {ok_m:>4}/{len(idx):<4}"
+            f"{cat:<12} {len(idx):>5} {ro:>9.0f} {rm:>7.1f} {ro / rm:>6.0f}x"
+            f" {1e3 * pct(lo, 0.99):>7.2f}ms {1e3 * max(lo):>7.2f}ms"
+            f" {1e3 * pct(lm, 0.99):>6.1f}ms {1e3 * max(lm):>6.0f}ms {agree / len(idx):>6.1%}"
+            f" {ok_o:>4}/{len(idx):<4} {ok_m:>4}/{len(idx):<4}"
         )
     labels = sum(p.label for p in pairs)
     print(f"intended labels: {labels} equivalent, {n - labels} not")
@@ -124,11 +126,15 @@ def run_speed(n: int, seed: int) -> None:
     wrong = {}
     for i, p in enumerate(pairs):
         if got["ours"][i] != p.label:
-            wrong.setdefault((p.reference, reasons[i].predicted, p.label), [p.category, reasons[i].reason, got["mv"][i], 0])[3] += 1
-    print(f"\nOUR verdicts that differ from the intended label: {sum(w[3] for w in wrong.values())} pairs, {len(wrong)} distinct")
+            key = (p.reference, reasons[i].predicted, p.label)
+            wrong.setdefault(key, [p.category, reasons[i].reason, got["mv"][i], 0])[3] += 1
+    wrong_pairs = sum(w[3] for w in wrong.values())
+    print(f"\nOUR verdicts that differ from the intended label: {wrong_pairs} pairs, {len(wrong)} distinct")
     for (ref, pred, label), (cat, reason, mv, count) in wrong.items():
         print(f"  [{cat}] ref={ref!r} predicted={pred!r} expected={label} got={reason} (math-verify: {mv}) x{count}")
-    mv_wrong = [(p.category, p.reference, p.response[-60:], p.label) for i, p in enumerate(pairs) if got["mv"][i] != p.label]
+    mv_wrong = [
+        (p.category, p.reference, p.response[-60:], p.label) for i, p in enumerate(pairs) if got["mv"][i] != p.label
+    ]
     print(f"math-verify verdicts that differ from the intended label: {len(mv_wrong)} pairs; first 10 distinct:")
     for row in list(dict.fromkeys(mv_wrong))[:10]:
         print(f"  [{row[0]}] ref={row[1]!r} response=...{row[2]!r} expected={row[3]}")
@@ -203,7 +209,8 @@ def mv_child() -> None:
     except Exception as e:  # noqa: BLE001 - RecursionError and friends: report, do not crash silently
         result = type(e).__name__
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"result": result, "seconds": time.perf_counter() - t, "notes": sorted(set(notes)), "rss_mb": rss_mb}))
+    report = {"result": result, "seconds": time.perf_counter() - t, "notes": sorted(set(notes)), "rss_mb": rss_mb}
+    print(json.dumps(report))
 
 
 def run_mv_isolated(reference: str, response: str, kill_s: float, mem_bytes: int) -> tuple[float, str]:
@@ -246,11 +253,15 @@ def run_adversarial(quick: bool, kill_s: float, mem_gib: float) -> None:
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(f"ours slowest: {1e3 * slowest[0]:.1f} ms ({slowest[1]})")
     print(
-        f"ours peak RSS: this process {self_before / 1024:.0f} MB before the adversarial inputs, {self_after / 1024:.0f} MB after"
-        f" (includes math-verify/sympy if the speed run came first); largest reaped child (sympy worker) {children / 1024:.0f} MB"
+        f"ours peak RSS: this process {self_before / 1024:.0f} MB before the adversarial inputs,"
+        f" {self_after / 1024:.0f} MB after"
+        " (includes math-verify/sympy if the speed run came first);"
+        f" largest reaped child (sympy worker) {children / 1024:.0f} MB"
     )
 
-    print(f"\n== adversarial: math-verify, one subprocess per case, kill at {kill_s:.0f}s, RLIMIT_AS {mem_gib:g} GiB ==")
+    print(
+        f"\n== adversarial: math-verify, one subprocess per case, kill at {kill_s:.0f}s, RLIMIT_AS {mem_gib:g} GiB =="
+    )
     for label, ref, resp in cases:
         print(f"  {label:<48}", end=" ", flush=True)
         dt, outcome = run_mv_isolated(ref, resp, kill_s, int(mem_gib * 2**30))
@@ -264,7 +275,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="300 pairs; adversarial inputs only as responses, 10 s kill")
     ap.add_argument("--adversarial", action="store_true", help="only the adversarial run")
     ap.add_argument("--no-adversarial", action="store_true", help="only the speed run")
-    ap.add_argument("--mv-kill-s", type=float, default=None, help="math-verify hard kill per input (default 30, quick 10)")
+    ap.add_argument(
+        "--mv-kill-s", type=float, default=None, help="math-verify hard kill per input (default 30, quick 10)"
+    )
     ap.add_argument("--mv-mem-gib", type=float, default=4.0)
     ap.add_argument("--mv-child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -57,7 +57,14 @@ def _repeating(f: Fraction) -> str:
 
 def integers(rng: random.Random):
     n = rng.choice([rng.randint(0, 100), rng.randint(100, 9999), rng.randint(10_000, 10**7), -rng.randint(1, 60)])
-    forms = [str(n), f"{n}.0", f"{n} \\text{{ cm}}", f"{n}^\\circ" if n >= 0 else str(n), f"\\text{{{n}}}", f"\\mathbf{{{n}}}"]
+    forms = [
+        str(n),
+        f"{n}.0",
+        f"{n} \\text{{ cm}}",
+        f"{n}^\\circ" if n >= 0 else str(n),
+        f"\\text{{{n}}}",
+        f"\\mathbf{{{n}}}",
+    ]
     if n >= 0:
         forms += [f"\\${n}", f"{n} \\text{{ ways}}"]
     if n >= 1000:
@@ -72,7 +79,12 @@ def decimals(rng: random.Random):
     if f.denominator == 1:
         f += Fraction(1, 2)
     ref = _dec(f)
-    forms = [_frac(f), f"{f.numerator}/{f.denominator}", ref + "0", ref.lstrip("0") if ref.startswith("0.") else ref + "00"]
+    forms = [
+        _frac(f),
+        f"{f.numerator}/{f.denominator}",
+        ref + "0",
+        ref.lstrip("0") if ref.startswith("0.") else ref + "00",
+    ]
     wrong = f + Fraction(rng.choice([1, 3, 7]), 10 * den)
     return ref, rng.choice(forms), _dec(wrong)
 
@@ -117,11 +129,19 @@ def radicals(rng: random.Random):
     spaced = f"{a} \\sqrt {b}" if b < 10 else f"{a} \\sqrt {{{b}}}"
     options = [
         (f"{a}\\sqrt{{{b}}}", [f"\\sqrt{{{a * a * b}}}", spaced, f"\\sqrt{{{b}}}\\cdot {a}"], f"{a}\\sqrt{{{b + 1}}}"),
-        (f"\\frac{{\\pi}}{{{c}}}", [f"\\pi/{c}", f"\\frac{{1}}{{{c}}}\\pi", f"\\frac{{{2}\\pi}}{{{2 * c}}}"], f"\\frac{{\\pi}}{{{c + 1}}}"),
+        (
+            f"\\frac{{\\pi}}{{{c}}}",
+            [f"\\pi/{c}", f"\\frac{{1}}{{{c}}}\\pi", f"\\frac{{{2}\\pi}}{{{2 * c}}}"],
+            f"\\frac{{\\pi}}{{{c + 1}}}",
+        ),
         (f"{a}\\pi", [f"\\pi {a}", f"{a} \\cdot \\pi", f"\\frac{{{2 * a}\\pi}}{{2}}"], f"{a + 1}\\pi"),
         (f"\\frac{{{a}\\sqrt{{2}}}}{{2}}", [f"\\frac{{{a}}}{{\\sqrt{{2}}}}", f"{a}/\\sqrt{{2}}"], f"{a}\\sqrt{{2}}"),
         (f"{a}+\\sqrt{{{b}}}", [f"\\sqrt{{{b}}}+{a}", f"{a}+{b}^{{1/2}}"], f"{a}-\\sqrt{{{b}}}"),
-        (f"\\frac{{\\sqrt{{{b}}}}}{{{b}}}", [f"\\frac{{1}}{{\\sqrt{{{b}}}}}", f"1/\\sqrt{b}" if b < 10 else f"1/\\sqrt{{{b}}}"], f"\\sqrt{{{b}}}"),
+        (
+            f"\\frac{{\\sqrt{{{b}}}}}{{{b}}}",
+            [f"\\frac{{1}}{{\\sqrt{{{b}}}}}", f"1/\\sqrt{b}" if b < 10 else f"1/\\sqrt{{{b}}}"],
+            f"\\sqrt{{{b}}}",
+        ),
     ]
     ref, forms, wrong = rng.choice(options)
     return ref, rng.choice(forms), wrong
@@ -132,9 +152,17 @@ def symbolic(rng: random.Random):
     v = rng.choice("xyntk")
     options = [
         (f"{v}^2+{a + b}{v}+{a * b}", [f"({v}+{a})({v}+{b})", f"{a * b}+{a + b}{v}+{v}^2"], f"({v}+{a})({v}+{b + 1})"),
-        (f"\\frac{{{v}+{a}}}{{{b + 1}}}", [f"\\frac{{{v}}}{{{b + 1}}}+\\frac{{{a}}}{{{b + 1}}}", f"({v}+{a})/{b + 1}"], f"\\frac{{{v}+{a + 1}}}{{{b + 1}}}"),
+        (
+            f"\\frac{{{v}+{a}}}{{{b + 1}}}",
+            [f"\\frac{{{v}}}{{{b + 1}}}+\\frac{{{a}}}{{{b + 1}}}", f"({v}+{a})/{b + 1}"],
+            f"\\frac{{{v}+{a + 1}}}{{{b + 1}}}",
+        ),
         (f"{a}{v}^{{{b + 1}}}", [f"{a}\\cdot {v}^{{{b + 1}}}", f"{v}^{{{b + 1}}}\\cdot {a}"], f"{a}{v}^{{{b + 2}}}"),
-        (f"{a}\\sqrt{{{v}}}", [f"\\sqrt{{{a * a}{v}}}", f"{a}{v}^{{1/2}}"], f"\\sqrt{{{a}{v}}}" if a > 1 else f"2\\sqrt{{{v}}}"),
+        (
+            f"{a}\\sqrt{{{v}}}",
+            [f"\\sqrt{{{a * a}{v}}}", f"{a}{v}^{{1/2}}"],
+            f"\\sqrt{{{a}{v}}}" if a > 1 else f"2\\sqrt{{{v}}}",
+        ),
         (f"\\sin({2}{v})", [f"2\\sin {v}\\cos {v}", f"2\\sin({v})\\cos({v})"], f"\\sin({v})\\cos({v})"),
         (f"\\frac{{{a}}}{{{v}}}", [f"{a}{v}^{{-1}}", f"{a}/{v}"], f"{a}{v}"),
         (f"{v}^2-{a * a}", [f"({v}-{a})({v}+{a})", f"-{a * a}+{v}^2"], f"({v}-{a})^2"),
@@ -161,10 +189,18 @@ def intervals(rng: random.Random):
     b = a + rng.randint(1, 9)
     lo, hi = rng.choice("(["), rng.choice(")]")
     options = [
-        (f"{lo}{a}, {b}{hi}", [f"\\left{lo}{a},{b}\\right{hi}", f"{lo} {a} , {b} {hi}"], f"{'[' if lo == '(' else '('}{a}, {b}{hi}"),
+        (
+            f"{lo}{a}, {b}{hi}",
+            [f"\\left{lo}{a},{b}\\right{hi}", f"{lo} {a} , {b} {hi}"],
+            f"{'[' if lo == '(' else '('}{a}, {b}{hi}",
+        ),
         (f"[{a}, {b})", [f"{a} \\le x < {b}", f"x \\in [{a},{b})"], f"{a} < x < {b}"),
         (f"[{a}, \\infty)", [f"\\left[{a},\\infty\\right)", f"[{a},+\\infty)"], f"({a}, \\infty)"),
-        (f"(-\\infty, {a}) \\cup ({b}, \\infty)", [f"(-\\infty,{a})\\cup({b},\\infty)"], f"(-\\infty, {a}] \\cup ({b}, \\infty)"),
+        (
+            f"(-\\infty, {a}) \\cup ({b}, \\infty)",
+            [f"(-\\infty,{a})\\cup({b},\\infty)"],
+            f"(-\\infty, {a}] \\cup ({b}, \\infty)",
+        ),
     ]
     ref, forms, wrong = rng.choice(options)
     return ref, rng.choice(forms), wrong
@@ -176,11 +212,18 @@ def sets_tuples(rng: random.Random):
     rng.shuffle(ys)
     if rng.random() < 0.5:
         ref = "\\{" + ", ".join(map(str, xs)) + "\\}"
-        forms = ["\\{" + ",".join(map(str, ys)) + "\\}", "\\left\\{" + ", ".join(map(str, ys)) + "\\right\\}", ", ".join(map(str, ys))]
+        forms = [
+            "\\{" + ",".join(map(str, ys)) + "\\}",
+            "\\left\\{" + ", ".join(map(str, ys)) + "\\right\\}",
+            ", ".join(map(str, ys)),
+        ]
         wrong = "\\{" + ", ".join(map(str, xs[:-1] + [xs[-1] + 1])) + "\\}"
     else:
         ref = "(" + ", ".join(map(str, xs)) + ")"
-        forms = ["\\left(" + ",".join(map(str, xs)) + "\\right)", "(" + ", ".join(f"\\frac{{{2 * x}}}{{2}}" for x in xs) + ")"]
+        forms = [
+            "\\left(" + ",".join(map(str, xs)) + "\\right)",
+            "(" + ", ".join(f"\\frac{{{2 * x}}}{{2}}" for x in xs) + ")",
+        ]
         wrong = "(" + ", ".join(map(str, xs[::-1])) + ")"  # the same numbers in another order
     return ref, rng.choice(forms), wrong
 
@@ -190,7 +233,8 @@ def matrices(rng: random.Random):
     m = [[rng.randint(-9, 9) for _ in range(c)] for _ in range(r)]
 
     def tex(rows, env="pmatrix", cell=str):
-        return f"\\begin{{{env}}}" + " \\\\ ".join(" & ".join(cell(x) for x in row) for row in rows) + f"\\end{{{env}}}"
+        body = " \\\\ ".join(" & ".join(cell(x) for x in row) for row in rows)
+        return f"\\begin{{{env}}}" + body + f"\\end{{{env}}}"
 
     forms = [tex(m, "bmatrix"), tex(m, cell=lambda x: f"\\frac{{{2 * x}}}{{2}}"), tex(m).replace(" ", "")]
     bad = [row[:] for row in m]
@@ -203,9 +247,17 @@ def text_choices(rng: random.Random):
     other = rng.choice([x for x in "ABCDE" if x != letter])
     name, other_name = rng.sample(["Evelyn", "Monday", "Tuesday", "yes", "no", "Carlos", "even", "odd", "north"], 2)
     options = [
-        (letter, [f"\\text{{{letter}}}", f"\\textbf{{{letter}}}", letter, f"\\text{{({letter})}}", f"({letter})"], other),
+        (
+            letter,
+            [f"\\text{{{letter}}}", f"\\textbf{{{letter}}}", letter, f"\\text{{({letter})}}", f"({letter})"],
+            other,
+        ),
         (f"\\text{{{letter}}}", [letter, f"\\mathrm{{{letter}}}"], f"\\text{{{other}}}"),
-        (f"\\text{{{name}}}", [name, f"\\text{{{name}}}", name.capitalize() if name.islower() else name], f"\\text{{{other_name}}}"),
+        (
+            f"\\text{{{name}}}",
+            [name, f"\\text{{{name}}}", name.capitalize() if name.islower() else name],
+            f"\\text{{{other_name}}}",
+        ),
     ]
     ref, forms, wrong = rng.choice(options)
     return ref, rng.choice(forms), wrong

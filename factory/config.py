@@ -238,7 +238,7 @@ class PublishConfig(_Config):
 
 class RayConfig(_Config):
     address: str | None = Field(None, description="cluster address; RAY_ADDRESS overrides, local when unset")
-    num_workers: int | None = Field(None, ge=1, description="parallel teacher tasks; default: CPUs")
+    num_workers: int | None = Field(None, ge=1, description="streaming workers (the teacher's); default: CPUs")
 
 
 class PipelineConfig(_Config):

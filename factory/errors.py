@@ -1,11 +1,12 @@
 """One error hierarchy for the factory.
 
-`FactoryError` is the root. Every error raised on purpose is a `TerminalError`: running the same
-command again will not help until something is fixed (bad config, missing file, a teacher that refuses
-us). Transient failures (429, 5xx, timeouts) are not exceptions here: the teacher client retries them,
-and one that outlasts its retries becomes a sample's outcome (`failed`), never an error that stops a
-run. The CLI turns any `FactoryError` into one line on stderr and exit code 1, so every message must
-quote the bad value and say how to fix it.
+`FactoryError` is the root; `TerminalError` and its subclasses mean running the same command again
+will not help until something is fixed (bad config, missing file, a teacher that refuses us), and a
+plain `FactoryError` is a bad request of the moment (an audit query that fails). Transient failures
+(429, 5xx, timeouts) are not exceptions here: the teacher client retries them, and one that outlasts
+its retries becomes a sample's outcome (`failed`), never an error that stops a run. The CLI turns
+any `FactoryError` into one line on stderr and exit code 1, so every message must quote the bad
+value and say how to fix it.
 """
 
 

@@ -19,8 +19,8 @@ import pyarrow as pa
 from factory.config import PipelineConfig
 from factory.errors import SourceError
 from factory.executor import Executor, ray_executor
-from factory.report.cost import record_prices, run_costs
-from factory.report.log import log
+from factory.log import log
+from factory.meter.cost import record_prices, run_costs
 from factory.stages.generate.stage import generate, settings_for
 from factory.stages.judge.stage import judge, judge_key, read_verdicts
 from factory.stages.sources import load_problems, reference_answers

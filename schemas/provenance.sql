@@ -43,6 +43,8 @@ CREATE TABLE requests (
     outcome              VARCHAR NOT NULL, -- complete | truncated_reasoning | truncated_answer | empty | filtered
                                            -- | failed | rejected
     error                VARCHAR,
+    error_class          VARCHAR,          -- 429 | 5xx | timeout | connection | malformed | 4xx | refused | other
+                                           -- (NULL in journals written before classes were recorded)
     finish_reason        VARCHAR,
     reasoning_source     VARCHAR NOT NULL,
     think_closed         BOOLEAN NOT NULL,

@@ -16,18 +16,19 @@ PACKAGE = ROOT / "factory"
 
 # what each package may import from the factory; cli and runner sit on top and may import anything
 ALLOWED = {
-    "errors": set(), "redact": set(), "demo": set(),
+    "errors": set(), "redact": set(), "log": set(), "demo": set(),
     "store": {"errors"},
     "config": {"errors", "redact", "store"},
     "verify": {"config"},
     "simteacher": {"config"},
-    "executor": {"config", "errors", "report"},
+    "executor": {"config", "errors", "log"},
     "teacher": {"config", "errors", "executor", "redact"},
-    "report": {"config", "errors", "redact", "store", "teacher", "stages.judge"},
+    "meter": {"config", "redact", "store", "teacher"},
     "stages.sources": {"config", "errors", "store"},
-    "stages.generate": {"config", "errors", "executor", "report", "store", "teacher"},
-    "stages.judge": {"config", "errors", "executor", "report", "store", "verify"},
+    "stages.generate": {"config", "errors", "executor", "log", "meter", "store", "teacher"},
+    "stages.judge": {"config", "errors", "executor", "meter", "store", "verify"},
     "stages.publish": {"config", "errors", "store"},
+    "report": {"config", "errors", "meter", "stages.judge", "store"},
 }
 
 
@@ -53,7 +54,7 @@ def _modules():
         yield path, path.relative_to(PACKAGE).with_suffix("").parts
 
 
-def test_every_package_imports_only_the_layers_below_it():
+def _package_graph() -> dict[str, set[str]]:
     found = defaultdict(set)
     for path, parts in _modules():
         layer = _layer(parts)
@@ -62,6 +63,23 @@ def test_every_package_imports_only_the_layers_below_it():
                 other = _layer(tuple(name.split(".")[1:]))
                 if other != layer:
                     found[layer].add(other)
+    return found
+
+
+def test_the_packages_form_layers_with_no_cycle():
+    """Every package can be put below the ones that import it: a topological order exists."""
+    graph, order = _package_graph(), []
+    remaining = set(graph) | {d for deps in graph.values() for d in deps}
+    while remaining:
+        ready = sorted(p for p in remaining if not (graph.get(p, set()) & remaining))
+        assert ready, f"import cycle among {sorted(remaining)}"
+        order += ready
+        remaining -= set(ready)
+    assert order.index("executor") < order.index("teacher") < order.index("meter") < order.index("stages.generate")
+
+
+def test_every_package_imports_only_the_layers_below_it():
+    found = _package_graph()
     assert set(found) - {"cli", "runner"} <= set(ALLOWED), "a new package: give it a row in ALLOWED"
     wrong = {layer: sorted(deps - ALLOWED[layer]) for layer, deps in found.items()
              if layer in ALLOWED and deps - ALLOWED[layer]}
@@ -78,8 +96,9 @@ def test_the_executor_imports_nothing_of_what_it_runs():
     for path, parts in _modules():
         if parts[0] == "executor":
             factory_imports = {n for n in _imports(path) if n.startswith("factory")}
-            assert factory_imports <= {"factory", "factory.config", "factory.errors", "factory.report.log",
+            assert factory_imports <= {"factory", "factory.config", "factory.errors", "factory.log",
                                        "factory.executor.base", "factory.executor.dispatch",
+                                       "factory.executor.guard",
                                        "factory.executor.in_process", "factory.executor.ray_cluster"}, path
     # nor does anything it imports, all the way down
     code = ("import sys, factory.executor.ray_cluster as _; "

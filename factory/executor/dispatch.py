@@ -54,7 +54,8 @@ class Dispatcher:
         self.items = items
         self.on_chunks = on_chunks
         self.batch_size = batch_size
-        self.ceiling = [capacity + batch_size for capacity in capacities]
+        # every worker may hold the largest capacity plus one batch (an uneven split differs by one item)
+        self.ceiling = max(capacities) + batch_size
         self.outstanding = [0] * len(workers)  # given and not yet back, per worker
         self.given = [0] * len(workers)
         self.told = 0.0  # the latest hold handed to every worker (wall-clock time)
@@ -88,7 +89,7 @@ class Dispatcher:
         sent, total = 0, len(self.items)
         while sent < total and not self.errors:
             k = min(range(len(self.workers)), key=self.outstanding.__getitem__)
-            size = next_batch_size(total - sent, self.ceiling[k] - self.outstanding[k], self.batch_size,
+            size = next_batch_size(total - sent, self.ceiling - self.outstanding[k], self.batch_size,
                                    len(self.workers))
             if not size:  # every worker is full: wait for results
                 self._wake.clear()

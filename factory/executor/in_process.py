@@ -8,25 +8,20 @@ the end-to-end tests and the executor's own tests run on a real Ray.
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from factory.executor.base import OnChunks, StreamWorker, WorkerSpec
+from factory.executor.base import OnChunks, WorkerSpec
 from factory.executor.dispatch import Dispatcher, batch_size_for
+from factory.executor.guard import Guarded
 
 
 class _LocalHandle:
-    def __init__(self, worker: StreamWorker):
+    def __init__(self, worker: Guarded):
         self.worker = worker
-        self._pending: set[asyncio.Task] = set()
 
     def call(self, method: str, *args) -> None:
-        result = getattr(self.worker, method)(*args)
-        if inspect.isawaitable(result):
-            task = asyncio.ensure_future(result)
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+        self.worker.call(method, *args)
 
     def chunks(self):
         return self.worker.results()
@@ -45,10 +40,11 @@ class InProcessExecutor:
         asyncio.run(self._stream(workers, items, on_chunks, max_batch))
 
     async def _stream(self, specs: list[WorkerSpec], items: Sequence, on_chunks: OnChunks, max_batch: int) -> None:
-        workers = [spec.cls(*spec.args) for spec in specs]
+        workers: list[Guarded] = []
         try:
-            for worker in workers:
-                worker.start()
+            for spec in specs:
+                workers.append(Guarded(spec.cls(*spec.args)))
+                workers[-1].start()
             capacities = [spec.capacity for spec in specs]
             await Dispatcher([_LocalHandle(w) for w in workers], capacities, items, on_chunks,
                              batch_size_for(capacities, max_batch)).run()

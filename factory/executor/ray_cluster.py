@@ -21,7 +21,8 @@ from factory.config import RayConfig
 from factory.errors import FactoryError, TerminalError
 from factory.executor.base import Chunk, OnChunks, WorkerSpec
 from factory.executor.dispatch import Dispatcher, batch_size_for
-from factory.report.log import log
+from factory.executor.guard import Guarded
+from factory.log import log
 
 _ACTOR_START_S = 180.0
 
@@ -30,7 +31,9 @@ def cluster_address(cfg: RayConfig) -> tuple[str | None, str]:
     """The cluster to join and who asked for it, or (None, why) for the embedded local instance."""
     if env := os.environ.get("RAY_ADDRESS"):
         return (None, "RAY_ADDRESS=local") if env == "local" else (env, "RAY_ADDRESS")
-    if cfg.address and cfg.address != "local":
+    if cfg.address == "local":
+        return None, "ray.address=local"
+    if cfg.address:
         return cfg.address, "ray.address"
     return None, "RAY_ADDRESS and ray.address unset"
 
@@ -62,7 +65,7 @@ class _StreamActor:
     """One streaming worker in its own process; every call runs on the actor's event loop."""
 
     def __init__(self, cls: type, args: tuple):
-        self.worker = cls(*args)
+        self.worker = Guarded(cls(*args))
 
     async def ready(self) -> bool:
         # built now, not on the first batch: with every worker racing for the CPU at start, one
@@ -74,16 +77,16 @@ class _StreamActor:
         return True
 
     async def submit(self, items: list) -> None:
-        self.worker.submit(items)
+        self.worker.call("submit", items)
 
     async def finish(self, total: int) -> None:
-        self.worker.finish(total)
+        self.worker.call("finish", total)
 
     async def ack(self, count: int) -> None:
-        self.worker.ack(count)
+        self.worker.call("ack", count)
 
     async def hold(self, until: float) -> None:
-        self.worker.hold(until)
+        self.worker.call("hold", until)
 
     async def results(self):
         async for chunk in self.worker.results():

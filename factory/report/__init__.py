@@ -1,3 +1,3 @@
-"""What a run did and spent, for the people watching it: the live progress line (`progress`), cost per
-endpoint (`cost`), `factory status` (`status`) and `factory audit` over the provenance database (`audit`).
+"""What a run did, for the people asking afterwards: `factory status` (`status`: counts per stage, cost,
+read from the run's files, mid-run too) and `factory audit` over the provenance database (`audit`).
 """

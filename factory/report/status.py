@@ -1,7 +1,7 @@
 """`factory status RUN_DIR`: progress and counts per stage and per rejection reason, and cost.
 
 Cost is per endpoint (prompt, reasoning and answer tokens, GPU hours, dollars) and for the whole run,
-with dollars per published sample (an accepted, verified one), from `factory.report.cost`.
+with dollars per published sample (an accepted, verified one), from `factory.meter.cost`.
 
 Reads the run's files directly (problems table, journal, verdict parts, manifest), so it works
 while a run is going, after a crash, and before any provenance exists.
@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from factory.config import PipelineConfig
 from factory.errors import RunDirError
-from factory.report.cost import cost_totals, run_costs
+from factory.meter.cost import cost_totals, run_costs
 from factory.stages.judge.stage import judge_key, read_verdicts
 from factory.store.journal import ledger, lost_requests
 

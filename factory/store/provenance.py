@@ -66,6 +66,8 @@ CREATE TABLE requests (
     outcome              VARCHAR NOT NULL, -- complete | truncated_reasoning | truncated_answer | empty | filtered
                                            -- | failed | rejected
     error                VARCHAR,
+    error_class          VARCHAR,          -- 429 | 5xx | timeout | connection | malformed | 4xx | refused | other
+                                           -- (NULL in journals written before classes were recorded)
     finish_reason        VARCHAR,
     reasoning_source     VARCHAR NOT NULL,
     think_closed         BOOLEAN NOT NULL,
@@ -138,7 +140,6 @@ CROSS JOIN runs run;
 """
 
 
-
 def relations() -> list[str]:
     """The tables and views of the database, in the order the DDL creates them."""
     return re.findall(r"^CREATE (?:TABLE|VIEW) (\w+)", DDL, flags=re.MULTILINE)
@@ -152,7 +153,7 @@ INSERT INTO problems
 SELECT source, source_row, problem_id, problem, reference_answer, status, duplicate_of FROM problems_in;
 INSERT INTO requests
 SELECT sample_id, problem_id, sample_index, session_id, model, endpoint, to_json(messages),
-       CAST(sampling AS JSON), prompt_template_hash, attempts, outcome, error, finish_reason,
+       CAST(sampling AS JSON), prompt_template_hash, attempts, outcome, error, error_class, finish_reason,
        reasoning_source, think_closed, prompt_tokens, completion_tokens, reasoning_tokens,
        make_timestamp(CAST(round(started_at * 1e6) AS BIGINT)),
        make_timestamp(CAST(round(finished_at * 1e6) AS BIGINT)), latency_s
@@ -201,7 +202,7 @@ def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems
         verdicts: VERDICT_SCHEMA rows.
         placements: `PublishResult.placements`.
         outcomes: `PublishResult.outcomes`.
-        costs: rows of `endpoint_costs` (see `factory.report.cost.endpoint_costs`).
+        costs: rows of `endpoint_costs` (see `factory.meter.cost.endpoint_costs`).
 
     Returns:
         The path of the database.

@@ -1,7 +1,7 @@
 """Render the published contracts into `schemas/` and check that the checked-in copies match the code.
 
 `python -m factory.store.schemas` rewrites the files; `python -m factory.store.schemas --check` rewrites nothing,
-lists the files that differ and exits 1 (tests/test_schemas.py runs it in CI). The code is
+lists the files that differ and exits 1 (tests/store/test_schemas.py runs it in CI). The code is
 the source of truth: the pydantic models in store/records.py and the DDL in store/provenance.py.
 """
 

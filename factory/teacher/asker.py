@@ -1,7 +1,7 @@
 """Ask batches of samples concurrently on one event loop, streaming results as they complete.
 
-This is the part of the teacher stage that runs inside a worker (a Ray actor in production, a plain
-event loop in unit tests). It knows nothing about Ray: it takes plain dicts and yields plain dicts.
+This is what runs inside a teacher worker (`worker.TeacherWorker`, built by an executor in a Ray actor
+or on the driver's own event loop). It knows nothing about Ray: it takes plain dicts and yields plain dicts.
 Batches are submitted while earlier ones run; they share the worker's in-flight cap, its window of
 results not yet made durable, and one result stream.
 """

@@ -1,6 +1,6 @@
 """Failed attempts: described for the journal and classed, both from the exception, when they happen.
 
-The class is what the progress line and audits count by: 429, 5xx, timeout (client timeouts and 408),
+The class is what the progress line and the provenance database count by: 429, 5xx, timeout (client timeouts and 408),
 connection, malformed (a 200 with an unusable body), 4xx (any other status: the request was refused),
 refused (401/403/404 from one member of a pool, which is then retired), other.
 """
@@ -58,6 +58,8 @@ def legacy_class(description: str | None) -> str | None:
     """The class of a failure from its `describe` text, for records of older journals that lack it."""
     if not description:
         return None
+    if description in ERROR_CLASSES:  # already a class (as some journals recorded the final error)
+        return description
     m = _DESCRIBED.match(description)
     if m is None:
         return "other"

@@ -57,9 +57,9 @@ class Echo:
     them, as a worker that lost work would; `hold_at` puts a hold on the chunk that carries that item.
     """
 
-    def __init__(self, name, capacity, log, fail_after=None, lose=0, hold_at=None):
+    def __init__(self, name, capacity, log, fail_after=None, lose=0, hold_at=None, broken=None):
         self.name, self.capacity, self.log = name, capacity, log
-        self.fail_after, self.lose, self.hold_at = fail_after, lose, hold_at
+        self.fail_after, self.lose, self.hold_at, self.broken = fail_after, lose, hold_at, broken
         self.total = None
         self.out = self.dropped = 0
 
@@ -70,6 +70,8 @@ class Echo:
         self.tasks = set()
 
     def submit(self, items):
+        if self.broken == "submit" and self.log["given"].get(self.name):
+            raise ConfigError(f"{self.name} cannot take a second batch")
         self.log["given"][self.name] = self.log["given"].get(self.name, 0) + len(items)
         for item in items:
             task = asyncio.ensure_future(self._one(item))
@@ -107,6 +109,8 @@ class Echo:
                 raise ConfigError(f"{self.name} broke")
 
     def ack(self, count):
+        if self.broken == "ack":
+            raise ConfigError(f"{self.name} cannot count")
         self.unacked -= count
         for _ in range(count):
             self.slots.release()
@@ -189,6 +193,13 @@ def test_a_store_that_fails_stops_the_run_with_its_error():
 def test_a_worker_that_loses_work_is_an_error_not_silence():
     _, _, _, error = run(100, lose=3)
     assert isinstance(error, RuntimeError) and "3 results fewer than they were given" in str(error)
+
+
+@pytest.mark.parametrize("call", ["submit", "ack"])
+def test_a_failing_control_call_ends_its_workers_stream_with_the_error_not_a_hang(call):
+    got, _, log, error = run(300, broken=call)
+    assert isinstance(error, ConfigError) and str(error).startswith("w0 cannot")
+    assert sorted(log["closed"]) == ["w0", "w1"]
 
 
 def test_a_hold_from_one_worker_is_handed_to_the_others():

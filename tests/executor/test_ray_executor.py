@@ -131,6 +131,25 @@ def test_a_workers_own_error_arrives_unwrapped_after_what_it_sent(executor):
     assert got == [1]
 
 
+class Refusing(Failing):
+    """A streaming worker that cannot take a batch: its stream would wait for results forever."""
+
+    def submit(self, items):
+        raise ConfigError(self.message)
+
+    async def results(self):
+        import asyncio
+
+        await asyncio.Event().wait()
+        yield  # pragma: no cover - never reached
+
+
+def test_a_failing_call_the_driver_does_not_wait_on_still_surfaces(executor):
+    with pytest.raises(ConfigError, match="no batches here"):
+        executor.stream([WorkerSpec(Refusing, ("no batches here",), 4)], list(range(10)), lambda chunks: None,
+                        max_batch=16)
+
+
 def _square_all(values):
     return [v * v for v in values]
 

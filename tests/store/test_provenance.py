@@ -33,6 +33,13 @@ def test_every_table_is_filled(db):
     assert counts == dict(runs=1, sessions=2, problems=6, requests=12, verdicts=9, outcomes=12, published=4, lineage=4)
 
 
+def test_failed_requests_keep_their_error_and_its_class(db):
+    con, _, _ = db
+    rows = con.sql("SELECT outcome, error, error_class FROM requests WHERE error IS NOT NULL ORDER BY 1").fetchall()
+    assert rows == [("failed", "HTTP 500 after 3 attempts", "5xx"), ("rejected", "HTTP 500 after 3 attempts", "4xx")]
+    assert one(con, "SELECT count(*) FROM requests WHERE error IS NULL AND error_class IS NOT NULL") == 0
+
+
 def test_primary_keys_are_declared(db):
     con, _, _ = db
     keys = dict(con.sql("SELECT table_name, constraint_column_names FROM duckdb_constraints() "

@@ -51,6 +51,7 @@ def sample(problem_text: str, index: int, *, outcome="complete", reasoning="", a
         endpoint="http://127.0.0.1:8000/v1", messages=messages, sampling=SAMPLING,
         prompt_template_hash=_h(TEMPLATE), attempts=3 if failed else 1, outcome=outcome,
         error="HTTP 500 after 3 attempts" if failed else None,
+        error_class=({"failed": "5xx", "rejected": "4xx"}.get(outcome)),
         finish_reason=None if failed else ("length" if outcome == "truncated" else "stop"),
         reasoning=None if failed else reasoning, answer=None if failed else answer,
         reasoning_source="none" if failed else "think_tags", think_closed=outcome != "truncated",

@@ -51,3 +51,5 @@ def test_legacy_edge_cases():
     assert legacy_class(None) is None and legacy_class("") is None
     assert legacy_class("HTTP 502 after 3 attempts") == "5xx"
     assert legacy_class("??") == "other"
+    for cls in ERROR_CLASSES:  # a value recorded already classed reads as itself
+        assert legacy_class(cls) == cls

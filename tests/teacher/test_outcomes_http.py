@@ -212,7 +212,7 @@ def test_wait_strategy_prefers_the_hint_and_else_backs_off():
 
 
 def test_each_failed_attempt_is_recorded_in_order_and_classed_for_the_progress_line():
-    from factory.report.progress import attempt_errors
+    from factory.meter.progress import attempt_errors
 
     replies = [error(500, "boom"), error(429, "slow down", headers={"retry-after-ms": "10"})]
 

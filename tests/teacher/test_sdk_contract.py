@@ -52,18 +52,26 @@ async def _serve():
         await asyncio.sleep(2)
         return web.json_response(BODY)
 
+    async def held(request):  # counts how many are in flight at once
+        flight["now"] += 1
+        flight["max"] = max(flight["max"], flight["now"])
+        await asyncio.sleep(0.2)
+        flight["now"] -= 1
+        return web.json_response(BODY)
+
     async def garbage(request):
         return web.Response(text="<html>proxy error</html>", content_type="application/json")
 
     app = web.Application()
+    flight = {"now": 0, "max": 0}
     for path, handler in (("/ok", ok), ("/limited", limited), ("/broken", broken), ("/slow", slow),
-                          ("/garbage", garbage)):
+                          ("/garbage", garbage), ("/held", held)):
         app.router.add_post(path, handler)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", flight
 
 
 async def _post(client, url):
@@ -73,7 +81,7 @@ async def _post(client, url):
 
 def test_posting_through_the_sdk_client_returns_the_raw_response_and_raises_its_errors():
     async def go():
-        runner, base = await _serve()
+        runner, base, flight = await _serve()
         client = openai.AsyncOpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=0.5,
                                     http_client=aiohttp_client(4))
         try:
@@ -91,9 +99,15 @@ def test_posting_through_the_sdk_client_returns_the_raw_response_and_raises_its_
             garbage = await _post(client, f"{base}/garbage")  # a broken body is the caller's to judge
             with pytest.raises(ValueError):
                 garbage.json()
-            # many requests at once through one client: the pool's limit queues them, it does not fail them
-            raws = await asyncio.gather(*(_post(client, f"{base}/ok") for _ in range(12)))
-            assert [r.status_code for r in raws] == [200] * 12
+            # the connection limit is the one asked for: 12 requests at once through a pool of 4 wait their
+            # turn (4 in flight at most), they do not fail; the SDK's own default would let all 12 through
+            slow_client = openai.AsyncOpenAI(base_url=f"{base}/v1", api_key="k", max_retries=0, timeout=10,
+                                             http_client=aiohttp_client(4))
+            try:
+                raws = await asyncio.gather(*(_post(slow_client, f"{base}/held") for _ in range(12)))
+            finally:
+                await slow_client.close()
+            assert [r.status_code for r in raws] == [200] * 12 and flight["max"] == 4
         finally:
             await client.close()
             await runner.cleanup()

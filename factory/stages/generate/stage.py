@@ -9,8 +9,8 @@ import pyarrow as pa
 from factory.config import PipelineConfig
 from factory.errors import TeacherUnreachable
 from factory.executor import Chunk, Executor
-from factory.report.log import log
-from factory.report.progress import Progress
+from factory.log import log
+from factory.meter.progress import Progress
 from factory.stages.generate.identity import prompt_template_hash, sampling_params
 from factory.stages.generate.specs import Specs, missing_specs
 from factory.store.journal import Journal, lost_requests
@@ -50,14 +50,14 @@ def _ask(cfg: PipelineConfig, specs: Specs, settings: AskSettings, run_dir: Path
          prices: dict) -> Progress:
     journal = Journal(run_dir, settings.session_id)
     progress = Progress(stage, len(specs), prices=prices)
-    warned: list[bool] = []
+    warned = False
 
     def on_chunks(chunks: list[Chunk]) -> None:
+        nonlocal warned
         records = [r for chunk in chunks for r in chunk.results]
         journal.append(records, [s for chunk in chunks for s in chunk.notices])  # durable before it counts
         progress.add(records)
-        if not warned and _warn_if_no_reasoning(progress):
-            warned.append(True)
+        warned = warned or _warn_if_no_reasoning(progress)
 
     try:
         concurrency = cfg.teacher.concurrency

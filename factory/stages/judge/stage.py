@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from factory.config import PipelineConfig
 from factory.executor import Executor
-from factory.report.progress import Progress
+from factory.meter.progress import Progress
 from factory.stages.judge.batch import JUDGE_VERSION, SLIM_FIELDS, judge_batch, trace_hash
 from factory.store.journal import REPLIED, samples_dataset
 from factory.store.records import VERDICT_SCHEMA

@@ -6,7 +6,7 @@ import pytest
 from factory.config import load_pipeline
 from factory.errors import TeacherUnreachable
 from factory.executor import InProcessExecutor
-from factory.report.progress import Progress
+from factory.meter.progress import Progress
 from factory.simteacher import SimTeacher
 from factory.stages.generate.stage import _warn_if_no_reasoning, generate, settings_for
 from factory.stages.sources import load_problems, reference_answers

@@ -1,8 +1,8 @@
 import pytest
 
 from factory.config import PriceConfig
-from factory.report.cost import endpoint_costs
-from factory.report.progress import request_cost
+from factory.meter.cost import endpoint_costs
+from factory.meter.progress import request_cost
 
 
 def rec(endpoint, session, start, end, prompt=1000, completion=3000, attempts=1):
@@ -29,7 +29,7 @@ def test_unpriced_endpoints_cost_nothing_and_nothing_published_gives_no_ratio():
 
 
 def test_prices_are_recorded_per_resolved_endpoint(tmp_path):
-    from factory.report.cost import load_prices, record_prices
+    from factory.meter.cost import load_prices, record_prices
     from factory.teacher.endpoint import Endpoint
 
     record_prices(tmp_path, [Endpoint("http://a:1/v1", "m", "k", price=PriceConfig(gpu_hour=2.0)),
@@ -42,7 +42,7 @@ def test_prices_are_recorded_per_resolved_endpoint(tmp_path):
 
 
 def test_endpoint_rows_split_completion_into_reasoning_and_answer_per_record_and_total_the_run():
-    from factory.report.cost import cost_totals
+    from factory.meter.cost import cost_totals
 
     prices = {"http://api/v1": PriceConfig(input_per_mtok=1.0, output_per_mtok=4.0),
               "http://gpu/v1": PriceConfig(gpu_hour=3.6)}

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from factory.config import PriceConfig
-from factory.report.progress import Progress, attempt_errors
+from factory.meter.progress import Progress, attempt_errors
 
 PRICES = {"http://api/v1": PriceConfig(input_per_mtok=1.0, output_per_mtok=4.0),
           "http://gpu/v1": PriceConfig(gpu_hour=3.6)}

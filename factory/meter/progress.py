@@ -17,7 +17,7 @@ import sys
 import time
 from collections import Counter
 
-from factory.report.cost import gpu_usd, token_usd, widen
+from factory.meter.cost import gpu_usd, token_usd, widen
 from factory.teacher.failures import ERROR_CLASSES as FAILURE_CLASSES
 from factory.teacher.failures import legacy_class
 
@@ -58,7 +58,7 @@ class Progress:
 
     `prices` maps public endpoint URL -> PriceConfig. The cost shown is this stage's: token prices
     per record, plus for GPU-hour priced endpoints the hours from the first request sent to the last
-    answer back (the records' started_at/finished_at), the way `factory.report.cost` charges a session.
+    answer back (the records' started_at/finished_at), the way `factory.meter.cost` charges a session.
     """
 
     def __init__(self, stage: str, total: int, every_s: float = 5.0, stream=None, prices: dict | None = None,

@@ -57,7 +57,7 @@ def gpu_usd(price: PriceConfig | None, hours: float) -> float:
     """Dollars for the wall time an endpoint was used at its GPU-hour price.
 
     `gpu_hour` is the price of the whole endpoint (all the GPUs behind its URL) per hour, so this is
-    hours x gpu_hour; `factory.report.progress` uses the same function for its live figure.
+    hours x gpu_hour; `factory.meter.progress` uses the same function for its live figure.
     """
     return hours * price.gpu_hour if price is not None else 0.0
 

@@ -20,6 +20,8 @@ from factory.redact import public_endpoint
 from factory.store.records import CURRICULUM_BUCKETS
 
 DEFAULT_PROMPT = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
+# DeepScaleR's instruction, appended to each problem in its RL data and its evaluation
+RECIPE_PROMPT = "{problem} Let's think step by step and output the final answer within \\boxed{}."
 
 
 class _Config(BaseModel):
@@ -279,17 +281,22 @@ class PipelineConfig(_Config):
         return json.dumps(self.stored(), sort_keys=True)
 
 
-def _resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:
+def _resolve_source_paths(sources: list[SourceConfig], tokenizer: TokenizerConfig, base: Path) -> None:
+    """Sources' files and a local tokenizer, made absolute against the config file's directory."""
     def fix(p: str | None) -> str | None:
         if p is None or Path(p).is_absolute():
             return p
         return str((base / p).resolve())
 
-    for src in cfg.sources + cfg.decontaminate:
+    for src in sources:
         src.path = fix(src.path)
-    tok = base / cfg.tokenizer.name
+    tok = base / tokenizer.name
     if tok.exists():
-        cfg.tokenizer.name = str(tok.resolve())
+        tokenizer.name = str(tok.resolve())
+
+
+def _resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:
+    _resolve_source_paths(cfg.sources + cfg.decontaminate, cfg.tokenizer, base)
     return cfg
 
 
@@ -299,15 +306,15 @@ def _one_line(err: ValidationError, path: Path) -> str:
     msg = first["msg"].removeprefix("Value error, ")
     extra = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
     if first["type"] == "extra_forbidden":
-        msg = "unknown key; check the spelling against README's pipeline reference"
+        msg = "unknown key; check the spelling against README's reference for this kind of file"
     return f"{path}: {where}: {msg}{extra}"
 
 
-def load_pipeline(path: str | os.PathLike) -> PipelineConfig:
-    """Read and validate a pipeline file; raise `ConfigError` with one line naming the problem."""
+def read_yaml(path: str | os.PathLike, what: str = "pipeline") -> dict:
+    """The mapping a YAML config file holds; `ConfigError` (one line) when it is missing or malformed."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"pipeline file {str(path)!r} not found; pass the path of a YAML file, "
+        raise ConfigError(f"{what} file {str(path)!r} not found; pass the path of a YAML file, "
                           "e.g. pipelines/demo.yaml")
     try:
         raw = yaml.safe_load(path.read_text())
@@ -317,8 +324,40 @@ def load_pipeline(path: str | os.PathLike) -> PipelineConfig:
         raise ConfigError(f"{path}:{where}: not valid YAML ({getattr(e, 'problem', e)}); fix the syntax") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+    return raw
+
+
+def validated(model: type[BaseModel], raw: dict, path: Path):
+    """`model` validated from `raw`, or `ConfigError` naming the file, the key and the problem in one line."""
     try:
-        cfg = PipelineConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as e:
-        raise ConfigError(_one_line(e, path)) from None
+        raise ConfigError(_one_line(e, Path(path))) from None
+
+
+def resolve_path(value: str | None, base: Path) -> str | None:
+    """A path from a config file, made absolute against the file's directory (globs and ids left alone
+    when nothing there exists: an HF id looks like a relative path)."""
+    if value is None or Path(value).is_absolute():
+        return value
+    candidate = base / value
+    if candidate.exists() or any(c in value for c in "*?[") or value.startswith(("./", "../")):
+        return str(candidate.resolve()) if not any(c in value for c in "*?[") else str(base.resolve() / value)
+    return value
+
+
+def config_kind(raw: dict) -> str:
+    """Which kind of config a file holds, by its distinctive key: `train` (method), `eval` (benchmarks) or
+    `pipeline` (anything else, validated as one)."""
+    if "method" in raw:
+        return "train"
+    if "benchmarks" in raw:
+        return "eval"
+    return "pipeline"
+
+
+def load_pipeline(path: str | os.PathLike) -> PipelineConfig:
+    """Read and validate a pipeline file; raise `ConfigError` with one line naming the problem."""
+    path = Path(path)
+    cfg = validated(PipelineConfig, read_yaml(path), path)
     return _resolve_paths(cfg, path.parent)

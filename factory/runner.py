@@ -8,7 +8,6 @@ rebuilt from those files each time, atomically.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -19,14 +18,13 @@ import pyarrow as pa
 from factory.config import PipelineConfig
 from factory.errors import SourceError
 from factory.executor import Executor, ray_executor
-from factory.log import log
 from factory.meter.cost import record_prices, run_costs
 from factory.stages.generate.stage import generate, settings_for
 from factory.stages.judge.stage import judge, judge_key, read_verdicts
 from factory.stages.sources import load_problems, reference_answers
 from factory.store.journal import lost_requests, samples_dataset
 from factory.store.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
-from factory.teacher.endpoint import Endpoint, preflight_all, resolve
+from factory.teacher.endpoint import serving_endpoints
 
 
 @dataclass
@@ -52,22 +50,6 @@ class Overrides:
         if self.concurrency is not None:
             cfg.teacher.concurrency = self.concurrency
         return PipelineConfig.model_validate(cfg.model_dump())
-
-
-@contextlib.contextmanager
-def teacher_endpoints(cfg: PipelineConfig, problems: pa.Table):
-    """Yield the endpoints to ask; for a simulated teacher, serve it for the duration of the run."""
-    sim = cfg.teacher.simulated
-    if sim is None:
-        endpoints = resolve(cfg.teacher)
-        preflight_all(endpoints)
-        yield endpoints
-        return
-    from factory.simteacher import SimTeacher
-
-    with SimTeacher(sim, reference_answers(problems)) as server:
-        log(f"[teacher] simulated teacher (a test double) serving on {server.base_url}")
-        yield [Endpoint(server.base_url, cfg.teacher.model or sim.model, "", price=cfg.teacher.price)]
 
 
 def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
@@ -106,7 +88,7 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
     """
     problems = load_problems(cfg)
     _check_askable(problems)
-    with teacher_endpoints(cfg, problems) as endpoints:
+    with serving_endpoints(cfg.teacher, reference_answers(problems)) as endpoints:
         rd = RunDir(out, cfg.name, command)
         try:
             write_atomic(rd.path / "config.resolved.json", json.dumps(cfg.stored(), indent=2))

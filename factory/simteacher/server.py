@@ -18,14 +18,13 @@ import asyncio
 import json
 import random
 import signal
-import socket
-import threading
 import time
 from collections import OrderedDict
 
 from aiohttp import web
 
 from factory.config import SimulatedTeacherConfig
+from factory.serving import BackgroundServer, quiet_runner
 from factory.simteacher import traces
 from factory.simteacher.lookup import ProblemIndex, approx_tokens
 
@@ -286,13 +285,7 @@ def _build_app(sim: _Sim) -> web.Application:
     return app
 
 
-def _runner(app: web.Application) -> web.AppRunner:
-    # No access log (CPU), cancel handlers whose client left (a hung request ends with its client),
-    # and do not wait long for hung requests on shutdown.
-    return web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
-
-
-class SimTeacher:
+class SimTeacher(BackgroundServer):
     """The simulated teacher on a background thread with its own event loop.
 
     Example:
@@ -300,76 +293,22 @@ class SimTeacher:
             client = OpenAI(base_url=sim.base_url, api_key="x")
     """
 
+    name = "simulated teacher"
+
     def __init__(self, config: SimulatedTeacherConfig, answers: dict[str, str], host: str = "127.0.0.1", port: int = 0):
-        self.host, self._want_port = host, port
-        self.port: int | None = None
+        super().__init__(host, port)
         self._sim = _Sim(config, answers)  # kept across stop()/start(), so stats accumulate
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
 
-    @property
-    def base_url(self) -> str:
-        """`http://HOST:PORT/v1`, what an OpenAI client takes as base_url."""
-        if self.port is None:
-            raise RuntimeError("SimTeacher is not started; call start() or use it as a context manager")
-        return f"http://{self.host}:{self.port}/v1"
-
-    def start(self) -> str:
-        """Bind, start serving in a daemon thread and return `base_url`."""
-        if self._thread is not None:
-            return self.base_url
-        # Bound here, so the port is known (and a bind error raised) in the caller's thread.
-        sock = socket.create_server((self.host, self._want_port), backlog=4096)
-        sock.setblocking(False)
-        self.port = sock.getsockname()[1]
-        self._loop = asyncio.new_event_loop()
-        self._app = _build_app(self._sim)  # an aiohttp app belongs to one loop: a fresh one per start
-        started, failure = threading.Event(), []
-        self._thread = threading.Thread(target=self._serve, args=(sock, started, failure), daemon=True,
-                                        name="simteacher")
-        self._thread.start()
-        if not started.wait(15) or failure:
-            self.stop()
-            raise RuntimeError(f"simulated teacher failed to start: {failure[0] if failure else 'timed out'}")
-        return self.base_url
-
-    def _serve(self, sock: socket.socket, started: threading.Event, failure: list) -> None:
-        loop = self._loop
-        asyncio.set_event_loop(loop)
-        runner = _runner(self._app)
-        try:
-            loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.SockSite(runner, sock, backlog=4096).start())
-        except Exception as e:  # reported to start() in the caller's thread
-            failure.append(e)
-        started.set()
-        if not failure:
-            loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    def stop(self) -> None:
-        """Stop serving and join the thread (hung requests are dropped)."""
-        if self._thread is None:
-            return
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._thread = None
+    def build_app(self) -> web.Application:
+        return _build_app(self._sim)
 
     def stats(self) -> dict:
         """The same document as `GET /stats`."""
         return self._sim.snapshot()
 
-    def __enter__(self) -> SimTeacher:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
 
 async def _serve_until_signalled(config: SimulatedTeacherConfig, answers: dict[str, str], host: str, port: int) -> None:
-    runner = _runner(make_app(config, answers))
+    runner = quiet_runner(make_app(config, answers))
     await runner.setup()
     await web.TCPSite(runner, host, port, backlog=4096).start()
     stop = asyncio.Event()

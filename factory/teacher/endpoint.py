@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import urllib.error
 import urllib.request
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 from factory.config import PriceConfig, TeacherConfig
 from factory.errors import ConfigError, TeacherUnreachable
+from factory.log import log
 from factory.redact import public_endpoint
 
 
@@ -85,3 +87,20 @@ def preflight(endpoint: Endpoint, timeout_s: float = 10.0) -> None:
         why = getattr(e, "reason", e)
         raise TeacherUnreachable(f"teacher at {shown} is unreachable ({why}); check --teacher-url or "
                                  "teacher.base_url and that the server is running") from None
+
+
+@contextlib.contextmanager
+def serving_endpoints(teacher: TeacherConfig, answers: dict[str, str]):
+    """Yield the endpoints to ask, each checked to answer; a simulated teacher (knowing `answers`, problem
+    text -> reference) is served for as long as the block runs."""
+    sim = teacher.simulated
+    if sim is None:
+        endpoints = resolve(teacher)
+        preflight_all(endpoints)
+        yield endpoints
+        return
+    from factory.simteacher import SimTeacher
+
+    with SimTeacher(sim, answers) as server:
+        log(f"[teacher] simulated teacher (a test double) serving on {server.base_url}")
+        yield [Endpoint(server.base_url, teacher.model or sim.model, "", price=teacher.price)]

@@ -15,7 +15,7 @@ from factory.stages.sources import load_problems
 from factory.store.journal import latest_records
 from factory.teacher.asker import TRANSIT_SHARE
 
-from support.cli import DEMO, ROOT, demo_answers, factory, free_port, pipeline_copy
+from support.cli import DEMO, ROOT, demo_answers, factory, free_port, pipeline_copy, wait_until_up
 
 pytestmark = pytest.mark.e2e
 SECRET = "sk-test-secret-do-not-write-123"
@@ -148,12 +148,7 @@ def test_sim_teacher_command_serves_known_answers():
                              "--rate-equivalent", "0", "--rate-429", "0", "--rate-5xx", "0"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_until_up(f"http://127.0.0.1:{port}/health")
         problem, answer = next(iter(demo_answers().items()))
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
         reply = client.chat.completions.create(model="sim-r1", messages=[{"role": "user", "content": problem}])

@@ -6,6 +6,7 @@ its traceback.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from functools import wraps
@@ -69,14 +70,136 @@ def run(pipeline, out, limit, teacher_url, model, concurrency, retry_failed):
 
 
 @main.command()
-@click.argument("pipeline", type=click.Path(path_type=Path))
+@click.argument("config", type=click.Path(path_type=Path))
 @_one_line_errors
-def validate(pipeline):
-    """Check a pipeline file (keys, types, values) without reading sources or calling the teacher."""
-    from factory.config import load_pipeline
+def validate(config):
+    """Check a pipeline, training or eval config (keys, types, values) without loading data or models."""
+    from factory.config import config_kind, load_pipeline, read_yaml
 
-    cfg = load_pipeline(pipeline)
-    click.echo(f"{pipeline}: ok (pipeline {cfg.name!r}, {len(cfg.sources)} source(s), n={cfg.teacher.n})")
+    kind = config_kind(read_yaml(config, "config"))
+    if kind == "train":
+        from factory.train.config import load_train_config
+
+        cfg = load_train_config(config)
+        click.echo(f"{config}: ok (training {cfg.name!r}, {cfg.method}, {len(cfg.stages)} stage(s): "
+                   f"{', '.join(str(s.max_length) for s in cfg.stages)})")
+    elif kind == "eval":
+        from factory.eval.config import load_eval_config
+
+        cfg = load_eval_config(config)
+        click.echo(f"{config}: ok (eval {cfg.name!r}, {len(cfg.benchmarks)} benchmark(s), k={cfg.k})")
+    else:
+        cfg = load_pipeline(config)
+        click.echo(f"{config}: ok (pipeline {cfg.name!r}, {len(cfg.sources)} source(s), n={cfg.teacher.n})")
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Training directory: stage-K-LEN/ per stage, final/, training.json, README.md. An existing one "
+                   "is resumed from its last finished stage.")
+@click.option("--data", "data", multiple=True,
+              help="Replaces the config's `data`: a run directory, a Parquet file or glob, or HF_ID[@REVISION]. "
+                   "Repeat for several.")
+@_one_line_errors
+def train(config, out, data):
+    """Train a student on the factory's data: `method: sft` on published shards, or `method: grpo` with the
+    verifier as reward, through the config's context stages (TRL; `pip install -e '.[train]'`).
+
+    Several GPUs or nodes: launch the same command with `accelerate launch` or `torchrun`.
+    """
+    from factory.redact import redact_argv
+    from factory.train.config import load_train_config
+
+    cfg = load_train_config(config, list(data) or None)  # every key checked before a model or row is loaded
+    _require_train_extra()
+    from factory.train.run import train as run_training
+
+    record = run_training(cfg, out, shlex.join(["factory", *redact_argv(sys.argv[1:])]))
+    last = record["stages"][-1]
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every process gets here; one says so
+        click.echo(f"trained {len(record['stages'])} stage(s) into {out} (final: {out}/final, last stage "
+                   f"{last['name']}: {last['steps']} steps)")
+
+
+def _require_train_extra() -> None:
+    import importlib.util
+
+    missing = [m for m in ("torch", "transformers", "trl") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise FactoryError(f"training needs {', '.join(missing)}: pip install -e '.[train]' (the CPU build of "
+                           "torch is pinned there)")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["verl", "trl"]), required=True,
+              help="verl: prompt, reward_model{ground_truth, style}, data_source, ability, extra_info; "
+                   "trl: prompt, answer, problem_id, pass_rate.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="The Parquet file to write.")
+@click.option("--split", default="train", show_default=True, help="extra_info.split (verl).")
+@click.option("--data-source", help="data_source (verl); default: the run directory's name.")
+@_one_line_errors
+def export(run_dir, fmt, out, split, data_source):
+    """Write RUN_DIR's problems (reference answers, teacher pass rates) as an RL training Parquet.
+
+    verl: score with factory/train/verl_reward.py (custom_reward_function.name=compute_score).
+    """
+    from factory.train.export import export as write_export
+
+    n = write_export(run_dir, fmt, out, split=split, data_source=data_source)
+    click.echo(f"exported {n} problems to {out} ({fmt})")
+
+
+@main.command("eval")
+@click.argument("config", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Evaluation directory: results.json, results.md and a run directory per model and benchmark. "
+                   "Earlier models' results there are kept in the table.")
+@click.option("--teacher-url", help="Evaluate the model behind this OpenAI-compatible base URL (e.g. a vLLM "
+              "server) instead of the config's.")
+@click.option("--model", help="Model name to request (with --teacher-url), and the results row.")
+@click.option("--model-dir", type=click.Path(path_type=Path),
+              help="Serve this local model directory (e.g. DIR/final of `factory train`) with transformers and "
+                   "evaluate it; for small models on a CPU.")
+@click.option("--retry-failed", is_flag=True, help="Ask again the samples whose requests failed earlier.")
+@_one_line_errors
+def eval_command(config, out, teacher_url, model, model_dir, retry_failed):
+    """Evaluate a model on the config's benchmarks: pass@1 (the mean over k samples) and pass@k.
+
+    Generation goes through the factory's teacher client and journal, so a rerun asks only what is
+    missing; the verifier judges. Results join earlier ones in OUT/results.md.
+    """
+    import contextlib
+
+    from factory.eval.config import load_eval_config
+    from factory.eval.run import evaluate
+    from factory.redact import redact_argv
+
+    cfg = load_eval_config(config)
+    if teacher_url and model_dir:
+        raise FactoryError("pass --teacher-url or --model-dir, not both")
+    with contextlib.ExitStack() as stack:
+        if model_dir is not None:
+            _require_train_extra()
+            from factory.eval.serve import LocalModel
+
+            server = stack.enter_context(LocalModel(model_dir))
+            teacher_url, model = server.base_url, model or server.model_name
+            cfg.model.concurrency = min(cfg.model.concurrency, 2)  # one generation at a time anyway
+        if teacher_url:
+            cfg.model = cfg.model.model_copy(update=dict(base_url=teacher_url, base_url_env=None, endpoints=[],
+                                                         simulated=None, model=model or cfg.model.model or "default",
+                                                         model_env=None))
+            cfg.label = model or cfg.label
+        elif model:
+            cfg.model.model, cfg.model.model_env = model, None
+        scores = evaluate(cfg, out, shlex.join(["factory", *redact_argv(sys.argv[1:])]), retry_failed=retry_failed)
+    k = cfg.k
+    for name, s in scores.items():
+        click.echo(f"{name}: pass@1 {100 * s['pass@1']:.1f}%  pass@{k} {100 * s[f'pass@{k}']:.1f}%  "
+                   f"({s['problems']} problems x {k})")
+    click.echo(f"results: {out}/results.md")
 
 
 @main.command("sim-teacher")
@@ -84,7 +207,8 @@ def validate(pipeline):
               help="Loopback port to listen on (0 picks a free one).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; keep it on loopback.")
 @click.option("--problems", "pipeline", type=click.Path(path_type=Path),
-              help="A pipeline file whose problems' reference answers the teacher should know.")
+              help="A pipeline or eval config whose problems' (benchmarks') reference answers the teacher should "
+                   "know; it answers them at its configured accuracy.")
 @click.option("--latency-ms", type=float, help="Delay before every answer, in milliseconds.")
 @click.option("--rate-wrong", type=click.FloatRange(0, 1), help="Share of answers that are wrong.")
 @click.option("--rate-equivalent", type=click.FloatRange(0, 1),
@@ -109,12 +233,19 @@ def sim_teacher(port, host, pipeline, **knobs):
     R1-style traces with configurable faults. Defaults come from the pipeline's
     `teacher.simulated` block when --problems names one, else from the built-in defaults.
     """
-    from factory.config import SimulatedTeacherConfig, load_pipeline
+    from factory.config import SimulatedTeacherConfig, config_kind, load_pipeline, read_yaml
     from factory.simteacher import serve
     from factory.stages.sources import load_problems, reference_answers
 
     answers, base = {}, SimulatedTeacherConfig()
-    if pipeline is not None:
+    if pipeline is not None and config_kind(read_yaml(pipeline)) == "eval":
+        from factory.eval.config import load_eval_config
+        from factory.eval.run import eval_answers
+
+        cfg = load_eval_config(pipeline)
+        base = cfg.model.simulated or base
+        answers = eval_answers(cfg)
+    elif pipeline is not None:
         cfg = load_pipeline(pipeline)
         base = cfg.teacher.simulated or base
         answers = reference_answers(load_problems(cfg))

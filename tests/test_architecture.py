@@ -16,19 +16,23 @@ PACKAGE = ROOT / "factory"
 
 # what each package may import from the factory; cli and runner sit on top and may import anything
 ALLOWED = {
-    "errors": set(), "redact": set(), "log": set(), "demo": set(),
+    "errors": set(), "redact": set(), "log": set(), "demo": set(), "serving": set(),
     "store": {"errors"},
     "config": {"errors", "redact", "store"},
     "verify": {"config"},
-    "simteacher": {"config"},
+    "simteacher": {"config", "serving"},
     "executor": {"config", "errors", "log"},
-    "teacher": {"config", "errors", "executor", "redact"},
+    "teacher": {"config", "errors", "executor", "log", "redact", "simteacher"},
     "meter": {"config", "redact", "store", "teacher"},
     "stages.sources": {"config", "errors", "store"},
     "stages.generate": {"config", "errors", "executor", "log", "meter", "store", "teacher"},
     "stages.judge": {"config", "errors", "executor", "meter", "store", "verify"},
     "stages.publish": {"config", "errors", "store"},
     "report": {"config", "errors", "meter", "stages.judge", "store"},
+    # the consumers of published runs: training (above the stages it reads) and evaluation (which reuses them)
+    "train": {"config", "errors", "log", "stages.judge", "store", "verify"},
+    "eval": {"config", "errors", "executor", "log", "meter", "serving", "stages.generate", "stages.judge",
+             "stages.sources", "store", "teacher"},
 }
 
 
@@ -122,3 +126,9 @@ def test_stage_unit_tests_run_without_ray(tmp_path):
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=570)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert " passed" in out.stdout and "skipped" not in out.stdout.splitlines()[-1]
+
+
+def test_every_package_has_an_init_so_a_wheel_carries_it():
+    """setuptools' package discovery (pyproject: include factory*) finds only folders with __init__.py."""
+    folders = [p for p in PACKAGE.rglob("*") if p.is_dir() and p.name != "__pycache__"]
+    assert [str(f.relative_to(ROOT)) for f in folders if not (f / "__init__.py").is_file()] == []

@@ -214,9 +214,10 @@ class FilterConfig(_Config):
     require_boxed: bool = Field(False, description="only a \\boxed{} final answer counts; else `no_answer`")
     hedged: Literal["reject", "accept_last"] = Field(
         "reject", description="several different boxed answers: reject (`hedged`) or judge the last one")
-    max_total_tokens: int = Field(CURRICULUM_BUCKETS[-1], ge=1, le=CURRICULUM_BUCKETS[-1],
-                                  description="correct samples above it are rejected as `over_length`; at most "
-                                              "the largest curriculum bucket, which publishing enforces anyway")
+    max_total_tokens: int | None = Field(CURRICULUM_BUCKETS[-1], ge=1, le=CURRICULUM_BUCKETS[-1],
+                                         description="correct samples above it are rejected as `over_length`; at "
+                                                     "most the largest curriculum bucket, which publishing "
+                                                     "enforces anyway; null: no limit (an evaluation)")
     repetition: RepetitionFilter = RepetitionFilter()
     mixed_script: ScriptFilter = ScriptFilter()
 

@@ -58,10 +58,12 @@ def _eval_sampling() -> SamplingConfig:
 
 
 def _eval_filters() -> FilterConfig:
-    # an evaluation grades the answer: a looping or mixed-script trace with the right final answer counts,
-    # as it does in DeepScaleR's scores; a cut reply has no final answer and counts as wrong
-    return FilterConfig(repetition=RepetitionFilter(enabled=False), mixed_script=ScriptFilter(enabled=False),
-                        reject_unclosed_think=False)
+    # graded as DeepScaleR's evaluation grades: the last boxed answer of the reply is the answer (none:
+    # wrong; several different ones: the last), and a cut reply has none; a looping or mixed-script trace,
+    # an unclosed <think> or a long one are no reason to call a right final answer wrong
+    return FilterConfig(require_boxed=True, hedged="accept_last", reject_unclosed_think=False,
+                        max_total_tokens=None, repetition=RepetitionFilter(enabled=False),
+                        mixed_script=ScriptFilter(enabled=False))
 
 
 class EvalConfig(_Config):

@@ -18,6 +18,17 @@ from factory.errors import ConfigError
 from factory.serving import BackgroundServer
 
 
+def weights_digest(model_dir: str | Path) -> str:
+    """The first 8 hex digits of the sha256 over the directory's weight files."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(model_dir).glob("*.safetensors")) or sorted(Path(model_dir).glob("*.bin")):
+        with open(path, "rb") as f:
+            digest.update(hashlib.file_digest(f, "sha256").digest())
+    return digest.hexdigest()[:8]
+
+
 class LocalModel(BackgroundServer):
     """A model directory (`from_pretrained`) answering /v1/chat/completions on a background thread."""
 
@@ -33,7 +44,9 @@ class LocalModel(BackgroundServer):
 
         self.tokenizer = PreTrainedTokenizerFast.from_pretrained(str(self.model_dir))
         self.model = AutoModelForCausalLM.from_pretrained(str(self.model_dir)).eval()
-        self.model_name = self.model_dir.resolve().parent.name + "/" + self.model_dir.name
+        # the name says which weights: a retrained model in the same directory is another model, whose
+        # samples must not be taken from the journal of the one before it (sample ids hash the name)
+        self.model_name = f"{self.model_dir.resolve().parent.name}/{self.model_dir.name}@{weights_digest(model_dir)}"
         self._lock = threading.Lock()  # one generation at a time: the model is not re-entrant
 
     def build_app(self) -> web.Application:

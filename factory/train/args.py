@@ -26,7 +26,7 @@ def common_args(cfg: TrainConfig, stage: StageConfig, output_dir: str) -> dict:
         max_steps=stage.max_steps or cfg.max_steps or -1,
         num_train_epochs=stage.num_train_epochs or cfg.num_train_epochs,
         per_device_train_batch_size=stage.per_device_train_batch_size or cfg.per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        gradient_accumulation_steps=stage.gradient_accumulation_steps or cfg.gradient_accumulation_steps,
         lr_scheduler_type=cfg.lr_scheduler_type,
         warmup_steps=cfg.warmup_ratio,  # below 1: a share of the stage's steps
         weight_decay=cfg.weight_decay,
@@ -37,6 +37,7 @@ def common_args(cfg: TrainConfig, stage: StageConfig, output_dir: str) -> dict:
         logging_steps=cfg.logging_steps,
         save_strategy="steps" if cfg.save_steps else "no",
         save_steps=cfg.save_steps or 500,
+        save_total_limit=2,  # a checkpoint with optimizer state is twice the model: keep the last two
         report_to="none",
         use_cpu=not torch.cuda.is_available(),
         disable_tqdm=True,

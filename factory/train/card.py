@@ -63,9 +63,14 @@ Each stage starts from the previous stage's weights and is a model directory of 
 
 ## Lineage
 
-`training.json` lists every run and shard consumed, with the sha256 the run's manifest gives; each stage
-directory's `training_rows.parquet` lists the rows (`id`, `run_id`) or problems it trained on. A row's
-`id` is the sample id of the run's provenance database:
+{LINEAGE_SFT if sft else LINEAGE_GRPO}
+"""
+
+
+LINEAGE_SFT = """`training.json` lists every run and shard consumed, with the sha256 the run's manifest gives; each
+stage directory's `training_rows.parquet` lists the rows it trained on (`id`, `run_id`). A row's `id` is the
+sample id of the run's provenance database, whose `lineage` view gives the shard and row, the source
+problem, the exact request sent to the teacher and the verifier's verdict:
 
 ```sql
 -- duckdb RUN_DIR/provenance.duckdb
@@ -73,5 +78,18 @@ SELECT l.id, l.shard, l.row_index, l.source, l.source_row, l.model, l.endpoint, 
        l.verdict_reason
 FROM lineage l
 JOIN read_parquet('STAGE_DIR/training_rows.parquet') t ON t.id = l.id;
-```
-"""
+```"""
+
+LINEAGE_GRPO = """`training.json` lists every run consumed (its problems.parquet and that file's sha256); each stage
+directory's `training_rows.parquet` lists the problems it trained on (`problem_id`, `answer`, `pass_rate`).
+The run's provenance database gives each problem's source row, and the teacher's samples of it with
+their verdicts (what `pass_rate` was read from):
+
+```sql
+-- duckdb RUN_DIR/provenance.duckdb
+SELECT p.problem_id, p.source, p.source_row, p.reference_answer, r.sample_id, r.model, r.outcome, v.correct
+FROM problems p
+JOIN read_parquet('STAGE_DIR/training_rows.parquet') t ON t.problem_id = p.problem_id AND p.status = 'ok'
+LEFT JOIN requests r ON r.problem_id = p.problem_id
+LEFT JOIN verdicts v ON v.sample_id = r.sample_id;
+```"""

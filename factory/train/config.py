@@ -82,6 +82,17 @@ class StageConfig(_Config):
     learning_rate: float | None = Field(None, gt=0)
     num_generations: int | None = Field(None, ge=2, description="GRPO: completions per prompt")
     per_device_train_batch_size: int | None = Field(None, ge=1)
+    gradient_accumulation_steps: int | None = Field(None, ge=1)
+
+
+class VllmConfig(_Config):
+    """GRPO's generation through vLLM (TRL's `use_vllm`): `colocate` shares the training GPUs, `server`
+    asks a `trl vllm-serve` process. Without it completions come from transformers' `generate`."""
+
+    mode: Literal["colocate", "server"] = "colocate"
+    gpu_memory_utilization: float = Field(0.3, gt=0, le=1, description="colocate: the share vLLM may take")
+    tensor_parallel_size: int = Field(1, ge=1)
+    server_base_url: str | None = Field(None, description="server: e.g. http://host:8000")
 
 
 class RewardConfig(_Config):
@@ -120,6 +131,7 @@ class TrainConfig(_Config):
     temperature: float = Field(0.6, gt=0)
     top_p: float = Field(1.0, gt=0, le=1)
     reward: RewardConfig = RewardConfig()
+    vllm: VllmConfig | None = Field(None, description="generate with vLLM (on GPUs; `pip install vllm`)")
     # both
     learning_rate: float = Field(1e-5, gt=0)
     max_steps: int | None = Field(None, ge=1, description="per stage, unless the stage says otherwise")
@@ -142,13 +154,16 @@ class TrainConfig(_Config):
         if lengths != sorted(set(lengths)):
             raise ValueError(f"stages: max_length must grow from stage to stage, got {lengths}")
         if self.method == "grpo":
+            # the processes a launcher started (torchrun and accelerate set WORLD_SIZE); one when validating
+            processes = int(os.environ.get("WORLD_SIZE", "1"))
             for k, stage in enumerate(self.stages, 1):
                 gens = stage.num_generations or self.num_generations
-                batch = (stage.per_device_train_batch_size or self.per_device_train_batch_size) * \
-                    self.gradient_accumulation_steps
+                batch = (stage.per_device_train_batch_size or self.per_device_train_batch_size) * processes * \
+                    (stage.gradient_accumulation_steps or self.gradient_accumulation_steps)
                 if batch % gens:
-                    raise ValueError(f"stage {k}: per_device_train_batch_size x gradient_accumulation_steps ({batch}) "
-                                     f"must be a multiple of num_generations ({gens}): a batch holds whole groups")
+                    raise ValueError(f"stage {k}: per_device_train_batch_size x processes ({processes}) x "
+                                     f"gradient_accumulation_steps = {batch} must be a multiple of num_generations "
+                                     f"({gens}): a batch holds whole groups of completions")
             if self.pass_rate and not 0 <= self.pass_rate[0] <= self.pass_rate[1] <= 1:
                 raise ValueError(f"pass_rate {list(self.pass_rate)} must be [lo, hi] with 0 <= lo <= hi <= 1")
             if "{problem}" not in self.prompt_template:

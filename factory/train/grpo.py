@@ -25,6 +25,10 @@ def train_stage(cfg: TrainConfig, k: int, model, tokenizer, prompts, checkpoints
 
     stage = cfg.stages[k - 1]
     funcs, weights = rewards or reward_functions(cfg)
+    vllm = {} if cfg.vllm is None else dict(
+        use_vllm=True, vllm_mode=cfg.vllm.mode, vllm_gpu_memory_utilization=cfg.vllm.gpu_memory_utilization,
+        vllm_tensor_parallel_size=cfg.vllm.tensor_parallel_size,
+        **({"vllm_server_base_url": cfg.vllm.server_base_url} if cfg.vllm.server_base_url else {}))
     args = GRPOConfig(
         **common_args(cfg, stage, str(checkpoints)),
         max_completion_length=stage.max_length,
@@ -36,6 +40,7 @@ def train_stage(cfg: TrainConfig, k: int, model, tokenizer, prompts, checkpoints
         # with a KL term TRL loads a reference model from the policy's name_or_path: the same revision
         model_init_kwargs=({"revision": cfg.model.revision}
                            if cfg.model.revision and model.config.name_or_path == cfg.model.name else None),
+        **vllm,
     )
     trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=prompts,
                           processing_class=tokenizer)

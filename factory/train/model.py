@@ -106,11 +106,13 @@ def load_model(spec: ModelSpec, tokenizer, seed: int, checkpoint: str | None = N
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
+    # float32 weights whatever the checkpoint holds: bf16 training autocasts on them, while bf16 weights
+    # would round most of an lr 1e-6 update away (DeepSpeed keeps fp32 masters itself; DDP does not)
     if checkpoint is not None:
-        return AutoModelForCausalLM.from_pretrained(checkpoint)
+        return AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32)
     if spec.init is None:
         try:
-            return AutoModelForCausalLM.from_pretrained(spec.name, revision=spec.revision)
+            return AutoModelForCausalLM.from_pretrained(spec.name, revision=spec.revision, dtype=torch.float32)
         except Exception as e:
             raise ConfigError(f"model {spec.label()!r} cannot be loaded "
                               f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None

@@ -70,6 +70,18 @@ def _record(out: Path, cfg: TrainConfig, command: str) -> dict:
                 stages=[], final=None)
 
 
+def _content(lineage: list[dict]) -> list:
+    """What identifies the data a training consumed: shard and file checksums, dataset revisions."""
+    def one(d: dict):
+        if d["kind"] == "run":
+            return d["run_id"], [s["sha256"] for s in d.get("shards", [])], d.get("problems", {}).get("sha256")
+        if d["kind"] == "parquet":
+            return [f["sha256"] for f in d["files"]]
+        return d["id"], d["revision"], d["fingerprint"]
+
+    return [one(d) for d in lineage]
+
+
 def _losses(history: list[dict], key: str) -> tuple[float | None, float | None]:
     values = [h[key] for h in history if key in h]
     return (values[0], values[-1]) if values else (None, None)
@@ -129,6 +141,9 @@ def train(cfg: TrainConfig, out: Path, command: str) -> dict:
     if cfg.method == "sft":
         training_template(tokenizer, cfg.model)
     data, lineage, left_out = _data(cfg, tokenizer)
+    if record["stages"] and _content(record["data"]) != _content(lineage):
+        raise RunDirError(f"the data changed since {record['stages'][-1]['name']} of {str(out)!r} was trained on it "
+                          "(its shards or files are not the ones training.json lists); train into another --out")
     record["data"], record["left_out"] = lineage, left_out
     if _is_main():
         out.mkdir(parents=True, exist_ok=True)
@@ -163,6 +178,8 @@ def train(cfg: TrainConfig, out: Path, command: str) -> dict:
         first, last = _losses(history, "loss" if cfg.method == "sft" else "reward")
         _finish_stage(trainer, tokenizer, stage_dir, used.remove_columns([c for c in ("messages", "prompt")
                                                                            if c in used.column_names]))
+        if _is_main():  # published: the stage's checkpoints (optimizer state and all) are no longer needed
+            shutil.rmtree(checkpoints, ignore_errors=True)
         entry = dict(name=name, path=name, max_length=stage.max_length, rows=len(used), steps=trainer.state.global_step,
                      processes=trainer.args.world_size, wall_s=round(time.time() - started, 2), finished_at=utc_now())
         if cfg.method == "sft":
@@ -171,7 +188,8 @@ def train(cfg: TrainConfig, out: Path, command: str) -> dict:
             entry |= dict(first_loss=first, last_loss=last, tokens=tokens,
                           tokens_per_s=round(tokens / runtime, 1) if tokens and runtime else None)
         else:
-            entry |= dict(first_reward=first, last_reward=last)
+            first_ok, last_ok = _losses(history, "rewards/accuracy/mean")
+            entry |= dict(first_reward=first, last_reward=last, first_accuracy=first_ok, last_accuracy=last_ok)
         record["stages"] = [s for s in record["stages"] if s["name"] != name] + [entry]
         if _is_main():
             write_atomic(out / TRAINING_JSON, json.dumps(record, indent=2))

@@ -89,11 +89,14 @@ def test_a_local_model_directory_is_served_and_evaluated(tmp_path):
     result = factory("eval", config, "--out", tmp_path / "out", "--model-dir", model_dir, timeout=280)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "demo-eval: pass@1 0.0%" in result.stdout  # an untrained model: right by no chance
+    from factory.eval.serve import weights_digest
+
+    label = f"student/final@{weights_digest(model_dir)}"  # another checkpoint there would be another model
     results = json.loads((tmp_path / "out" / "results.json").read_text())
-    entry = results["models"]["student/final"]["benchmarks"]["demo-eval"]
+    entry = results["models"][label]["benchmarks"]["demo-eval"]
     assert entry["problems"] == 5 and entry["missing"] == 0
-    journal = [json.loads(line) for p in (tmp_path / "out" / "runs" / "student_final" / "demo-eval" / "journal")
-               .glob("*.jsonl") for line in p.read_text().splitlines()]
+    run_dir = tmp_path / "out" / "runs" / label.replace("/", "_").replace("@", "_") / "demo-eval"
+    journal = [json.loads(line) for p in (run_dir / "journal").glob("*.jsonl") for line in p.read_text().splitlines()]
     assert len(journal) == 5 and all(r["completion_tokens"] <= 8 for r in journal)
 
 
@@ -122,3 +125,16 @@ def test_bad_eval_configs_are_one_line(tmp_path):
     both = write(tmp_path, model={"model": "m"})
     result = factory("validate", both)
     assert result.returncode == 1 and "set exactly one of" in result.stderr
+
+
+def test_grading_is_deepscalers_the_last_boxed_answer(tmp_path):
+    from factory.stages.judge.batch import judge_batch
+
+    cfg = load_eval_config(write(tmp_path))
+    long = "<think>\n" + "step " * 40000 + "\n</think>\n\n\\boxed{7}"  # far beyond 32k tokens, and right
+    samples = [dict(sample_id=str(i), problem_id="p", messages=[{"role": "user", "content": "q"}], reasoning=None,
+                    answer=text, finish_reason="stop", think_closed=True, outcome="complete")
+               for i, text in enumerate(["The answer is 7.", "\\boxed{3} or maybe \\boxed{7}", long, "\\boxed{7}"])]
+    verdicts = judge_batch(samples, {"p": "7"}, str(TOKENIZER), None, cfg.filters, 5.0).to_pylist()
+    assert [(v["correct"], v["reason"]) for v in verdicts] == [
+        (False, "no_answer"), (True, "correct"), (True, "correct"), (True, "correct")]

@@ -30,6 +30,7 @@ def write(tmp_path, **changes):
     (dict(method="grpo", per_device_train_batch_size=8, pass_rate=[0.9, 0.1]), "pass_rate [0.9, 0.1] must be"),
     (dict(method="grpo", per_device_train_batch_size=8, prompt_template="no placeholder"), "must contain {problem}"),
     (dict(method="ppo"), "method"),
+    (dict(method="grpo", per_device_train_batch_size=8, vllm={"mode": "remote"}), "vllm.mode"),
     (dict(packing=True, padding_free=True), "not both"),
 ])
 def test_bad_keys_and_values_are_named_in_one_line(tmp_path, changes, message):
@@ -67,3 +68,11 @@ def test_an_unknown_key_fails_before_anything_is_loaded(tmp_path):
     result = factory("train", bad, "--out", tmp_path / "out")
     assert result.returncode == 1 and "warmup: unknown key" in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_the_group_check_counts_the_processes_a_launcher_started(tmp_path, monkeypatch):
+    config = write(tmp_path, method="grpo", per_device_train_batch_size=1, num_generations=8)
+    with pytest.raises(ConfigError, match="must be a multiple of num_generations"):
+        load_train_config(config)
+    monkeypatch.setenv("WORLD_SIZE", "8")  # 1 per device x 8 processes: whole groups of 8
+    assert load_train_config(config).per_device_train_batch_size == 1

@@ -109,3 +109,22 @@ def test_an_export_feeds_grpo_in_either_layout(demo_run, tmp_path):
                     .to_pylist()}
         assert all(problems[r["problem_id"]] == r["answer"] for r in prompts)
     assert json.loads((demo_run / "run.json").read_text())["run_id"]
+
+
+def test_the_grpo_cards_lineage_query_leads_from_a_stage_to_the_problems_and_the_teachers_samples(demo_run,
+                                                                                                  tmp_path):
+    import duckdb
+
+    cfg = load_train_config(write_config(tmp_path, demo_run, "grpo", pass_rate=[0.5, 1.0],
+                                         stages=[{"max_length": 24, "max_steps": 1}]))
+    train(cfg, tmp_path / "out", "t")
+    sql = (tmp_path / "out" / "README.md").read_text().split("```sql\n")[1].split("```")[0]
+    stage = tmp_path / "out" / "stage-1-24"
+    rows = duckdb.connect(str(demo_run / "provenance.duckdb"), read_only=True).sql(
+        sql.replace("STAGE_DIR", str(stage))).fetchall()
+    used = set(pq.read_table(stage / "training_rows.parquet")["problem_id"].to_pylist())
+    assert used and {r[0] for r in rows} == used
+    assert all(r[4] is not None for r in rows)  # every problem's teacher samples are there
+    rate = {pid: [r[7] for r in rows if r[0] == pid and r[7] is not None] for pid in used}
+    assert all(0.5 <= sum(v) / len(v) <= 1.0 for v in rate.values())  # the filter, read back from provenance
+    assert not (tmp_path / "out" / "checkpoints" / "stage-1-24").exists()  # published: checkpoints dropped

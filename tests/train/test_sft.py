@@ -138,3 +138,28 @@ def test_a_hugging_face_dataset_by_id_and_revision(demo_run, tmp_path):
     assert lineage == [dict(kind="dataset", id=str(demo_run), revision=None, subset=None, split="train",
                             fingerprint=lineage[0]["fingerprint"], rows=len(rows))]
     assert lineage[0]["fingerprint"]
+
+
+def test_a_resume_on_data_that_changed_is_refused(demo_run, tmp_path):
+    import shutil
+
+    from factory.errors import RunDirError
+    from factory.store.rundir import write_atomic
+
+    copy = tmp_path / "run"
+    shutil.copytree(demo_run, copy)
+    cfg = load_train_config(write_config(tmp_path, copy, stages=[{"max_length": 512, "max_steps": 1},
+                                                                 {"max_length": 2048, "max_steps": 1}]))
+    out = tmp_path / "out"
+    train(cfg, out, "t")
+    record = json.loads((out / "training.json").read_text())
+    record["stages"] = record["stages"][:1]  # as if killed after stage 1
+    write_atomic(out / "training.json", json.dumps(record))
+    manifest = json.loads((copy / "manifest.json").read_text())  # republished: other shards, same paths
+    shard = copy / manifest["shards"][0]["path"]
+    table = pq.read_table(shard)
+    pq.write_table(table.slice(1), shard)
+    manifest["shards"][0]["sha256"] = __import__("hashlib").sha256(shard.read_bytes()).hexdigest()
+    write_atomic(copy / "manifest.json", json.dumps(manifest))
+    with pytest.raises(RunDirError, match="the data changed since stage-1-512"):
+        train(cfg, out, "t")

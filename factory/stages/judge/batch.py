@@ -48,7 +48,7 @@ def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str,
             verdict = verify_prepared(prepared[s["problem_id"]], answers[i], timeout_s=timeout_s)
             verdict = answer_policy(verdict, prepared[s["problem_id"]], filters, timeout_s)
             correct, reason, predicted = verdict.correct, verdict.reason, verdict.predicted
-            if correct and total > filters.max_total_tokens:
+            if correct and filters.max_total_tokens is not None and total > filters.max_total_tokens:
                 correct, reason = False, "over_length"
         rows.append(dict(
             sample_id=s["sample_id"], problem_id=s["problem_id"], correct=correct, reason=reason,

@@ -56,6 +56,11 @@ def _open_dataset(cfg: SourceConfig):
 def _as_text(value) -> str | None:
     if value is None:
         return None
+    if isinstance(value, (list, tuple)):
+        # a list column (OlympiadBench's final_answer): its items as written, not Python's repr of the
+        # list, which doubles every backslash of the LaTeX and leaves the verifier nothing to parse
+        parts = [t for t in (_as_text(v) for v in value) if t]
+        return ", ".join(parts) or None
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # "142.0" style answers from float columns mean 142
     text = str(value).strip()

@@ -92,3 +92,20 @@ def test_empty_problem_text_is_never_asked():
     table = build_problems([RawProblem("a", "0", "  ", "1"), RawProblem("a", "1", "", "2"),
                             RawProblem("a", "2", "real", "3")])
     assert table["status"].to_pylist() == ["empty", "empty", "ok"]
+
+
+def test_list_answers_are_their_items_as_written(tmp_path):
+    import json
+
+    path = tmp_path / "olympiad.jsonl"
+    rows = [{"question": "Q1", "final_answer": ["$\\frac{1}{2}$"]}, {"question": "Q2", "final_answer": ["3", "4"]},
+            {"question": "Q3", "final_answer": []}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = SourceConfig(name="ob", kind="jsonl", path=str(path),
+                       fields={"problem": "question", "answer": "final_answer"})
+    answers = [r.answer for r in load_source(cfg)]
+    assert answers == ["$\\frac{1}{2}$", "3, 4", None]
+
+    from factory.verify import verify
+
+    assert verify(answers[0], "\\boxed{0.5}").correct and verify(answers[1], "\\boxed{3, 4}").correct

@@ -11,6 +11,7 @@ writes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -232,5 +233,7 @@ def _publish_final(out: Path, last_stage: Path, record: dict, cfg: TrainConfig) 
     os.replace(tmp, final)
     record["final"] = "final"
     record["finished_at"] = utc_now()
+    with contextlib.suppress(OSError):  # empty once every stage is published
+        (out / "checkpoints").rmdir()
     write_atomic(out / TRAINING_JSON, json.dumps(record, indent=2))
     write_atomic(out / "README.md", render_card(record))

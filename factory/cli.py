@@ -127,8 +127,8 @@ def _require_train_extra() -> None:
 
     missing = [m for m in ("torch", "transformers", "trl") if importlib.util.find_spec(m) is None]
     if missing:
-        raise FactoryError(f"training needs {', '.join(missing)}: pip install -e '.[train]' (the CPU build of "
-                           "torch is pinned there)")
+        raise FactoryError(f"training needs {', '.join(missing)}: pip install -e '.[train]' (torch 2.13.0 is "
+                           "pinned there)")
 
 
 @main.command()

@@ -24,6 +24,7 @@ from factory.stages.judge.stage import judge, judge_key, read_verdicts
 from factory.stages.sources import load_problems, reference_answers
 from factory.store.journal import lost_requests, samples_dataset
 from factory.store.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
+from factory.teacher.client import AskSettings
 from factory.teacher.endpoint import serving_endpoints
 
 
@@ -80,6 +81,19 @@ def _check_askable(problems: pa.Table) -> None:
                           "answer columns) and the sources in the pipeline file")
 
 
+def ask_and_judge(cfg: PipelineConfig, problems: pa.Table, endpoints, rd: RunDir, executor: Executor,
+                  retry_failed: bool = False) -> AskSettings:
+    """Store the config and problems in the run directory, ask the teacher what is missing, judge what has no
+    verdict; return the settings the samples were asked with (a `factory run` and each `factory eval`
+    benchmark alike)."""
+    write_atomic(rd.path / "config.resolved.json", json.dumps(cfg.stored(), indent=2))
+    write_parquet_atomic(rd.path / "problems.parquet", problems)
+    settings = settings_for(cfg, endpoints, rd.session["session_id"])
+    generate(cfg, problems, settings, rd.path, executor, retry_failed, record_prices(rd.path, endpoints))
+    judge(cfg, problems, rd.path, rd.session["session_id"], executor)
+    return settings
+
+
 def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: bool = False,
                  executor: Executor | None = None) -> dict:
     """Run (or resume) the whole pipeline into `out`; return the manifest counts.
@@ -91,12 +105,7 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
     with serving_endpoints(cfg.teacher, reference_answers(problems)) as endpoints:
         rd = RunDir(out, cfg.name, command)
         try:
-            write_atomic(rd.path / "config.resolved.json", json.dumps(cfg.stored(), indent=2))
-            write_parquet_atomic(rd.path / "problems.parquet", problems)
-            executor = executor or ray_executor(cfg.ray)
-            settings = settings_for(cfg, endpoints, rd.session["session_id"])
-            generate(cfg, problems, settings, rd.path, executor, retry_failed, record_prices(rd.path, endpoints))
-            judge(cfg, problems, rd.path, rd.session["session_id"], executor)
+            ask_and_judge(cfg, problems, endpoints, rd, executor or ray_executor(cfg.ray), retry_failed)
             return _publish(cfg, rd, problems)
         finally:
             rd.close()

@@ -30,8 +30,9 @@ ALLOWED = {
     "stages.publish": {"config", "errors", "store"},
     "report": {"config", "errors", "meter", "stages.judge", "store"},
     # the consumers of published runs: training (above the stages it reads) and evaluation (which reuses them)
-    "train": {"config", "errors", "log", "stages.judge", "store", "verify"},
-    "eval": {"config", "errors", "executor", "log", "meter", "serving", "stages.generate", "stages.judge",
+    "train": {"config", "errors", "log", "stages.generate", "stages.judge", "store", "verify"},
+    # evaluation asks and judges as a run does (the runner's ask_and_judge), then scores
+    "eval": {"config", "errors", "executor", "log", "runner", "serving", "stages.generate", "stages.judge",
              "stages.sources", "store", "teacher"},
 }
 

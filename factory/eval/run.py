@@ -8,7 +8,6 @@ with the verifier. Scores go into DIR/results.json and DIR/results.md, beside ev
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -19,12 +18,11 @@ from factory.eval.config import EvalConfig
 from factory.eval.results import merge, score
 from factory.executor import Executor, ray_executor
 from factory.log import log
-from factory.meter.cost import record_prices
+from factory.runner import ask_and_judge
 from factory.stages.generate.identity import sample_id
-from factory.stages.generate.stage import generate, settings_for
-from factory.stages.judge.stage import judge, judge_key, read_verdicts
+from factory.stages.judge.stage import judge_key, read_verdicts
 from factory.stages.sources import load_problems, reference_answers
-from factory.store.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
+from factory.store.rundir import RunDir, utc_now
 from factory.teacher.endpoint import serving_endpoints
 
 
@@ -76,13 +74,9 @@ def evaluate(cfg: EvalConfig, out: Path, command: str, executor: Executor | None
             problems = load_problems(pcfg)
             rd = RunDir(out / "runs" / _slug(label) / bench.name, pcfg.name, command)
             try:
-                write_atomic(rd.path / "config.resolved.json", json.dumps(pcfg.stored(), indent=2))
-                write_parquet_atomic(rd.path / "problems.parquet", problems)
-                settings = settings_for(pcfg, endpoints, rd.session["session_id"])
                 log(f"[eval] {label} on {bench.name}: {sum(s == 'ok' for s in problems['status'].to_pylist())} "
                     f"problems x {cfg.k} samples")
-                generate(pcfg, problems, settings, rd.path, executor, retry_failed, record_prices(rd.path, endpoints))
-                judge(pcfg, problems, rd.path, rd.session["session_id"], executor)
+                settings = ask_and_judge(pcfg, problems, endpoints, rd, executor, retry_failed)
                 correct, missing = _correct(pcfg, problems, rd.path, settings)
                 scores[bench.name] = score(correct, cfg.k, missing) | {"run_dir": str(rd.path)}
                 rd.session["finished_at"] = utc_now()

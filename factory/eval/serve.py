@@ -16,17 +16,15 @@ from aiohttp import web
 
 from factory.errors import ConfigError
 from factory.serving import BackgroundServer
+from factory.store.rundir import file_sha256
 
 
 def weights_digest(model_dir: str | Path) -> str:
     """The first 8 hex digits of the sha256 over the directory's weight files."""
     import hashlib
 
-    digest = hashlib.sha256()
-    for path in sorted(Path(model_dir).glob("*.safetensors")) or sorted(Path(model_dir).glob("*.bin")):
-        with open(path, "rb") as f:
-            digest.update(hashlib.file_digest(f, "sha256").digest())
-    return digest.hexdigest()[:8]
+    files = sorted(Path(model_dir).glob("*.safetensors")) or sorted(Path(model_dir).glob("*.bin"))
+    return hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest()[:8]
 
 
 class LocalModel(BackgroundServer):

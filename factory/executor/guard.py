@@ -73,6 +73,11 @@ class Guarded:
             if step is not None and not step.done():  # the stream was closed while a chunk was awaited
                 step.cancel()
 
+    def chunks(self) -> AsyncIterator[Chunk]:
+        """`results()`, under the name the dispatcher reads a worker by (a guarded worker is its own handle
+        in process)."""
+        return self.results()
+
     async def close(self) -> None:
         for future in list(self._pending):
             future.cancel()

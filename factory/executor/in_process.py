@@ -16,17 +16,6 @@ from factory.executor.dispatch import Dispatcher, batch_size_for
 from factory.executor.guard import Guarded
 
 
-class _LocalHandle:
-    def __init__(self, worker: Guarded):
-        self.worker = worker
-
-    def call(self, method: str, *args) -> None:
-        self.worker.call(method, *args)
-
-    def chunks(self):
-        return self.worker.results()
-
-
 class InProcessExecutor:
     """`workers`: how many streaming workers `parallelism` allows (each is an object on this event loop)."""
 
@@ -46,7 +35,7 @@ class InProcessExecutor:
                 workers.append(Guarded(spec.cls(*spec.args)))
                 workers[-1].start()
             capacities = [spec.capacity for spec in specs]
-            await Dispatcher([_LocalHandle(w) for w in workers], capacities, items, on_chunks,
+            await Dispatcher(workers, capacities, items, on_chunks,
                              batch_size_for(capacities, max_batch)).run()
         finally:
             for worker in workers:

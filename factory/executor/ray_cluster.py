@@ -19,7 +19,7 @@ import ray
 import factory
 from factory.config import RayConfig
 from factory.errors import FactoryError, TerminalError
-from factory.executor.base import Chunk, OnChunks, WorkerSpec
+from factory.executor.base import OnChunks, WorkerSpec
 from factory.executor.dispatch import Dispatcher, batch_size_for
 from factory.executor.guard import Guarded
 from factory.log import log
@@ -166,5 +166,3 @@ class RayExecutor:
             done, pending = ray.wait(pending, num_returns=1)
             on_result(ray.get(done[0]))
 
-
-__all__ = ["Chunk", "RayExecutor", "cluster_address", "start_ray"]

@@ -8,6 +8,7 @@ a session, logged to sessions.jsonl when it starts and when it ends.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -41,6 +42,12 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         pass
     return f"v{factory.__version__}"
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, read in blocks (shards and checkpoints run to gigabytes)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:

@@ -33,7 +33,8 @@ def common_args(cfg: TrainConfig, stage: StageConfig, output_dir: str) -> dict:
         max_grad_norm=cfg.max_grad_norm,
         seed=cfg.seed,
         bf16=_cuda_bf16() if cfg.bf16 is None else cfg.bf16,
-        **{_checkpointing_field(): cfg.gradient_checkpointing},
+        # transformers 5.2x's name for gradient checkpointing; TRL's default on the old name warns every stage
+        activation_checkpointing=cfg.gradient_checkpointing,
         logging_steps=cfg.logging_steps,
         save_strategy="steps" if cfg.save_steps else "no",
         save_steps=cfg.save_steps or 500,
@@ -43,17 +44,6 @@ def common_args(cfg: TrainConfig, stage: StageConfig, output_dir: str) -> dict:
         disable_tqdm=True,
         ddp_find_unused_parameters=False,
     )
-
-
-def _checkpointing_field() -> str:
-    """transformers 5.2x renamed gradient_checkpointing to activation_checkpointing; setting the old name
-    (or leaving TRL's default on it) warns on every stage."""
-    import dataclasses
-
-    from transformers import TrainingArguments
-
-    names = {f.name for f in dataclasses.fields(TrainingArguments)}
-    return "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
 
 
 def quiet(trainer, stage: str) -> None:

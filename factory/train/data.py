@@ -13,12 +13,8 @@ import json
 from pathlib import Path
 
 from factory.errors import SourceError
+from factory.store.rundir import file_sha256
 from factory.train.config import DataSource, TrainConfig
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _load_parquet(files: list[str], digests: list[str]):
@@ -60,7 +56,7 @@ def _run_shards(source: DataSource) -> tuple[list[str], dict]:
     shards = []
     for shard in manifest["shards"]:
         path = run / shard["path"]
-        if not path.is_file() or _sha256(path) != shard["sha256"]:
+        if not path.is_file() or file_sha256(path) != shard["sha256"]:
             raise SourceError(f"shard {str(path)!r} does not match its manifest (sha256); it changed after "
                               f"`factory run` published it: run `factory run` on {source.run!r} again")
         shards.append(dict(path=shard["path"], rows=shard["rows"], sha256=shard["sha256"]))
@@ -75,8 +71,8 @@ def _parquet_files(source: DataSource) -> tuple[list[str], dict]:
     missing = [f for f in files if not Path(f).is_file()]
     if not files or missing:
         raise SourceError(f"data file {(missing or [pattern])[0]!r} not found; fix `parquet:` in the training config")
-    lineage = dict(kind="parquet", files=[dict(path=str(Path(f).resolve()), sha256=_sha256(Path(f))) for f in files])
-    return files, lineage
+    checked = [dict(path=str(Path(f).resolve()), sha256=file_sha256(Path(f))) for f in files]
+    return files, dict(kind="parquet", files=checked)
 
 
 def _hub_dataset(source: DataSource):

@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from factory.config import RECIPE_PROMPT
 from factory.errors import RunDirError
@@ -36,28 +35,20 @@ TRL_SCHEMA = pa.schema([
 def export(run_dir: Path, fmt: str, out: Path, prompt_template: str = RECIPE_PROMPT, split: str = "train",
            data_source: str | None = None) -> int:
     """Write the export; return how many problems it holds."""
-    from factory.train.prompts import pass_rates, render_prompt
+    from factory.train.prompts import run_problems
 
     run_dir = Path(run_dir)
-    problems_path = run_dir / "problems.parquet"
-    if not problems_path.is_file():
-        raise RunDirError(f"{str(run_dir)!r} has no problems.parquet; pass the --out of a `factory run`")
-    rates = pass_rates(run_dir) if (run_dir / "config.resolved.json").is_file() else {}
-    problems = [p for p in pq.read_table(problems_path).to_pylist() if p["status"] == "ok" and p["reference_answer"]]
+    problems = run_problems(run_dir, prompt_template)
     if not problems:
         raise RunDirError(f"{str(run_dir)!r} has no `ok` problem with a reference answer to export")
-    source = data_source or run_dir.resolve().name
-    rows = []
-    for index, p in enumerate(problems):
-        prompt = render_prompt(prompt_template, p["problem"])
-        if fmt == "verl":
-            rows.append(dict(data_source=source, prompt=[dict(content=t["content"], role=t["role"]) for t in prompt],
-                             ability="math", reward_model=dict(ground_truth=p["reference_answer"], style="rule"),
-                             extra_info=dict(index=index, split=split, problem_id=p["problem_id"],
-                                             pass_rate=rates.get(p["problem_id"]))))
-        else:
-            rows.append(dict(prompt=prompt, answer=p["reference_answer"], problem_id=p["problem_id"],
-                             pass_rate=rates.get(p["problem_id"]), source=p["source"]))
+    if fmt == "trl":
+        rows = problems
+    else:
+        source = data_source or run_dir.resolve().name
+        rows = [dict(data_source=source, prompt=p["prompt"], ability="math",
+                     reward_model=dict(ground_truth=p["answer"], style="rule"),
+                     extra_info=dict(index=index, split=split, problem_id=p["problem_id"], pass_rate=p["pass_rate"]))
+                for index, p in enumerate(problems)]
     schema = VERL_SCHEMA if fmt == "verl" else TRL_SCHEMA
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

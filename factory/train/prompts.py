@@ -12,15 +12,10 @@ import json
 from pathlib import Path
 
 from factory.errors import SourceError
+from factory.stages.generate.identity import chat_prompt
+from factory.store.rundir import file_sha256
 from factory.train.config import DataSource, TrainConfig
-from factory.train.data import _sha256, load_source
-
-
-def render_prompt(cfg_or_template, problem: str, system_prompt: str | None = None) -> list[dict]:
-    """The chat prompt for one problem (`{problem}` replaced, nothing else)."""
-    template = cfg_or_template if isinstance(cfg_or_template, str) else cfg_or_template.prompt_template
-    turns = [{"role": "system", "content": system_prompt}] if system_prompt else []
-    return turns + [{"role": "user", "content": template.replace("{problem}", problem)}]
+from factory.train.data import load_source
 
 
 def pass_rates(run_dir: Path) -> dict[str, float]:
@@ -38,23 +33,26 @@ def pass_rates(run_dir: Path) -> dict[str, float]:
     return {pid: ok / n for pid, (ok, n) in totals.items()}
 
 
-def _from_run(cfg: TrainConfig, source: DataSource) -> tuple[list[dict], dict]:
+def run_problems(run: Path, template: str, system_prompt: str | None = None) -> list[dict]:
+    """A run's `ok` problems with a reference answer: prompt, answer, problem_id, pass_rate, source."""
     import pyarrow.parquet as pq
 
-    run = Path(source.run)
-    path = run / "problems.parquet"
+    path = Path(run) / "problems.parquet"
     if not path.is_file():
-        raise SourceError(f"data {source.run!r} has no problems.parquet; pass the --out of a `factory run`")
-    rates = pass_rates(run)
-    rows = []
-    for p in pq.read_table(path).to_pylist():
-        if p["status"] != "ok" or not p["reference_answer"]:
-            continue
-        rows.append(dict(prompt=render_prompt(cfg, p["problem"], cfg.system_prompt), answer=p["reference_answer"],
-                         problem_id=p["problem_id"], pass_rate=rates.get(p["problem_id"])))
+        raise SourceError(f"{str(run)!r} has no problems.parquet; pass the --out of a `factory run`")
+    rates = pass_rates(Path(run)) if (Path(run) / "config.resolved.json").is_file() else {}
+    return [dict(prompt=chat_prompt(template, p["problem"], system_prompt), answer=p["reference_answer"],
+                 problem_id=p["problem_id"], pass_rate=rates.get(p["problem_id"]), source=p["source"])
+            for p in pq.read_table(path).to_pylist() if p["status"] == "ok" and p["reference_answer"]]
+
+
+def _from_run(cfg: TrainConfig, source: DataSource) -> tuple[list[dict], dict]:
+    run = Path(source.run)
+    rows = [{k: r[k] for k in ("prompt", "answer", "problem_id", "pass_rate")}
+            for r in run_problems(run, cfg.prompt_template, cfg.system_prompt)]
     info = json.loads((run / "run.json").read_text())
     lineage = dict(kind="run", path=str(run), run_id=info["run_id"], pipeline=info["pipeline"],
-                   problems=dict(path="problems.parquet", sha256=_sha256(path)))
+                   problems=dict(path="problems.parquet", sha256=file_sha256(run / "problems.parquet")))
     return rows, lineage
 
 
@@ -72,7 +70,8 @@ def _from_table(cfg: TrainConfig, source: DataSource) -> tuple[list[dict], dict]
             rows.append(dict(prompt=r["prompt"], answer=str(r["answer"]), problem_id=str(r.get("problem_id", i)),
                              pass_rate=r.get("pass_rate")))
         elif {"problem", "answer"} <= columns:
-            rows.append(dict(prompt=render_prompt(cfg, r["problem"], cfg.system_prompt), answer=str(r["answer"]),
+            rows.append(dict(prompt=chat_prompt(cfg.prompt_template, r["problem"], cfg.system_prompt),
+                             answer=str(r["answer"]),
                              problem_id=str(r.get("problem_id", i)), pass_rate=r.get("pass_rate")))
         else:
             raise SourceError(f"data {source.label()!r} has neither `prompt` with `reward_model` (verl) or "

@@ -91,11 +91,10 @@ def bench_grpo(run: Path, tmp: Path, steps: int, hidden: int) -> None:
                 spent[name] += time.perf_counter() - t
         return wrapper
 
-    originals = {n: getattr(GRPOTrainer, m) for n, m in (("generation", "_generate"), ("reward", "_calculate_rewards"),
-                                                         ("step", "training_step"))}
-    for name, method in originals.items():
-        setattr(GRPOTrainer, {"generation": "_generate", "reward": "_calculate_rewards",
-                              "step": "training_step"}[name], timed(name, method))
+    timed_methods = {"_generate": "generation", "_calculate_rewards": "reward", "training_step": "step"}
+    originals = {m: getattr(GRPOTrainer, m) for m in timed_methods}
+    for method, original in originals.items():
+        setattr(GRPOTrainer, method, timed(timed_methods[method], original))
     funcs, weights = reward_functions(cfg, record=True)
     base = tmp / "grpo-base"  # on disk: with a KL term GRPO loads its reference model from the policy's path
     load_model(cfg.model, tokenizer, 0).save_pretrained(str(base))
@@ -103,9 +102,8 @@ def bench_grpo(run: Path, tmp: Path, steps: int, hidden: int) -> None:
     try:
         trainer = train_stage(cfg, 1, model, tokenizer, prompts, tmp / "grpo", rewards=(funcs, weights))
     finally:
-        for name, method in originals.items():
-            setattr(GRPOTrainer, {"generation": "_generate", "reward": "_calculate_rewards",
-                                  "step": "training_step"}[name], method)
+        for method, original in originals.items():
+            setattr(GRPOTrainer, method, original)
     total = spent["step"]
     update = total - spent["generation"] - spent["reward"]
     completions = len(funcs[0].seen)

@@ -31,8 +31,13 @@ def sample_id(problem_id: str, index: int, model: str, template_hash: str, sampl
     return _digest([problem_id, index, model, template_hash, identity], 24)
 
 
-def render_messages(teacher: TeacherConfig, problem: str) -> list[dict]:
-    """The exact chat messages for a problem (`{problem}` replaced; no other brace handling)."""
-    messages = [{"role": "system", "content": teacher.system_prompt}] if teacher.system_prompt else []
-    messages.append({"role": "user", "content": teacher.prompt_template.replace("{problem}", problem)})
+def chat_prompt(template: str, problem: str, system_prompt: str | None = None) -> list[dict]:
+    """The chat turns that ask `problem` (`{problem}` replaced; no other brace handling)."""
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    messages.append({"role": "user", "content": template.replace("{problem}", problem)})
     return messages
+
+
+def render_messages(teacher: TeacherConfig, problem: str) -> list[dict]:
+    """The exact chat messages the teacher is sent for a problem."""
+    return chat_prompt(teacher.prompt_template, problem, teacher.system_prompt)

@@ -7,7 +7,6 @@ shards. Output is deterministic: the same rows give byte-identical shards.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from factory.config import PublishConfig
 from factory.errors import RunDirError
 from factory.stages.publish.select import ORDER, ROWS_SQL
 from factory.store.records import PUBLISHED_SCHEMA, ShardEntry
+from factory.store.rundir import file_sha256
 
 DATA_DIR = "data"
 SPLIT = "train"
@@ -90,11 +90,6 @@ def shard_bounds(row_bytes: np.ndarray, max_rows: int, max_bytes: int) -> list[t
     return bounds
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _write_shard(path: Path, chunks: Iterable[pa.Table], row_group_rows: int) -> None:
     """Write one shard file, one row group per chunk."""
     with pq.ParquetWriter(path, PUBLISHED_SCHEMA, compression="zstd", use_dictionary=_DICTIONARY,
@@ -129,7 +124,7 @@ def write_shards(con: duckdb.DuckDBPyConnection, run_id: str, staging: Path,
         rel = f"{DATA_DIR}/{SPLIT}-{k:05d}-of-{len(bounds):05d}.parquet"
         _write_shard(staging / rel, itertools.islice(stream, -(-(stop - start) // rg)), rg)
         entries.append(ShardEntry(path=rel, rows=stop - start, bytes=(staging / rel).stat().st_size,
-                                  sha256=_sha256(staging / rel)))
+                                  sha256=file_sha256(staging / rel)))
         shard_col.append(pa.repeat(rel, stop - start))
         index_col.append(np.arange(stop - start, dtype=np.int64))
     if not keys:

@@ -94,6 +94,30 @@ def validate(config):
 
 
 @main.command()
+@click.argument("pipeline", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Directory for problems.parquet and the curation/ report.")
+@click.option("--limit", type=click.IntRange(min=1), help="Keep only the first K problems (after dedup).")
+@_one_line_errors
+def curate(pipeline, out, limit):
+    """Read, dedup and decontaminate the problems of PIPELINE without asking the teacher.
+
+    Writes problems.parquet (every row, with its status) and curation/ (report.md, report.json,
+    contamination.parquet) into --out: what `factory run` would ask, and why it would not ask the rest.
+    """
+    from factory.config import load_pipeline
+    from factory.runner import Overrides
+    from factory.stages.sources import curate_pipeline
+    from factory.stages.sources.report import write_curation
+
+    cfg = Overrides(limit=limit).apply(load_pipeline(pipeline))
+    report = write_curation(out, curate_pipeline(cfg))
+    totals = ", ".join(f"{status} {n}" for status, n in report["totals"].items())
+    click.echo(f"curated {report['rows']} rows: {totals}; {len(report['duplicate_groups'])} duplicate groups, "
+               f"{len(report['contamination'])} eval-set matches (report: {out}/curation/report.md)")
+
+
+@main.command()
 @click.argument("config", type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path),
               help="Training directory: stage-K-LEN/ per stage, final/, training.json, README.md. An existing one "
@@ -273,7 +297,8 @@ def status(run_dir):
 def audit(run_dir, sql):
     """Query RUN_DIR/provenance.duckdb read-only; with no SQL, print a summary.
 
-    Tables: runs, sessions, problems, requests, outcomes, verdicts, published, endpoint_costs; view: lineage.
+    Tables: runs, sessions, problems, contaminated_by, requests, outcomes, verdicts, published, endpoint_costs;
+    view: lineage.
     """
     from factory.report.audit import audit as run_audit
 

@@ -244,6 +244,36 @@ class RayConfig(_Config):
     num_workers: int | None = Field(None, ge=1, description="streaming workers (the teacher's); default: CPUs")
 
 
+class NearDuplicateConfig(_Config):
+    """Near-duplicate problems: MinHash-LSH proposes pairs, equal numbers and formulas confirm them."""
+
+    enabled: bool = True
+    threshold: float = Field(0.7, gt=0, le=1, description="least Jaccard similarity of the matching forms' "
+                             "token shingles for a pair to be merged")
+    num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations")
+    shingle_tokens: int = Field(3, ge=1, le=16, description="tokens per shingle")
+
+
+class ContaminationConfig(_Config):
+    """How a training problem is matched against the eval sets in `decontaminate`."""
+
+    ngram: int = Field(13, ge=4, le=50, description="n-gram length in tokens: 13 as OLMo and Tulu use, 8 as "
+                       "open-r1 does")
+    threshold: float = Field(0.5, gt=0, le=1, description="least share of an eval problem's n-grams found in a "
+                             "training problem for it to count as a copy")
+    fuzzy_threshold: float = Field(0.9, gt=0, le=1, description="least whole-text similarity for short problems")
+    short_tokens: int = Field(24, ge=1, description="eval problems with fewer tokens are also compared whole")
+    same_numbers: bool = Field(True, description="an n-gram match also needs every number of the eval problem: "
+                               "the same template with other numbers is another problem; false: n-grams alone")
+
+
+class CurateConfig(_Config):
+    """Dedup and decontamination on the matching form (LaTeX-unified, case-folded, instructions removed)."""
+
+    near_duplicates: NearDuplicateConfig = NearDuplicateConfig()
+    contamination: ContaminationConfig = ContaminationConfig()
+
+
 class PipelineConfig(_Config):
     """A whole run, as described by one YAML file in `pipelines/`."""
 
@@ -252,6 +282,7 @@ class PipelineConfig(_Config):
     sources: list[SourceConfig] = Field(min_length=1)
     decontaminate: list[SourceConfig] = Field([], description="eval sets whose problems must not be trained on")
     limit: int | None = Field(None, ge=1, description="first K problems after dedup")
+    curate: CurateConfig = CurateConfig()
     teacher: TeacherConfig
     tokenizer: TokenizerConfig
     filters: FilterConfig = FilterConfig()

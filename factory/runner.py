@@ -21,7 +21,8 @@ from factory.executor import Executor, ray_executor
 from factory.meter.cost import record_prices, run_costs
 from factory.stages.generate.stage import generate, settings_for
 from factory.stages.judge.stage import judge, judge_key, read_verdicts
-from factory.stages.sources import load_problems, reference_answers
+from factory.stages.sources import curate_pipeline, reference_answers
+from factory.stages.sources.report import write_curation
 from factory.store.journal import lost_requests, samples_dataset
 from factory.store.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
 from factory.teacher.client import AskSettings
@@ -53,7 +54,7 @@ class Overrides:
         return PipelineConfig.model_validate(cfg.model_dump())
 
 
-def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
+def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table, contamination: pa.Table) -> dict:
     from factory.stages.publish.stage import publish
     from factory.store.provenance import write_provenance
 
@@ -68,7 +69,8 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
     config_json = cfg.fingerprint()
     run = dict(rd.info, config_json=config_json, config_hash=hashlib.sha256(config_json.encode()).hexdigest()[:16])
     write_provenance(rd.path, run=run, sessions=sessions, problems=problems, samples=samples,
-                     verdicts=verdicts, placements=result.placements, outcomes=result.outcomes, costs=costs)
+                     verdicts=verdicts, placements=result.placements, outcomes=result.outcomes, costs=costs,
+                     contamination=contamination)
     rd.finish()
     return result.manifest.counts
 
@@ -100,12 +102,14 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
 
     `executor`: where parallel work runs; Ray (embedded, or the cluster `RAY_ADDRESS` names) by default.
     """
-    problems = load_problems(cfg)
+    curation = curate_pipeline(cfg)
+    problems = curation.problems
     _check_askable(problems)
     with serving_endpoints(cfg.teacher, reference_answers(problems)) as endpoints:
         rd = RunDir(out, cfg.name, command)
         try:
+            write_curation(rd.path, curation)
             ask_and_judge(cfg, problems, endpoints, rd, executor or ray_executor(cfg.ray), retry_failed)
-            return _publish(cfg, rd, problems)
+            return _publish(cfg, rd, problems, curation.contamination)
         finally:
             rd.close()

@@ -25,8 +25,22 @@ CREATE TABLE problems (
     problem          VARCHAR NOT NULL,
     reference_answer VARCHAR,
     status           VARCHAR NOT NULL,   -- ok | duplicate | no_reference | contaminated | empty
-    duplicate_of     VARCHAR,            -- source:row of the first copy
+    duplicate_of     VARCHAR,            -- source:row of the copy kept in its group (exact or near copies)
+    duplicate_similarity DOUBLE,         -- Jaccard of the matching forms' shingles; 1.0: the same matching form
+    kept_because     VARCHAR,            -- has_reference | source_priority | first_seen: why the kept copy won
+    contaminated_by  VARCHAR,            -- benchmark:row of the best match (all of them: contaminated_by)
     PRIMARY KEY (source, source_row)
+);
+
+-- Every eval-set problem a contaminated training row copies; joins problems on (source, source_row).
+CREATE TABLE contaminated_by (
+    source     VARCHAR NOT NULL,
+    source_row VARCHAR NOT NULL,
+    benchmark  VARCHAR NOT NULL,         -- the eval set's name in the pipeline's `decontaminate` list
+    eval_row   VARCHAR NOT NULL,         -- row id in that eval set
+    method     VARCHAR NOT NULL,         -- ngram | fuzzy | duplicate:<method> (a copy of this row matched)
+    score      DOUBLE NOT NULL,          -- ngram: share of the eval problem's n-grams found; fuzzy: similarity
+    PRIMARY KEY (source, source_row, benchmark, eval_row)
 );
 
 CREATE TABLE requests (

@@ -19,6 +19,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from factory.store.records import CONTAMINATION_SCHEMA
+
 PROVENANCE_DB = "provenance.duckdb"
 
 DDL = """\
@@ -48,8 +50,22 @@ CREATE TABLE problems (
     problem          VARCHAR NOT NULL,
     reference_answer VARCHAR,
     status           VARCHAR NOT NULL,   -- ok | duplicate | no_reference | contaminated | empty
-    duplicate_of     VARCHAR,            -- source:row of the first copy
+    duplicate_of     VARCHAR,            -- source:row of the copy kept in its group (exact or near copies)
+    duplicate_similarity DOUBLE,         -- Jaccard of the matching forms' shingles; 1.0: the same matching form
+    kept_because     VARCHAR,            -- has_reference | source_priority | first_seen: why the kept copy won
+    contaminated_by  VARCHAR,            -- benchmark:row of the best match (all of them: contaminated_by)
     PRIMARY KEY (source, source_row)
+);
+
+-- Every eval-set problem a contaminated training row copies; joins problems on (source, source_row).
+CREATE TABLE contaminated_by (
+    source     VARCHAR NOT NULL,
+    source_row VARCHAR NOT NULL,
+    benchmark  VARCHAR NOT NULL,         -- the eval set's name in the pipeline's `decontaminate` list
+    eval_row   VARCHAR NOT NULL,         -- row id in that eval set
+    method     VARCHAR NOT NULL,         -- ngram | fuzzy | duplicate:<method> (a copy of this row matched)
+    score      DOUBLE NOT NULL,          -- ngram: share of the eval problem's n-grams found; fuzzy: similarity
+    PRIMARY KEY (source, source_row, benchmark, eval_row)
 );
 
 CREATE TABLE requests (
@@ -150,7 +166,9 @@ INSERT INTO runs SELECT * FROM run_in;
 INSERT INTO sessions SELECT * FROM sessions_in;
 INSERT INTO endpoint_costs SELECT * FROM costs_in;
 INSERT INTO problems
-SELECT source, source_row, problem_id, problem, reference_answer, status, duplicate_of FROM problems_in;
+SELECT source, source_row, problem_id, problem, reference_answer, status, duplicate_of, duplicate_similarity,
+       kept_because, contaminated_by FROM problems_in;
+INSERT INTO contaminated_by SELECT source, source_row, benchmark, eval_row, method, score FROM contamination_in;
 INSERT INTO requests
 SELECT sample_id, problem_id, sample_index, session_id, model, endpoint, to_json(messages),
        CAST(sampling AS JSON), prompt_template_hash, attempts, outcome, error, error_class, finish_reason,
@@ -189,7 +207,7 @@ def _utc(value: str | None) -> dt.datetime | None:
 
 def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems: pa.Table, samples: pa.Table,
                      verdicts: pa.Table, placements: pa.Table, outcomes: pa.Table,
-                     costs: list[dict] | None = None) -> Path:
+                     costs: list[dict] | None = None, contamination: pa.Table | None = None) -> Path:
     """Build `run_dir/provenance.duckdb` from the run's tables, replacing any previous one atomically.
 
     Args:
@@ -203,6 +221,7 @@ def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems
         placements: `PublishResult.placements`.
         outcomes: `PublishResult.outcomes`.
         costs: rows of `endpoint_costs` (see `factory.meter.cost.endpoint_costs`).
+        contamination: CONTAMINATION_SCHEMA rows, the eval-set matches curation found.
 
     Returns:
         The path of the database.
@@ -216,6 +235,8 @@ def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems
           "finished_at": _utc(s.get("finished_at")), "lost_requests": s.get("lost_requests") or 0}
          for s in sessions], schema=_SESSION_SCHEMA)
     cost_table = pa.Table.from_pylist(costs or [], schema=_COST_SCHEMA)
+    if contamination is None:
+        contamination = CONTAMINATION_SCHEMA.empty_table()
 
     fd, tmp = tempfile.mkstemp(prefix=".provenance-", suffix=".duckdb", dir=run_dir)
     os.close(fd)
@@ -227,13 +248,13 @@ def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems
             for name, table in (("run_in", run_table), ("sessions_in", session_table), ("problems_in", problems),
                                 ("samples_in", samples), ("verdicts_in", verdicts),
                                 ("placements_in", placements), ("outcomes_in", outcomes),
-                                ("costs_in", cost_table)):
+                                ("costs_in", cost_table), ("contamination_in", contamination)):
                 con.register(name, table)
             con.execute("BEGIN TRANSACTION")
             con.execute(_INGEST)
             con.execute("COMMIT")
             for name in ("run_in", "sessions_in", "problems_in", "samples_in", "verdicts_in",
-                         "placements_in", "outcomes_in", "costs_in"):
+                         "placements_in", "outcomes_in", "costs_in", "contamination_in"):
                 con.unregister(name)
             con.execute("CHECKPOINT")  # everything into the main file, so no .wal travels with it
         finally:

@@ -37,7 +37,26 @@ class Problem(_Record):
     problem: str
     reference_answer: str | None
     status: Literal["ok", "duplicate", "no_reference", "contaminated", "empty"]
-    duplicate_of: str | None = Field(None, description="source:row of the first copy, for duplicates")
+    duplicate_of: str | None = Field(None, description="source:row of the copy that was kept, for every other "
+                                     "member of a group of copies (exact or near)")
+    duplicate_similarity: float | None = Field(None, description="Jaccard similarity of the matching forms' "
+                                               "shingles to the kept copy; 1.0 for the same matching form")
+    kept_because: Literal["has_reference", "source_priority", "first_seen"] | None = Field(
+        None, description="why the kept copy was preferred to this one")
+    contaminated_by: str | None = Field(None, description="benchmark:row of the best eval-set match, or "
+                                        "via:source:row when a copy of this problem matched; all matches are "
+                                        "in provenance `contaminated_by`")
+
+
+class ContaminationMatch(_Record):
+    """One eval-set problem a training row copies (one row of provenance `contaminated_by`)."""
+
+    source: str
+    source_row: str
+    benchmark: str = Field(description="name of the eval set in the pipeline's `decontaminate` list")
+    eval_row: str = Field(description="row id inside that eval set")
+    method: str = Field(description="ngram, fuzzy, or duplicate:<method> when a copy of this row matched")
+    score: float = Field(description="ngram: share of the eval problem's n-grams found; fuzzy: similarity ratio")
 
 
 class SampleResult(_Record):
@@ -178,6 +197,7 @@ def arrow_schema(model: type[BaseModel]) -> pa.Schema:
 
 
 PROBLEM_SCHEMA = arrow_schema(Problem)
+CONTAMINATION_SCHEMA = arrow_schema(ContaminationMatch)
 SAMPLE_SCHEMA = arrow_schema(SampleResult)
 VERDICT_SCHEMA = arrow_schema(VerdictRow)
 PUBLISHED_SCHEMA = arrow_schema(PublishedRow)

@@ -46,7 +46,8 @@ def test_primary_keys_are_declared(db):
                         "WHERE constraint_type = 'PRIMARY KEY'").fetchall())
     assert keys == {"runs": ["run_id"], "sessions": ["session_id"], "problems": ["source", "source_row"],
                     "requests": ["sample_id"], "verdicts": ["sample_id"], "outcomes": ["sample_id"],
-                    "published": ["sample_id"], "endpoint_costs": ["endpoint"]}
+                    "published": ["sample_id"], "endpoint_costs": ["endpoint"],
+                    "contaminated_by": ["source", "source_row", "benchmark", "eval_row"]}
 
 
 def test_requests_keep_lineage_but_not_the_reply_text(db):

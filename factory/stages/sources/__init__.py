@@ -1,11 +1,15 @@
 """Sources: problems from HF datasets by name, local JSONL and Parquet files, all through one field mapping,
-normalized, given content-hash ids, deduplicated exactly and decontaminated against the eval sets.
+given content-hash ids, then curated: exact and near-duplicate copies grouped, eval-set copies removed.
 
-`loaders` reads a source's rows; `problems` decides each row's status and builds the problems table.
+`loaders` reads a source's rows; `canonical` is the matching form; `near_dup` and `decontam` find copies;
+`curate` decides each row's status; `problems` builds a pipeline's problems table; `report` writes what
+curation decided for people to read.
 """
 
+from factory.stages.sources.curate import Curation, curate
+from factory.stages.sources.ids import normalize_text, problem_id
 from factory.stages.sources.loaders import RawProblem, load_source
-from factory.stages.sources.problems import build_problems, load_problems, normalize_text, problem_id, reference_answers
+from factory.stages.sources.problems import build_problems, curate_pipeline, load_problems, reference_answers
 
-__all__ = ["RawProblem", "build_problems", "load_problems", "load_source", "normalize_text", "problem_id",
-           "reference_answers"]
+__all__ = ["Curation", "RawProblem", "build_problems", "curate", "curate_pipeline", "load_problems", "load_source",
+           "normalize_text", "problem_id", "reference_answers"]

@@ -45,3 +45,38 @@ def test_nothing_is_written_when_no_problem_can_be_asked(cfg, tmp_path):
     with pytest.raises(SourceError):
         run_pipeline(cfg, out, "factory run demo", executor=InProcessExecutor())
     assert not out.exists()
+
+
+def test_a_run_curates_first_and_provenance_names_the_matched_eval_row(cfg, tmp_path):
+    # a drifted copy of an eval problem (other delimiters, an instruction) and a near copy of a training one,
+    # put in a third source: the run must not ask either, and provenance must say why
+    eval_rows = [json.loads(line) for line in (DEMO.parent / "../datasets/demo/eval.jsonl").read_text().splitlines()]
+    train_rows = [json.loads(line) for line in
+                  (DEMO.parent / "../datasets/demo/problems.jsonl").read_text().splitlines()][:5]
+    planted = tmp_path / "planted.jsonl"
+    planted.write_text(
+        json.dumps({"problem": "Solve the following math problem. " + eval_rows[0]["problem"].replace("$", "$$"),
+                    "answer": eval_rows[0]["answer"]}) + "\n" +
+        json.dumps({"problem": train_rows[0]["problem"].replace(" ", "  ") + " Show your work.",
+                    "answer": train_rows[0]["answer"]}) + "\n")
+    cfg.sources.append(cfg.sources[0].model_copy(update=dict(name="planted", path=str(planted), limit=None,
+                                                             fields=cfg.sources[0].fields.model_copy(
+                                                                 update=dict(id=None)))))
+    cfg.limit = None
+    cfg.sources[0].limit, cfg.sources[1].limit = 5, 1
+    out = tmp_path / "run"
+    run_pipeline(cfg, out, "factory run demo", executor=InProcessExecutor(workers=2))
+    import duckdb
+
+    con = duckdb.connect(str(out / "provenance.duckdb"), read_only=True)
+    rows = con.sql("SELECT source_row, status, duplicate_of, contaminated_by FROM problems "
+                   "WHERE source = 'planted' ORDER BY source_row").fetchall()
+    assert rows == [("0", "contaminated", None, "demo-eval:0"), ("1", "duplicate", "demo-synth:synth-00000", None)]
+    # the demo's eval problems are short: they are compared whole
+    assert con.sql("SELECT benchmark, eval_row, method, score FROM contaminated_by "
+                   "WHERE source = 'planted'").fetchall() == [("demo-eval", "0", "fuzzy", 1.0)]
+    asked = {r[0] for r in con.sql("SELECT DISTINCT problem_id FROM requests").fetchall()}
+    planted_ids = {r[0] for r in con.sql("SELECT problem_id FROM problems WHERE source = 'planted'").fetchall()}
+    assert not asked & planted_ids
+    report = json.loads((out / "curation" / "report.json").read_text())
+    assert report["by_source"]["planted"] == {"contaminated": 1, "duplicate": 1}

@@ -62,8 +62,9 @@ _SUFFIXES = [
     r"the last line of your response should be [^.]*[.]?",
     r"show (?:all )?your work[.]?",
 ]
-_PREFIX = re.compile(r"^(?:" + "|".join(_PREFIXES) + r")\s*")
-_SUFFIX = re.compile(r"\s*(?:" + "|".join(_SUFFIXES) + r")$")
+# the text they are matched in is squeezed (no space beside a symbol), so every space in them is optional
+_PREFIX = re.compile((r"^(?:" + "|".join(_PREFIXES) + r")\s*").replace(" ", " ?"))
+_SUFFIX = re.compile((r"\s*(?:" + "|".join(_SUFFIXES) + r")$").replace(" ", " ?"))
 
 
 def _latex(text: str) -> str:

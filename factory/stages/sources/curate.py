@@ -41,7 +41,6 @@ class _Row:
     text: str
     form: str = ""
     sig: Signature | None = None
-    numbers: tuple[str, ...] = ()
     matches: list[Match] = field(default_factory=list)
     via: str | None = None  # contaminated through a duplicate: that member's source:row
     status: str = "ok"
@@ -119,9 +118,8 @@ def curate(rows: Iterable[RawProblem], eval_rows: Iterable[RawProblem], cfg: Cur
     for r in live:
         r.form = canonical(r.text)
         r.sig = signature(r.text)
-        r.numbers = r.sig.numbers
     con = cfg.contamination
-    evals = [EvalItem(e.source, e.source_row, canonical(e.problem), signature(e.problem).numbers)
+    evals = [EvalItem(e.source, e.source_row, canonical(e.problem), signature(e.problem))
              for e in eval_rows if e.problem.strip()]
     if evals:
         index = ContaminationIndex(evals, con.ngram, con.threshold, con.fuzzy_threshold, con.short_tokens,
@@ -129,7 +127,7 @@ def curate(rows: Iterable[RawProblem], eval_rows: Iterable[RawProblem], cfg: Cur
         cache: dict[str, list[Match]] = {}
         for r in live:
             if r.form not in cache:
-                cache[r.form] = index.matches(r.form, r.numbers)
+                cache[r.form] = index.matches(r.form, r.sig)
             r.matches = cache[r.form]
     _dedup(live, cfg)
 

@@ -8,9 +8,11 @@ not hide a copy):
   `same_numbers` (the default) every number of the eval problem must also be in the training problem: a
   problem made from the same template with other numbers shares most n-grams but is another problem, with
   another answer (synthetic sets and MATH's own variants are full of them).
-- `fuzzy`: for short problems, whose few n-grams make that share coarse (or who have none), the whole-text
-  similarity of the two matching forms, compared only between problems with the same numbers: "What is
-  $2+3$?" and "What is $2+4$?" read alike but are not the same item.
+- `fuzzy`: for short eval problems (under `short_tokens`), whose few n-grams make that share coarse (or who
+  have none), the share of the eval problem's matching form found, in order, in the training problem's. It
+  also needs the same numbers and formulas, and wording that differs only by text added before or after
+  (the near-duplicate rule): "What is $2+3$?" and "What is $2+4$?", or "arrange the letters of the word
+  RADII" and "... ELLIPSE", read alike but are other items.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import difflib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from factory.stages.sources.canonical import tokens
+from factory.stages.sources.canonical import Signature, tokens
+from factory.stages.sources.near_dup import same_wording
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class EvalItem:
     benchmark: str
     row: str
     form: str
-    numbers: tuple[str, ...]
+    signature: Signature
 
 
 @dataclass(frozen=True)
@@ -48,37 +51,39 @@ class ContaminationIndex:
     def __init__(self, items: list[EvalItem], n: int, threshold: float, fuzzy_threshold: float, short_tokens: int,
                  same_numbers: bool = True):
         self.items, self.n, self.threshold, self.same_numbers = items, n, threshold, same_numbers
-        self._numbers = [Counter(item.numbers) for item in items]
+        self._numbers = [Counter(item.signature.numbers) for item in items]
         self.fuzzy_threshold, self.short_tokens = fuzzy_threshold, short_tokens
         self._index: dict[int, list[int]] = defaultdict(list)
         self._sizes: list[int] = []
         self._short: dict[tuple[str, ...], list[int]] = defaultdict(list)
         for k, item in enumerate(items):
             toks = tokens(item.form)
+            if len(toks) < short_tokens:
+                self._short[item.signature.numbers].append(k)
+                self._sizes.append(0)
+                continue
             grams = _ngrams(toks, n)
             self._sizes.append(len(grams))
             for g in grams:
                 self._index[g].append(k)
-            if len(toks) < short_tokens:
-                self._short[item.numbers].append(k)
 
-    def matches(self, form: str, numbers: tuple[str, ...]) -> list[Match]:
+    def matches(self, form: str, sig: Signature) -> list[Match]:
         """Every eval problem this training problem copies, best score first."""
         toks = tokens(form)
         hits: dict[int, int] = defaultdict(int)
         for g in _ngrams(toks, self.n):
             for k in self._index.get(g, ()):
                 hits[k] += 1
-        mine = Counter(numbers)
+        mine = Counter(sig.numbers)
         found = {k: Match(self.items[k].benchmark, self.items[k].row, "ngram", count / self._sizes[k])
                  for k, count in hits.items() if count / self._sizes[k] >= self.threshold
                  and (not self.same_numbers or not self._numbers[k] - mine)}
-        candidates = self._short.get(numbers, ())
-        if candidates and len(toks) < self.short_tokens * 2:
-            for k in candidates:
-                if k in found:
-                    continue
-                ratio = difflib.SequenceMatcher(None, form, self.items[k].form, autojunk=False).ratio()
-                if ratio >= self.fuzzy_threshold:
-                    found[k] = Match(self.items[k].benchmark, self.items[k].row, "fuzzy", ratio)
+        for k in self._short.get(sig.numbers, ()):
+            item = self.items[k]
+            if set(item.signature.formulas) - set(sig.formulas):
+                continue
+            blocks = difflib.SequenceMatcher(None, item.form, form, autojunk=False).get_matching_blocks()
+            score = sum(b.size for b in blocks) / len(item.form)
+            if score >= self.fuzzy_threshold and same_wording(tokens(item.form), toks):
+                found[k] = Match(item.benchmark, item.row, "fuzzy", score)
         return sorted(found.values(), key=lambda m: (-m.score, m.benchmark, m.eval_row))

@@ -248,7 +248,7 @@ class NearDuplicateConfig(_Config):
     """Near-duplicate problems: MinHash-LSH proposes pairs, equal numbers and formulas confirm them."""
 
     enabled: bool = True
-    threshold: float = Field(0.7, gt=0, le=1, description="least Jaccard similarity of the matching forms' "
+    threshold: float = Field(0.5, gt=0, le=1, description="least Jaccard similarity of the matching forms' "
                              "token shingles for a pair to be merged")
     num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations")
     shingle_tokens: int = Field(3, ge=1, le=16, description="tokens per shingle")

@@ -67,6 +67,17 @@ def _first_word_case(rng, t):
     return f"{head.lower() if head[:1].isupper() else head.capitalize()} {rest}"
 
 
+# instructions the matching form does not know: only the near-duplicate and n-gram checks can see past them
+UNKNOWN = ["Give an exact answer.", "Show all of your work and justify each step.", "Answer with a single number.",
+           "You have 10 minutes for this question.", "Read carefully before answering.",
+           "This question is worth 5 points."]
+
+
+def _unknown_instruction(rng, t):
+    phrase = rng.choice(UNKNOWN)
+    return f"{phrase} {t}" if rng.random() < 0.5 else f"{t} {phrase}"
+
+
 DRIFTS = [_dfrac, _delimiters, _double_spaces, _operator_spaces, _prefix, _suffix, _first_word_case]
 
 
@@ -75,6 +86,13 @@ def drifted(rng: random.Random, text: str) -> str:
     for drift in rng.sample(DRIFTS, rng.randint(2, 4)):
         text = drift(rng, text)
     return text
+
+
+def drifted_unknown(rng: random.Random, text: str) -> str:
+    """`text` with an instruction no pattern knows, plus 1 or 2 of the known drifts."""
+    for drift in rng.sample(DRIFTS, rng.randint(1, 2)):
+        text = drift(rng, text)
+    return _unknown_instruction(rng, text)
 
 
 def one_number_variant(rng: random.Random, text: str) -> str | None:
@@ -122,9 +140,15 @@ def precision(data: Path, planted: int, seed: int) -> None:
         if text is not None and len(variants) < planted:
             variants.append(RawProblem("planted-variant", str(len(variants)), text, "1"))
             variant_of.append(r)
-    rows = train + copies + eval_copies + variants
+    hard_originals, hard_eval_originals = rng.sample(train, planted), rng.sample(evals, planted)
+    hard = [RawProblem("planted-hard", str(i), drifted_unknown(rng, r.problem), r.answer)
+            for i, r in enumerate(hard_originals)]
+    hard_eval = [RawProblem("planted-hard-eval", str(i), drifted_unknown(rng, r.problem), "1")
+                 for i, r in enumerate(hard_eval_originals)]
+    rows = train + copies + eval_copies + variants + hard + hard_eval
     t = time.perf_counter()
-    cur = curate(rows, evals, CurateConfig(), [*TRAIN, "planted-copy", "planted-eval", "planted-variant"])
+    cur = curate(rows, evals, CurateConfig(), [*TRAIN, "planted-copy", "planted-eval", "planted-variant",
+                                               "planted-hard", "planted-hard-eval"])
     took = time.perf_counter() - t
     table = {(r["source"], r["source_row"]): r for r in cur.problems.to_pylist()}
     old = _exact_statuses(rows, evals)
@@ -144,6 +168,9 @@ def precision(data: Path, planted: int, seed: int) -> None:
                     for c, o in zip(eval_copies, eval_originals, strict=True))
     eval_old = sum(old[(c.source, c.source_row)] == "contaminated" for c in eval_copies)
     merged = [(v, o) for v, o in zip(variants, variant_of, strict=True) if grouped(v, o)]
+    hard_hits = sum(grouped(c, o) for c, o in zip(hard, hard_originals, strict=True))
+    hard_eval_hits = sum((table[(c.source, c.source_row)]["contaminated_by"] or "") == f"{o.source}:{o.source_row}"
+                         for c, o in zip(hard_eval, hard_eval_originals, strict=True))
     print(f"planted into {len(train)} training rows (DeepScaleR AIME + MATH), against {len(evals)} eval rows; "
           f"curated in {took:.1f} s")
     print(f"  drifted eval copies flagged contaminated (right eval row): {eval_hits}/{len(eval_copies)} "
@@ -151,6 +178,8 @@ def precision(data: Path, planted: int, seed: int) -> None:
     print(f"  drifted training copies grouped with their original:      {dup_hits}/{len(copies)} "
           f"(exact matching: {dup_old}/{len(copies)})")
     print(f"  one-number variants merged with their original:          {len(merged)}/{len(variants)}")
+    print(f"  with an instruction no pattern knows: eval copies flagged {hard_eval_hits}/{len(hard_eval)}, "
+          f"training copies grouped {hard_hits}/{len(hard)}")
     for c, o in zip(copies, originals, strict=True):
         if not grouped(c, o):
             r, ro = table[(c.source, c.source_row)], table[(o.source, o.source_row)]

@@ -108,13 +108,11 @@ def curate(pipeline, out, limit):
     from factory.config import load_pipeline
     from factory.runner import Overrides
     from factory.stages.sources import curate_pipeline
-    from factory.stages.sources.report import write_curation
+    from factory.stages.sources.report import headline, write_curation
 
     cfg = Overrides(limit=limit).apply(load_pipeline(pipeline))
     report = write_curation(out, curate_pipeline(cfg))
-    totals = ", ".join(f"{status} {n}" for status, n in report["totals"].items())
-    click.echo(f"curated {report['rows']} rows: {totals}; {len(report['duplicate_groups'])} duplicate groups, "
-               f"{len(report['contamination'])} eval-set matches (report: {out}/curation/report.md)")
+    click.echo(f"curated {headline(report)} (report: {out}/curation/report.md)")
 
 
 @main.command()

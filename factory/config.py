@@ -261,8 +261,8 @@ class ContaminationConfig(_Config):
                        "open-r1 does")
     threshold: float = Field(0.5, gt=0, le=1, description="least share of an eval problem's n-grams found in a "
                              "training problem for it to count as a copy")
-    fuzzy_threshold: float = Field(0.9, gt=0, le=1, description="short eval problems: least share of the eval "
-                                   "problem's matching form found in order in the training problem's")
+    fuzzy_threshold: float = Field(0.9, gt=0, le=1, description="short eval problems: least share of the shorter "
+                                   "matching form (eval or training) found in order in the other")
     short_tokens: int = Field(24, ge=1, description="eval problems with fewer tokens are compared whole (fuzzy), "
                               "not by n-grams")
     same_numbers: bool = Field(True, description="an n-gram match also needs every number of the eval problem: "

@@ -18,11 +18,12 @@ import pyarrow as pa
 from factory.config import PipelineConfig
 from factory.errors import SourceError
 from factory.executor import Executor, ray_executor
+from factory.log import log
 from factory.meter.cost import record_prices, run_costs
 from factory.stages.generate.stage import generate, settings_for
 from factory.stages.judge.stage import judge, judge_key, read_verdicts
 from factory.stages.sources import curate_pipeline, reference_answers
-from factory.stages.sources.report import write_curation
+from factory.stages.sources.report import headline, write_curation
 from factory.store.journal import lost_requests, samples_dataset
 from factory.store.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
 from factory.teacher.client import AskSettings
@@ -108,7 +109,7 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
     with serving_endpoints(cfg.teacher, reference_answers(problems)) as endpoints:
         rd = RunDir(out, cfg.name, command)
         try:
-            write_curation(rd.path, curation)
+            log(f"[curate] {headline(write_curation(rd.path, curation))}")
             ask_and_judge(cfg, problems, endpoints, rd, executor or ray_executor(cfg.ray), retry_failed)
             return _publish(cfg, rd, problems, curation.contamination)
         finally:

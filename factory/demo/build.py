@@ -22,9 +22,11 @@ from factory.demo.problems import TEMPLATES, draw, normalize
 N_EXTRA_NEW = 30  # extra.jsonl: problems found in no other file
 N_EXTRA_COPIES = 25  # extra.jsonl: copies of problems.jsonl rows (cross-source duplicates)
 N_EXTRA_WS_COPIES = 12  # ...of which this many differ from the original in whitespace only
+N_EXTRA_DRIFTED = 6  # ...and the next this many drift as copies between datasets do (see `_drift`)
 N_EXTRA_NO_ANSWER = 5  # extra.jsonl: new problems with `final` null or "" (no reference answer)
 N_EVAL_NEW = 30  # eval.jsonl: held-out problems
-N_EVAL_COPIES = 10  # eval.jsonl: verbatim problems.jsonl texts, so decontamination has positives
+N_EVAL_COPIES = 10  # eval.jsonl: problems.jsonl texts, so decontamination has positives
+N_EVAL_DRIFTED = 5  # ...of which this many drift (see `_drift`); the rest are verbatim
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<think>", "</think>"]
 VOCAB_SIZE = 4000
@@ -176,6 +178,21 @@ def _respace(rng: random.Random, text: str) -> str:
     return rng.choice(["  ", "\n", ""]) + " ".join(words) + rng.choice([" ", "\n", "  \n"])
 
 
+_INSTRUCTIONS = ["Solve the following math problem. {}", "{} Put your final answer in \\boxed{{}}.",
+                 "{}\n\nLet's think step by step and output the final answer within \\boxed{{}}.",
+                 "{} Give an exact answer."]  # an instruction the matching form does not know: a near copy
+
+
+def _drift(rng: random.Random, text: str) -> str:
+    """The same problem as another dataset might write it: other math delimiters, `\\dfrac`, spaces around
+    operators, an instruction before or after (what `factory curate` must still recognise)."""
+    text = text.replace("\\frac", "\\dfrac")
+    parts = text.split("$")
+    if len(parts) % 2 == 1 and len(parts) > 1:  # balanced inline math: $a$ -> \(a\)
+        text = "".join(p if i % 2 == 0 else f"\\({p.replace('+', ' + ')}\\)" for i, p in enumerate(parts))
+    return rng.choice(_INSTRUCTIONS).format(text)
+
+
 def generate_side_files(problems: list[dict], seed: int = 0) -> tuple[list[dict], list[dict]]:
     """extra.jsonl rows (`qid`/`question`/`final`) and eval.jsonl rows (`problem`/`answer`).
 
@@ -183,6 +200,7 @@ def generate_side_files(problems: list[dict], seed: int = 0) -> tuple[list[dict]
     and the counts in the README hold exactly.
     """
     rng = random.Random(f"demo-side:{seed}")
+    drift_rng = random.Random(f"demo-drift:{seed}")  # its own stream: the other rows stay as they were
     seen = {normalize(r["problem"]) for r in problems}
     extra_new = _fresh(rng, N_EXTRA_NEW + N_EXTRA_NO_ANSWER, seen)
     eval_new = _fresh(rng, N_EVAL_NEW, seen)
@@ -193,8 +211,12 @@ def generate_side_files(problems: list[dict], seed: int = 0) -> tuple[list[dict]
     extra += [(p, None if i % 2 == 0 else "") for i, (p, _) in enumerate(extra_new[N_EXTRA_NEW:])]
     extra += [(_respace(rng, r["problem"]) if i < N_EXTRA_WS_COPIES else r["problem"], r["answer"])
               for i, r in enumerate(extra_copies)]
+    for i in range(len(extra) - len(extra_copies) + N_EXTRA_WS_COPIES,
+                   len(extra) - len(extra_copies) + N_EXTRA_WS_COPIES + N_EXTRA_DRIFTED):
+        extra[i] = (_drift(drift_rng, extra[i][0]), extra[i][1])
     rng.shuffle(extra)
-    evals = eval_new + [(r["problem"], r["answer"]) for r in eval_copies]
+    evals = eval_new + [(_drift(drift_rng, r["problem"]) if i < N_EVAL_DRIFTED else r["problem"], r["answer"])
+                        for i, r in enumerate(eval_copies)]
     rng.shuffle(evals)
     return ([{"qid": f"ext-{i:03d}", "question": p, "final": a} for i, (p, a) in enumerate(extra)],
             [{"problem": p, "answer": a} for p, a in evals])

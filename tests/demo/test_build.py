@@ -6,6 +6,7 @@ text and recompute with plain ints/Fractions, brute force, or sympy on the parse
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -32,6 +33,7 @@ from factory.demo.build import (
     tokenizer_corpus,
     train_tokenizer,
 )
+from factory.stages.sources.canonical import canonical
 
 DEMO = Path(__file__).resolve().parents[2] / "datasets" / "demo"
 X = sp.Symbol("x")
@@ -48,6 +50,17 @@ FORMS = {  # topic -> answer form, declared here independently of the generator
 
 def norm(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def as_generated(text: str) -> str:
+    """A side file's drifted copy as problems.jsonl wrote it (the templates parse that form); others as is."""
+    originals = _originals()
+    return originals.get(canonical(text.removesuffix(" Give an exact answer.")), text)
+
+
+@functools.cache
+def _originals() -> dict[str, str]:
+    return {canonical(r["problem"]): r["problem"] for r in read_jsonl("problems.jsonl")}
 
 
 def read_jsonl(name: str) -> list[dict]:
@@ -136,6 +149,7 @@ def test_answer_forms(committed, name):
     assert len(committed[name]) >= 40
     for row in committed[name]:
         text, answer = (row["question"], row["final"]) if name == "extra" else (row["problem"], row["answer"])
+        text = as_generated(text)
         if answer:
             check_form(FORMS[infer_topic(text)], answer)
 
@@ -275,7 +289,7 @@ def test_side_file_answers_recheck(committed):
     pairs += [(r["problem"], r["answer"]) for r in committed["eval"]]
     assert len(pairs) >= 60
     for text, answer in pairs:
-        expected_value(text, answer)
+        expected_value(as_generated(text), answer)
 
 
 # --- extra.jsonl and eval.jsonl --------------------------------------------------------------------
@@ -283,28 +297,36 @@ def test_side_file_answers_recheck(committed):
 
 def test_extra_overlaps(committed):
     rows, base = committed["extra"], {norm(r["problem"]): r for r in committed["problems"]}
+    forms = {canonical(r["problem"]): r for r in committed["problems"]}
     assert len(rows) == 60 and all(set(r) == {"qid", "question", "final"} for r in rows)
     assert len({norm(r["question"]) for r in rows}) == 60  # no duplicates inside the file
     copies = [r for r in rows if norm(r["question"]) in base]
-    assert len(copies) == 25
+    drifted = [r for r in rows if norm(r["question"]) not in base and canonical(r["question"]) in forms]
+    assert (len(copies), len(drifted)) == (19, 6)
     assert all(r["final"] == base[norm(r["question"])]["answer"] for r in copies)
+    assert all(r["final"] == forms[canonical(r["question"])]["answer"] for r in drifted)
     respaced = [r for r in copies if r["question"] != base[norm(r["question"])]["problem"]]
     assert len(respaced) == 12
     missing = [r for r in rows if r["final"] in (None, "")]
     assert len(missing) == 5 and Counter(r["final"] for r in missing) == {None: 3, "": 2}
-    assert not any(norm(r["question"]) in base for r in missing)
-    assert sum(norm(r["question"]) not in base and bool(r["final"]) for r in rows) == 30
+    assert not any(canonical(r["question"]) in forms for r in missing)
+    assert sum(canonical(r["question"]) not in forms and bool(r["final"]) for r in rows) == 30
 
 
 def test_eval_overlaps(committed):
     rows, base = committed["eval"], {norm(r["problem"]): r for r in committed["problems"]}
+    forms = {canonical(r["problem"]): r for r in committed["problems"]}
     assert len(rows) == 40 and all(set(r) == {"problem", "answer"} and r["answer"] for r in rows)
     assert len({norm(r["problem"]) for r in rows}) == 40
     copies = [r for r in rows if norm(r["problem"]) in base]
-    assert len(copies) == 10
+    assert len(copies) == 5
     assert all(r == {k: base[norm(r["problem"])][k] for k in ("problem", "answer")} for r in copies)
-    extra = {norm(r["question"]) for r in committed["extra"]}
-    assert not any(norm(r["problem"]) in extra for r in rows)
+    # the other five drift (delimiters, \dfrac, an instruction); the one with an instruction no pattern knows
+    # has another matching form, and `factory curate` still finds it (tests/test_cli.py)
+    drifted = [r for r in rows if norm(r["problem"]) not in base and canonical(r["problem"]) in forms]
+    assert len(drifted) + sum("Give an exact answer." in r["problem"] for r in rows) == 5
+    extra = {canonical(r["question"]) for r in committed["extra"]}
+    assert not any(canonical(r["problem"]) in extra for r in rows)
 
 
 # --- tokenizer.json --------------------------------------------------------------------------------

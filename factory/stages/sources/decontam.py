@@ -9,7 +9,7 @@ not hide a copy):
   problem made from the same template with other numbers shares most n-grams but is another problem, with
   another answer (synthetic sets and MATH's own variants are full of them).
 - `fuzzy`: for short eval problems (under `short_tokens`), whose few n-grams make that share coarse (or who
-  have none), the share of the eval problem's matching form found, in order, in the training problem's. It
+  have none), the share of the shorter matching form found, in order, in the longer one. It
   also needs the same numbers and formulas, and wording that differs only by text added before or after
   (the near-duplicate rule): "What is $2+3$?" and "What is $2+4$?", or "arrange the letters of the word
   RADII" and "... ELLIPSE", read alike but are other items.
@@ -83,7 +83,8 @@ class ContaminationIndex:
             if set(item.signature.formulas) - set(sig.formulas):
                 continue
             blocks = difflib.SequenceMatcher(None, item.form, form, autojunk=False).get_matching_blocks()
-            score = sum(b.size for b in blocks) / len(item.form)
+            # the shorter text's share found in the longer: either side may carry an added instruction
+            score = sum(b.size for b in blocks) / min(len(item.form), len(form))
             if score >= self.fuzzy_threshold and same_wording(tokens(item.form), toks):
                 found[k] = Match(item.benchmark, item.row, "fuzzy", score)
         return sorted(found.values(), key=lambda m: (-m.score, m.benchmark, m.eval_row))

@@ -80,6 +80,15 @@ def markdown(report: dict, problems: pa.Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+def headline(report: dict) -> str:
+    """One line for the person watching: rows by status, groups, matches by benchmark."""
+    totals = ", ".join(f"{status} {n}" for status, n in report["totals"].items())
+    benches = Counter(m["benchmark"] for m in report["contamination"])
+    matched = ", ".join(f"{b} {n}" for b, n in sorted(benches.items())) or "none"
+    return (f"{report['rows']} rows: {totals}; {len(report['duplicate_groups'])} duplicate groups "
+            f"({report['near_duplicates']} near copies); eval-set matches: {matched}")
+
+
 def write_curation(out: Path, cur: Curation) -> dict:
     """Write `problems.parquet` and `curation/` into `out`; return the report's JSON form."""
     out = Path(out)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from factory.config import PipelineConfig
+from factory.config import CurateConfig, NearDuplicateConfig, PipelineConfig
 from factory.eval.config import EvalConfig
 from factory.eval.results import merge, score
 from factory.executor import Executor, ray_executor
@@ -29,8 +29,10 @@ from factory.teacher.endpoint import serving_endpoints
 def benchmark_pipeline(cfg: EvalConfig, index: int) -> PipelineConfig:
     """Benchmark `index` as a pipeline: its problems as the source, the model as the teacher, k samples."""
     bench = cfg.benchmarks[index]
+    # a benchmark is scored row by row as published: copies of one text count once, near copies stay apart
+    curate = CurateConfig(near_duplicates=NearDuplicateConfig(enabled=False))
     return PipelineConfig(name=f"eval-{bench.name}", sources=[bench], teacher=cfg.teacher(), tokenizer=cfg.tokenizer,
-                          filters=cfg.filters, verify=cfg.verify, ray=cfg.ray)
+                          filters=cfg.filters, verify=cfg.verify, ray=cfg.ray, curate=curate)
 
 
 def eval_answers(cfg: EvalConfig) -> dict[str, str]:

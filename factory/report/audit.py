@@ -12,6 +12,9 @@ from factory.store.provenance import PROVENANCE_DB, relations
 SUMMARY = {
     "problems by source and status": """
         SELECT source, status, count(*) AS problems FROM problems GROUP BY ALL ORDER BY ALL""",
+    "eval-set matches by benchmark and method (rows not asked)": """
+        SELECT benchmark, method, count(DISTINCT (source, source_row)) AS problems, round(min(score), 3) AS min_score
+        FROM contaminated_by GROUP BY ALL ORDER BY ALL""",
     "samples by final status and reason": """
         SELECT status, reason, count(*) AS samples FROM outcomes GROUP BY ALL ORDER BY 1, 3 DESC""",
     "requests and tokens spent": """

@@ -14,11 +14,12 @@ import unicodedata
 from collections.abc import Iterable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from factory.config import PipelineConfig
 from factory.errors import SourceError
-from factory.stages.sources.loaders import RawProblem, load_source
-from factory.store.records import PROBLEM_SCHEMA
+from factory.stages.sources.loaders import RawProblem, open_source
+from factory.store.records import PROBLEM_SCHEMA, SourceRecord
 
 _SPACE = re.compile(r"\s+")
 
@@ -76,13 +77,27 @@ def build_problems(
         ok += status == "ok"
         out.append(
             dict(problem_id=pid, source=r.source, source_row=r.source_row, problem=text,
-                 reference_answer=r.answer, status=status, duplicate_of=dup_of)
+                 reference_answer=r.answer, solution=r.solution, status=status, duplicate_of=dup_of)
         )
     return pa.Table.from_pylist(out, schema=PROBLEM_SCHEMA)
 
 
+def read_sources(cfg: PipelineConfig) -> tuple[pa.Table, list[SourceRecord]]:
+    """Every source and eval set of a pipeline, read and decided: the problems table of a run, and each
+    source as read (where from, its license, how many rows), for provenance and the dataset card.
+
+    Every source is opened, and its field paths checked, before the first row is read.
+    """
+    train = [open_source(src) for src in cfg.sources]
+    evals = [open_source(src) for src in cfg.decontaminate]
+    eval_rows = {o.cfg.name: list(o.rows) for o in evals}
+    table = build_problems((row for o in train for row in o.rows),
+                           [row for rows in eval_rows.values() for row in rows], cfg.limit)
+    listed = {c["values"]: c["counts"] for c in pc.value_counts(table["source"]).to_pylist()}
+    return table, ([o.record("train", listed.get(o.cfg.name, 0)) for o in train]
+                   + [o.record("decontaminate", len(eval_rows[o.cfg.name])) for o in evals])
+
+
 def load_problems(cfg: PipelineConfig) -> pa.Table:
     """Every source and eval set of a pipeline, read and decided (the problems table of a run)."""
-    rows = (row for src in cfg.sources for row in load_source(src))
-    eval_rows = [row for src in cfg.decontaminate for row in load_source(src)]
-    return build_problems(rows, eval_rows, cfg.limit)
+    return read_sources(cfg)[0]

@@ -21,8 +21,9 @@ from factory.executor import Executor, ray_executor
 from factory.meter.cost import record_prices, run_costs
 from factory.stages.generate.stage import generate, settings_for
 from factory.stages.judge.stage import judge, judge_key, read_verdicts
-from factory.stages.sources import load_problems, reference_answers
+from factory.stages.sources import read_sources, reference_answers
 from factory.store.journal import lost_requests, samples_dataset
+from factory.store.records import SourceRecord
 from factory.store.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
 from factory.teacher.client import AskSettings
 from factory.teacher.endpoint import serving_endpoints
@@ -53,7 +54,7 @@ class Overrides:
         return PipelineConfig.model_validate(cfg.model_dump())
 
 
-def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
+def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table, sources: list[SourceRecord]) -> dict:
     from factory.stages.publish.stage import publish
     from factory.store.provenance import write_provenance
 
@@ -61,14 +62,15 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
     lost = lost_requests(rd.path)
     verdicts = read_verdicts(rd.path, judge_key(cfg))
     result = publish(rd.path, run_id=rd.info["run_id"], pipeline=cfg.name, tokenizer=cfg.tokenizer.name,
-                     problems=problems, samples=samples, verdicts=verdicts, cfg=cfg.publish)
+                     problems=problems, samples=samples, verdicts=verdicts, cfg=cfg.publish, sources=sources)
     rd.session["finished_at"] = utc_now()
     sessions = [s | {"lost_requests": lost.get(s["session_id"], 0)} for s in rd.sessions()]
     costs = run_costs(rd.path, result.manifest.counts.get("published", 0))
     config_json = cfg.fingerprint()
     run = dict(rd.info, config_json=config_json, config_hash=hashlib.sha256(config_json.encode()).hexdigest()[:16])
     write_provenance(rd.path, run=run, sessions=sessions, problems=problems, samples=samples,
-                     verdicts=verdicts, placements=result.placements, outcomes=result.outcomes, costs=costs)
+                     verdicts=verdicts, placements=result.placements, outcomes=result.outcomes, costs=costs,
+                     sources=sources)
     rd.finish()
     return result.manifest.counts
 
@@ -100,12 +102,12 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
 
     `executor`: where parallel work runs; Ray (embedded, or the cluster `RAY_ADDRESS` names) by default.
     """
-    problems = load_problems(cfg)
+    problems, sources = read_sources(cfg)
     _check_askable(problems)
     with serving_endpoints(cfg.teacher, reference_answers(problems)) as endpoints:
         rd = RunDir(out, cfg.name, command)
         try:
             ask_and_judge(cfg, problems, endpoints, rd, executor or ray_executor(cfg.ray), retry_failed)
-            return _publish(cfg, rd, problems)
+            return _publish(cfg, rd, problems, sources)
         finally:
             rd.close()

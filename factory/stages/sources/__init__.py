@@ -7,8 +7,14 @@ declares); `problems` decides each row's status and builds the problems table.
 """
 
 from factory.stages.sources.loaders import RawProblem, load_source, open_source
-from factory.stages.sources.problems import (build_problems, load_problems, normalize_text, problem_id,
-                                             read_sources, reference_answers)
+from factory.stages.sources.problems import (
+    build_problems,
+    load_problems,
+    normalize_text,
+    problem_id,
+    read_sources,
+    reference_answers,
+)
 
 __all__ = ["RawProblem", "build_problems", "load_problems", "load_source", "normalize_text", "open_source",
            "problem_id", "read_sources", "reference_answers"]

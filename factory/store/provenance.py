@@ -3,9 +3,9 @@
 One DuckDB file per run holds the run and its sessions, its sources (where from, under which license),
 every problem (duplicates and contaminated ones included), every request sent to the teacher (the
 exact messages and sampling, but not the reply text, which lives in the journal and the shards),
-every verdict, every sample's final fate, and where each published row landed. The `lineage` view joins a published row to its source, its
-request and its verdict. The DDL below is also written to `schemas/provenance.sql` by
-`factory.store.schemas`.
+every verdict, every sample's final fate, and where each published row landed. The `lineage` view
+joins a published row to its source, its request and its verdict. The DDL below is also written to
+`schemas/provenance.sql` by `factory.store.schemas`.
 """
 
 from __future__ import annotations

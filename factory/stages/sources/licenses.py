@@ -41,7 +41,7 @@ def _hub(cfg: SourceConfig) -> DeclaredLicense:
     from huggingface_hub import HfApi
 
     try:
-        info = HfApi().dataset_info(cfg.dataset, revision=cfg.revision, timeout=30)
+        info = HfApi().dataset_info(cfg.dataset, revision=cfg.revision, timeout=10)
     except Exception:  # offline mode, or a hub that does not answer now: unknown, not an error
         return DeclaredLicense()
     card = info.card_data

@@ -295,8 +295,8 @@ def status(run_dir):
 def audit(run_dir, sql):
     """Query RUN_DIR/provenance.duckdb read-only; with no SQL, print a summary.
 
-    Tables: runs, sessions, problems, contaminated_by, requests, outcomes, verdicts, published, endpoint_costs;
-    view: lineage.
+    Tables: runs, sessions, sources, problems, contaminated_by, requests, outcomes, verdicts, published,
+    endpoint_costs; view: lineage.
     """
     from factory.report.audit import audit as run_audit
 

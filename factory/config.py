@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -28,26 +29,44 @@ class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class FieldMap(_Config):
-    """Which column of a source holds what."""
+# a column, then `.key` into a mapping and `[i]` into a list (negative from the end): `prompt[-1].content`
+FIELD_PATH = re.compile(r"[^.\[\]]+(\[-?\d+\])*(\.[^.\[\]]+(\[-?\d+\])*)*")
 
-    problem: str = "problem"
-    answer: str | None = Field("answer", description="reference answer column; None if the source has none")
-    id: str | None = Field(None, description="row id column; the row index is used when absent")
+
+class FieldMap(_Config):
+    """Which column of a source holds what: a column name, or a path into nested columns
+    (`reward_model.ground_truth`, `prompt[-1].content`, `extra_info.index`)."""
+
+    problem: str = Field("problem", description="problem text column or path")
+    answer: str | None = Field("answer", description="reference answer column or path; None if the source has none")
+    id: str | None = Field(None, description="row id column or path; the row index is used when absent")
+    solution: str | None = Field(None, description="reference worked solution column or path, kept with the problem")
+
+    @field_validator("problem", "answer", "id", "solution")
+    @classmethod
+    def _path(cls, value):
+        if value is not None and not FIELD_PATH.fullmatch(value):
+            raise ValueError(f"{value!r} is not a column or field path; write e.g. `reward_model.ground_truth` "
+                             "or `prompt[-1].content`")
+        return value
 
 
 class SourceConfig(_Config):
-    """A problem source: a HF dataset by name, or a local JSONL/Parquet file."""
+    """A problem source: a HF dataset by name or local directory, or local JSONL/Parquet/CSV files."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
-    kind: Literal["hf", "jsonl", "parquet"]
-    path: str | None = Field(None, description="local file or glob (jsonl, parquet)")
-    dataset: str | None = Field(None, description="HF hub dataset name (hf)")
+    kind: Literal["hf", "jsonl", "parquet", "csv"]
+    path: str | None = Field(None, description="local file or glob (jsonl, parquet, csv)")
+    dataset: str | None = Field(None, description="HF hub dataset name, or a local dataset directory (hf)")
     subset: str | None = Field(None, description="HF dataset config name (hf)")
     split: str = "train"
     revision: str | None = Field(None, description="HF commit or tag, pinned for reproducibility")
     fields: FieldMap = FieldMap()
     limit: int | None = Field(None, ge=1, description="take only the first N rows")
+    streaming: bool = Field(False, description="iterate the rows as they are read instead of materializing the "
+                                               "dataset first (large HF datasets)")
+    license: str | None = Field(None, description="the source's license (e.g. mit, cc-by-4.0); for hf sources "
+                                                  "the license the dataset declares when not set")
 
     @model_validator(mode="after")
     def _location(self):
@@ -324,6 +343,8 @@ def _resolve_source_paths(sources: list[SourceConfig], tokenizer: TokenizerConfi
 
     for src in sources:
         src.path = fix(src.path)
+        if src.kind == "hf":
+            src.dataset = resolve_path(src.dataset, base)  # a local directory; a hub id stays as written
     tok = base / tokenizer.name
     if tok.exists():
         tokenizer.name = str(tok.resolve())

@@ -25,6 +25,7 @@ from factory.stages.judge.stage import judge, judge_key, read_verdicts
 from factory.stages.sources import curate_pipeline, reference_answers
 from factory.stages.sources.report import headline, write_curation
 from factory.store.journal import lost_requests, samples_dataset
+from factory.store.records import SourceRecord
 from factory.store.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
 from factory.teacher.client import AskSettings
 from factory.teacher.endpoint import serving_endpoints
@@ -55,7 +56,8 @@ class Overrides:
         return PipelineConfig.model_validate(cfg.model_dump())
 
 
-def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table, contamination: pa.Table) -> dict:
+def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table, contamination: pa.Table,
+             sources: list[SourceRecord]) -> dict:
     from factory.stages.publish.stage import publish
     from factory.store.provenance import write_provenance
 
@@ -63,7 +65,7 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table, contamination:
     lost = lost_requests(rd.path)
     verdicts = read_verdicts(rd.path, judge_key(cfg))
     result = publish(rd.path, run_id=rd.info["run_id"], pipeline=cfg.name, tokenizer=cfg.tokenizer.name,
-                     problems=problems, samples=samples, verdicts=verdicts, cfg=cfg.publish)
+                     problems=problems, samples=samples, verdicts=verdicts, cfg=cfg.publish, sources=sources)
     rd.session["finished_at"] = utc_now()
     sessions = [s | {"lost_requests": lost.get(s["session_id"], 0)} for s in rd.sessions()]
     costs = run_costs(rd.path, result.manifest.counts.get("published", 0))
@@ -71,7 +73,7 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table, contamination:
     run = dict(rd.info, config_json=config_json, config_hash=hashlib.sha256(config_json.encode()).hexdigest()[:16])
     write_provenance(rd.path, run=run, sessions=sessions, problems=problems, samples=samples,
                      verdicts=verdicts, placements=result.placements, outcomes=result.outcomes, costs=costs,
-                     contamination=contamination)
+                     contamination=contamination, sources=sources)
     rd.finish()
     return result.manifest.counts
 
@@ -111,6 +113,6 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
         try:
             log(f"[curate] {headline(write_curation(rd.path, curation))}")
             ask_and_judge(cfg, problems, endpoints, rd, executor or ray_executor(cfg.ray), retry_failed)
-            return _publish(cfg, rd, problems, curation.contamination)
+            return _publish(cfg, rd, problems, curation.contamination, curation.sources)
         finally:
             rd.close()

@@ -18,12 +18,27 @@ CREATE TABLE sessions (
     lost_requests   BIGINT NOT NULL      -- sent but never journaled (in flight at a crash): paid, asked again
 );
 
+CREATE TABLE sources (
+    name         VARCHAR PRIMARY KEY,  -- the source's name in the pipeline file; problems.source
+    role         VARCHAR NOT NULL,     -- train (its problems are asked) | decontaminate (an eval set kept out)
+    kind         VARCHAR NOT NULL,     -- hf | jsonl | parquet | csv
+    location     VARCHAR NOT NULL,     -- HF dataset id or local dataset directory (hf), else the file path or glob
+    subset       VARCHAR,              -- HF dataset config name
+    split        VARCHAR,              -- HF split; NULL for local files
+    revision     VARCHAR,              -- the HF revision asked for in the pipeline file
+    commit       VARCHAR,              -- the hub commit it pointed at when read; NULL for local data
+    license      VARCHAR,              -- NULL: unknown
+    license_from VARCHAR,              -- pipeline (set in the file) | dataset (declared by its info or card)
+    rows         BIGINT NOT NULL       -- rows listed in problems (train), or checked against (decontaminate)
+);
+
 CREATE TABLE problems (
     source           VARCHAR NOT NULL,
     source_row       VARCHAR NOT NULL,
     problem_id       VARCHAR NOT NULL,   -- not unique: a duplicate shares its original's id
     problem          VARCHAR NOT NULL,
     reference_answer VARCHAR,
+    solution         VARCHAR,            -- the source's reference worked solution, when mapped
     status           VARCHAR NOT NULL,   -- ok | duplicate | no_reference | contaminated | empty
     duplicate_of     VARCHAR,            -- source:row of the copy kept in its group (exact or near copies)
     duplicate_similarity DOUBLE,         -- Jaccard of the matching forms' shingles; 1.0: the same matching form

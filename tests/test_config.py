@@ -71,3 +71,47 @@ def test_stored_config_never_keeps_url_secrets(tmp_path):
     text = MINIMAL.replace("http://127.0.0.1:1/v1", "http://user:pw@127.0.0.1:1/v1?key=s3cret")
     stored = load_pipeline(write(tmp_path, text)).fingerprint()
     assert "s3cret" not in stored and "pw@" not in stored and "http://127.0.0.1:1/v1" in stored
+
+
+def test_hf_dataset_paths_resolve_when_local_and_hub_ids_stay(tmp_path):
+    (tmp_path / "data" / "my_hf_dataset").mkdir(parents=True)
+    pipelines = tmp_path / "pipelines"
+    pipelines.mkdir()
+    sources = """
+sources:
+  - {name: local, kind: hf, dataset: ../data/my_hf_dataset}
+  - {name: hub, kind: hf, dataset: agentica-org/DeepScaleR-Preview-Dataset}
+  - {name: bare, kind: hf, dataset: gsm8k}
+decontaminate:
+  - {name: ev, kind: hf, dataset: ./evals/not-made-yet, split: test}
+"""
+    cfg = load_pipeline(write(pipelines, MINIMAL.replace("sources:\n  - {name: a, kind: jsonl, path: problems.jsonl}",
+                                                         sources.strip())))
+    assert [s.dataset for s in cfg.sources + cfg.decontaminate] == [
+        str(tmp_path / "data" / "my_hf_dataset"), "agentica-org/DeepScaleR-Preview-Dataset", "gsm8k",
+        str(pipelines / "evals" / "not-made-yet")]
+
+
+@pytest.mark.parametrize("path", ["prompt[-1].content", "reward_model.ground_truth", "extra_info.index",
+                                  "final answer", "turns[0][1].text"])
+def test_field_paths_are_accepted(tmp_path, path):
+    cfg = load_pipeline(write(tmp_path, MINIMAL.replace("path: problems.jsonl}",
+                                                        f"path: problems.jsonl, fields: {{answer: '{path}'}}}}")))
+    assert cfg.sources[0].fields.answer == path
+
+
+@pytest.mark.parametrize("path", ["prompt[-1.content", "reward_model..ground_truth", "prompt[x]", ".answer"])
+def test_malformed_field_paths_are_one_line(tmp_path, path):
+    text = MINIMAL.replace("path: problems.jsonl}", f"path: problems.jsonl, fields: {{solution: '{path}'}}}}")
+    with pytest.raises(ConfigError) as e:
+        load_pipeline(write(tmp_path, text))
+    assert f"sources.0.fields.solution: {path!r} is not a column or field path" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_csv_sources_streaming_and_license_keys(tmp_path):
+    text = MINIMAL.replace("kind: jsonl, path: problems.jsonl}",
+                           "kind: csv, path: problems.csv, streaming: true, license: cc-by-4.0}")
+    src = load_pipeline(write(tmp_path, text)).sources[0]
+    assert (src.kind, src.path, src.streaming, src.license) == ("csv", str(tmp_path / "problems.csv"), True,
+                                                                "cc-by-4.0")

@@ -3,6 +3,7 @@ a resume that asks nothing, and a run directory that changes only after sources 
 
 import json
 
+import duckdb
 import pytest
 
 from factory.config import load_pipeline
@@ -29,6 +30,15 @@ def test_a_run_publishes_and_a_resume_republishes_the_same_rows(cfg, tmp_path):
     for name in ("run.json", "config.resolved.json", "problems.parquet", "samples.parquet", "provenance.duckdb",
                  "README.md", "prices.json"):
         assert (out / name).exists(), name
+    # where the problems came from, under which license: in provenance, the manifest and on the card
+    with duckdb.connect(str(out / "provenance.duckdb"), read_only=True) as con:
+        sources = con.sql("SELECT name, role, kind, license, license_from, rows FROM sources ORDER BY name").fetchall()
+        listed = dict(con.sql("SELECT source, count(*) FROM problems GROUP BY ALL").fetchall())
+    assert sources == [("demo-eval", "decontaminate", "jsonl", "apache-2.0", "pipeline", 40),
+                       ("demo-extra", "train", "jsonl", "apache-2.0", "pipeline", listed.get("demo-extra", 0)),
+                       ("demo-synth", "train", "jsonl", "apache-2.0", "pipeline", listed["demo-synth"])]
+    assert [s["name"] for s in manifest["sources"]] == ["demo-synth", "demo-extra", "demo-eval"]
+    assert "\nlicense: apache-2.0\n" in (out / "README.md").read_text()
     again = run_pipeline(cfg, out, "factory run demo", executor=InProcessExecutor(workers=2))
     assert again == counts
     resumed = json.loads((out / "manifest.json").read_text())

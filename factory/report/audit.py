@@ -10,6 +10,9 @@ from factory.errors import FactoryError, RunDirError
 from factory.store.provenance import PROVENANCE_DB, relations
 
 SUMMARY = {
+    "sources and licenses": """
+        SELECT name, role, kind, location, split, coalesce(commit, revision) AS version,
+               coalesce(license, 'unknown') AS license, license_from, rows FROM sources ORDER BY role DESC, name""",
     "problems by source and status": """
         SELECT source, status, count(*) AS problems FROM problems GROUP BY ALL ORDER BY ALL""",
     "eval-set matches by benchmark and method (rows not asked)": """
@@ -45,6 +48,13 @@ def _table(rel: duckdb.DuckDBPyRelation) -> str:
     return "\n".join([fmt.format(*cols), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows])
 
 
+def _section(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    try:
+        return _table(con.sql(sql))
+    except duckdb.CatalogException:  # a table added since this database was written
+        return "(not recorded in this database: rerun `factory run` on the run directory to rebuild it)"
+
+
 def audit(run_dir: Path, sql: str | None = None) -> str:
     """The summary, or the result of one read-only SQL query, as text."""
     con = connect(run_dir)
@@ -55,6 +65,6 @@ def audit(run_dir: Path, sql: str | None = None) -> str:
             except duckdb.Error as e:
                 raise FactoryError(f"SQL failed: {str(e).splitlines()[0]}; tables and views: "
                                    f"{', '.join(relations())}") from None
-        return "\n\n".join(f"== {title}\n{_table(con.sql(q))}" for title, q in SUMMARY.items())
+        return "\n\n".join(f"== {title}\n{_section(con, q)}" for title, q in SUMMARY.items())
     finally:
         con.close()

@@ -1,11 +1,11 @@
 """The provenance database (`RUN_DIR/provenance.duckdb`): where every published row came from.
 
-One DuckDB file per run holds the run and its sessions, every problem (duplicates and contaminated
-ones included), every request sent to the teacher (the exact messages and sampling, but not the
-reply text, which lives in the journal and the shards), every verdict, every sample's final fate,
-and where each published row landed. The `lineage` view joins a published row to its source, its
-request and its verdict. The DDL below is also written to `schemas/provenance.sql` by
-`factory.store.schemas`.
+One DuckDB file per run holds the run and its sessions, its sources (where from, under which license),
+every problem (duplicates and contaminated ones included), every request sent to the teacher (the
+exact messages and sampling, but not the reply text, which lives in the journal and the shards),
+every verdict, every sample's final fate, and where each published row landed. The `lineage` view
+joins a published row to its source, its request and its verdict. The DDL below is also written to
+`schemas/provenance.sql` by `factory.store.schemas`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from factory.store.records import CONTAMINATION_SCHEMA
+from factory.store.records import CONTAMINATION_SCHEMA, SOURCE_SCHEMA, SourceRecord
 
 PROVENANCE_DB = "provenance.duckdb"
 
@@ -43,12 +43,27 @@ CREATE TABLE sessions (
     lost_requests   BIGINT NOT NULL      -- sent but never journaled (in flight at a crash): paid, asked again
 );
 
+CREATE TABLE sources (
+    name         VARCHAR PRIMARY KEY,  -- the source's name in the pipeline file; problems.source
+    role         VARCHAR NOT NULL,     -- train (its problems are asked) | decontaminate (an eval set kept out)
+    kind         VARCHAR NOT NULL,     -- hf | jsonl | parquet | csv
+    location     VARCHAR NOT NULL,     -- HF dataset id or local dataset directory (hf), else the file path or glob
+    subset       VARCHAR,              -- HF dataset config name
+    split        VARCHAR,              -- HF split; NULL for local files
+    revision     VARCHAR,              -- the HF revision asked for in the pipeline file
+    commit       VARCHAR,              -- the hub commit it pointed at when read; NULL for local data
+    license      VARCHAR,              -- NULL: unknown
+    license_from VARCHAR,              -- pipeline (set in the file) | dataset (declared by its info or card)
+    rows         BIGINT NOT NULL       -- rows listed in problems (train), or checked against (decontaminate)
+);
+
 CREATE TABLE problems (
     source           VARCHAR NOT NULL,
     source_row       VARCHAR NOT NULL,
     problem_id       VARCHAR NOT NULL,   -- not unique: a duplicate shares its original's id
     problem          VARCHAR NOT NULL,
     reference_answer VARCHAR,
+    solution         VARCHAR,            -- the source's reference worked solution, when mapped
     status           VARCHAR NOT NULL,   -- ok | duplicate | no_reference | contaminated | empty
     duplicate_of     VARCHAR,            -- source:row of the copy kept in its group (exact or near copies)
     duplicate_similarity DOUBLE,         -- Jaccard of the matching forms' shingles; 1.0: the same matching form
@@ -165,9 +180,10 @@ _INGEST = """
 INSERT INTO runs SELECT * FROM run_in;
 INSERT INTO sessions SELECT * FROM sessions_in;
 INSERT INTO endpoint_costs SELECT * FROM costs_in;
+INSERT INTO sources SELECT * FROM sources_in;
 INSERT INTO problems
-SELECT source, source_row, problem_id, problem, reference_answer, status, duplicate_of, duplicate_similarity,
-       kept_because, contaminated_by FROM problems_in;
+SELECT source, source_row, problem_id, problem, reference_answer, solution, status, duplicate_of,
+       duplicate_similarity, kept_because, contaminated_by FROM problems_in;
 INSERT INTO contaminated_by SELECT source, source_row, benchmark, eval_row, method, score FROM contamination_in;
 INSERT INTO requests
 SELECT sample_id, problem_id, sample_index, session_id, model, endpoint, to_json(messages),
@@ -207,7 +223,8 @@ def _utc(value: str | None) -> dt.datetime | None:
 
 def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems: pa.Table, samples: pa.Table,
                      verdicts: pa.Table, placements: pa.Table, outcomes: pa.Table,
-                     costs: list[dict] | None = None, contamination: pa.Table | None = None) -> Path:
+                     costs: list[dict] | None = None, sources: list[SourceRecord] | None = None,
+                     contamination: pa.Table | None = None) -> Path:
     """Build `run_dir/provenance.duckdb` from the run's tables, replacing any previous one atomically.
 
     Args:
@@ -221,6 +238,7 @@ def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems
         placements: `PublishResult.placements`.
         outcomes: `PublishResult.outcomes`.
         costs: rows of `endpoint_costs` (see `factory.meter.cost.endpoint_costs`).
+        sources: every source and eval set as read (see `factory.stages.sources.curate_pipeline`).
         contamination: CONTAMINATION_SCHEMA rows, the eval-set matches curation found.
 
     Returns:
@@ -235,6 +253,7 @@ def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems
           "finished_at": _utc(s.get("finished_at")), "lost_requests": s.get("lost_requests") or 0}
          for s in sessions], schema=_SESSION_SCHEMA)
     cost_table = pa.Table.from_pylist(costs or [], schema=_COST_SCHEMA)
+    source_table = pa.Table.from_pylist([s.model_dump() for s in sources or []], schema=SOURCE_SCHEMA)
     if contamination is None:
         contamination = CONTAMINATION_SCHEMA.empty_table()
 
@@ -248,13 +267,14 @@ def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems
             for name, table in (("run_in", run_table), ("sessions_in", session_table), ("problems_in", problems),
                                 ("samples_in", samples), ("verdicts_in", verdicts),
                                 ("placements_in", placements), ("outcomes_in", outcomes),
-                                ("costs_in", cost_table), ("contamination_in", contamination)):
+                                ("costs_in", cost_table), ("sources_in", source_table),
+                                ("contamination_in", contamination)):
                 con.register(name, table)
             con.execute("BEGIN TRANSACTION")
             con.execute(_INGEST)
             con.execute("COMMIT")
             for name in ("run_in", "sessions_in", "problems_in", "samples_in", "verdicts_in",
-                         "placements_in", "outcomes_in", "costs_in", "contamination_in"):
+                         "placements_in", "outcomes_in", "costs_in", "sources_in", "contamination_in"):
                 con.unregister(name)
             con.execute("CHECKPOINT")  # everything into the main file, so no .wal travels with it
         finally:

@@ -36,6 +36,7 @@ class Problem(_Record):
     source_row: str = Field(description="row id inside that source (its id field, else the row index)")
     problem: str
     reference_answer: str | None
+    solution: str | None = Field(None, description="the source's reference worked solution, when it has one")
     status: Literal["ok", "duplicate", "no_reference", "contaminated", "empty"]
     duplicate_of: str | None = Field(None, description="source:row of the copy that was kept, for every other "
                                      "member of a group of copies (exact or near)")
@@ -57,6 +58,25 @@ class ContaminationMatch(_Record):
     eval_row: str = Field(description="row id inside that eval set")
     method: str = Field(description="ngram, fuzzy, or duplicate:<method> when a copy of this row matched")
     score: float = Field(description="ngram: share of the eval problem's n-grams found; fuzzy: similarity ratio")
+
+
+class SourceRecord(_Record):
+    """A source of a run as it was read (a row of provenance `sources`, an entry of the manifest's `sources`)."""
+
+    name: str = Field(description="name of the source in the pipeline file (`problems.source`)")
+    role: Literal["train", "decontaminate"] = Field(
+        description="train: its problems are asked; decontaminate: an eval set whose problems are kept out")
+    kind: str = Field(description="hf, jsonl, parquet or csv")
+    location: str = Field(description="HF dataset id or local dataset directory (hf), else the file path or glob")
+    subset: str | None = Field(description="HF dataset config name")
+    split: str | None = Field(description="HF split read; null for local files")
+    revision: str | None = Field(description="the HF revision asked for in the pipeline file")
+    commit: str | None = Field(description="the hub commit that revision (or main) pointed at when read; null "
+                               "for local data or when the hub did not say")
+    license: str | None = Field(description="null: unknown")
+    license_from: Literal["pipeline", "dataset"] | None = Field(
+        description="pipeline: set in the pipeline file; dataset: declared by the dataset's own info or card")
+    rows: int = Field(description="rows listed in problems (train), or checked against (decontaminate)")
 
 
 class SampleResult(_Record):
@@ -158,6 +178,8 @@ class Manifest(_Record):
     counts: dict[str, int] = Field(description="problems, samples, published and rejections by reason")
     curriculum_buckets: dict[str, int] = Field(description="published rows per bucket (token limit -> rows)")
     token_stats: dict[str, float] = Field(description="min, mean, p50, p90, max of total_tokens")
+    sources: list[SourceRecord] = Field([], description="where the problems came from, with their licenses "
+                                        "(absent in manifests of before 2026-11-30)")
 
 
 def bucket_for(total_tokens: int) -> int | None:
@@ -198,6 +220,7 @@ def arrow_schema(model: type[BaseModel]) -> pa.Schema:
 
 PROBLEM_SCHEMA = arrow_schema(Problem)
 CONTAMINATION_SCHEMA = arrow_schema(ContaminationMatch)
+SOURCE_SCHEMA = arrow_schema(SourceRecord)
 SAMPLE_SCHEMA = arrow_schema(SampleResult)
 VERDICT_SCHEMA = arrow_schema(VerdictRow)
 PUBLISHED_SCHEMA = arrow_schema(PublishedRow)

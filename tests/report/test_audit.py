@@ -26,6 +26,17 @@ def test_the_summary_has_every_section_with_its_figures(run_dir):
         ("extra", "duplicate", "1")}
     samples = text.split("== samples by final status and reason\n")[1].split("\n\n")[0]
     assert "published  correct" in samples and "rejected   duplicate_trace" in samples
+    sources = text.split("== sources and licenses\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split()[:2] + line.split()[-3:] for line in sources[2:]] == [
+        ["demo", "train", "mit", "pipeline", "5"], ["extra", "train", "cc-by-4.0", "dataset", "1"],
+        ["bench", "decontaminate", "test", "unknown", "30"]]  # license_from is empty: nothing declared
+
+
+def test_a_database_from_before_the_sources_table_still_summarizes(run_dir):
+    with duckdb.connect(str(run_dir / "provenance.duckdb")) as con:
+        con.execute("DROP TABLE sources")
+    text = audit(run_dir)
+    assert "== sources and licenses\n(not recorded in this database" in text and "== sessions\n" in text
 
 
 def test_a_query_comes_back_as_an_aligned_table(run_dir):

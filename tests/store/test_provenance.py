@@ -29,8 +29,10 @@ def one(con, sql: str):
 def test_every_table_is_filled(db):
     con, _, _ = db
     counts = {t: one(con, f"SELECT count(*) FROM {t}")
-              for t in ("runs", "sessions", "problems", "requests", "verdicts", "outcomes", "published", "lineage")}
-    assert counts == dict(runs=1, sessions=2, problems=6, requests=12, verdicts=9, outcomes=12, published=4, lineage=4)
+              for t in ("runs", "sessions", "sources", "problems", "requests", "verdicts", "outcomes", "published",
+                        "lineage")}
+    assert counts == dict(runs=1, sessions=2, sources=3, problems=6, requests=12, verdicts=9, outcomes=12,
+                          published=4, lineage=4)
 
 
 def test_failed_requests_keep_their_error_and_its_class(db):
@@ -46,7 +48,7 @@ def test_primary_keys_are_declared(db):
                         "WHERE constraint_type = 'PRIMARY KEY'").fetchall())
     assert keys == {"runs": ["run_id"], "sessions": ["session_id"], "problems": ["source", "source_row"],
                     "requests": ["sample_id"], "verdicts": ["sample_id"], "outcomes": ["sample_id"],
-                    "published": ["sample_id"], "endpoint_costs": ["endpoint"],
+                    "published": ["sample_id"], "endpoint_costs": ["endpoint"], "sources": ["name"],
                     "contaminated_by": ["source", "source_row", "benchmark", "eval_row"]}
 
 
@@ -119,3 +121,22 @@ def test_rewrite_replaces_the_database_and_leaves_no_temp_files(db):
     assert sorted(p.name for p in run_dir.iterdir()) == ["README.md", "data", "manifest.json", PROVENANCE_DB]
     with duckdb.connect(str(run_dir / PROVENANCE_DB), read_only=True) as again:
         assert one(again, "SELECT count(*) FROM requests") == 12
+
+
+def test_sources_carry_their_license_and_join_the_problems(db):
+    con, _, _ = db
+    rows = con.sql("SELECT name, role, kind, location, split, revision, commit, license, license_from, rows "
+                   "FROM sources ORDER BY name").fetchall()
+    assert rows == [("bench", "decontaminate", "hf", "/data/bench", "test", None, None, None, None, 30),
+                    ("demo", "train", "jsonl", "/data/demo.jsonl", None, None, None, "mit", "pipeline", 5),
+                    ("extra", "train", "hf", "owner/extra", "train", "v1", "c" * 40, "cc-by-4.0", "dataset", 1)]
+    # the license of every published row, as an auditor asks it
+    licenses = con.sql("SELECT DISTINCT s.license FROM lineage l JOIN sources s ON s.name = l.source").fetchall()
+    assert licenses == [("mit",)]
+    assert con.sql("SELECT count(*) FROM problems p ANTI JOIN sources s ON s.name = p.source").fetchall() == [(0,)]
+
+
+def test_problems_keep_their_reference_solution(db):
+    con, _, _ = db
+    assert con.sql("SELECT source_row, solution FROM problems WHERE solution IS NOT NULL").fetchall() == [
+        ("0", "2 + 3 = 5, so the answer is $\\boxed{5}$.")]

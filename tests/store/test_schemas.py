@@ -43,6 +43,6 @@ def test_rendered_files_describe_the_real_contracts():
     con = duckdb.connect()
     con.execute(files["provenance.sql"])  # the DDL file runs as-is
     tables = {r[0] for r in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
-    assert tables == {"runs", "sessions", "problems", "contaminated_by", "requests", "verdicts", "outcomes",
-                      "published", "endpoint_costs"}
+    assert tables == {"runs", "sessions", "sources", "problems", "contaminated_by", "requests", "verdicts",
+                      "outcomes", "published", "endpoint_costs"}
     assert con.sql("SELECT count(*) FROM duckdb_views() WHERE view_name = 'lineage'").fetchall() == [(1,)]

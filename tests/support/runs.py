@@ -11,7 +11,7 @@ import pyarrow as pa
 from factory.config import PublishConfig
 from factory.stages.publish.stage import publish
 from factory.store.provenance import write_provenance
-from factory.store.records import PROBLEM_SCHEMA, SAMPLE_SCHEMA, VERDICT_SCHEMA
+from factory.store.records import PROBLEM_SCHEMA, SAMPLE_SCHEMA, VERDICT_SCHEMA, SourceRecord
 
 SYSTEM = "You are a careful mathematician."
 TEMPLATE = "{problem}\n\nPlease reason step by step, and put your final answer within \\boxed{{}}."
@@ -33,9 +33,9 @@ def sid(problem_id: str, index: int) -> str:
     return _h(problem_id, index, MODEL, "tmpl", SAMPLING, n=24)
 
 
-def problem(text, answer, status="ok", source="demo", row="0", duplicate_of=None) -> dict:
+def problem(text, answer, status="ok", source="demo", row="0", duplicate_of=None, solution=None) -> dict:
     return dict(problem_id=pid(text), source=source, source_row=row, problem=text,
-                reference_answer=answer, status=status, duplicate_of=duplicate_of)
+                reference_answer=answer, solution=solution, status=status, duplicate_of=duplicate_of)
 
 
 def sample(problem_text: str, index: int, *, outcome="complete", reasoning="", answer="",
@@ -87,7 +87,7 @@ def small_run() -> tuple[pa.Table, pa.Table, pa.Table]:
       P_LONG [0] published (non-ASCII text), [1] request_rejected
     """
     problems = [
-        problem(P_ADD, "5", row="0"),
+        problem(P_ADD, "5", row="0", solution="2 + 3 = 5, so the answer is $\\boxed{5}$."),
         problem(P_FRAC, "\\frac{5}{6}", row="1"),
         problem(P_NOREF, None, status="no_reference", row="2"),
         problem(P_EVAL, "2", status="contaminated", row="3"),
@@ -161,11 +161,23 @@ SESSIONS = [
 ]
 
 
+# the sources of small_run() as the runner reads them: two under different licenses and an eval set
+SOURCES = [
+    SourceRecord(name="demo", role="train", kind="jsonl", location="/data/demo.jsonl", subset=None, split=None,
+                 revision=None, commit=None, license="mit", license_from="pipeline", rows=5),
+    SourceRecord(name="extra", role="train", kind="hf", location="owner/extra", subset="main", split="train",
+                 revision="v1", commit="c" * 40, license="cc-by-4.0", license_from="dataset", rows=1),
+    SourceRecord(name="bench", role="decontaminate", kind="hf", location="/data/bench", subset=None,
+                 split="test", revision=None, commit=None, license=None, license_from=None, rows=30),
+]
+
+
 def provenance_run(run_dir: Path):
     """small_run() published into `run_dir` and its provenance database written; (db path, PublishResult)."""
     problems, samples, verdicts = small_run()
     result = publish(run_dir, run_id="run-1", pipeline="demo", tokenizer="tok", problems=problems, samples=samples,
-                     verdicts=verdicts, cfg=PublishConfig())
+                     verdicts=verdicts, cfg=PublishConfig(), sources=SOURCES)
     path = write_provenance(run_dir, run=RUN, sessions=SESSIONS, problems=problems, samples=samples,
-                            verdicts=verdicts, placements=result.placements, outcomes=result.outcomes)
+                            verdicts=verdicts, placements=result.placements, outcomes=result.outcomes,
+                            sources=SOURCES)
     return path, result

@@ -7,10 +7,13 @@ rendered from PUBLISHED_SCHEMA so the loader does not have to infer types.
 
 from __future__ import annotations
 
+import re
+from pathlib import PurePath
+
 import pyarrow as pa
 import yaml
 
-from factory.store.records import PUBLISHED_SCHEMA, Manifest, PublishedRow
+from factory.store.records import PUBLISHED_SCHEMA, Manifest, PublishedRow, SourceRecord
 
 # For columns whose model field has no description of its own.
 _COLUMN_NOTES = {
@@ -36,10 +39,33 @@ def _feature(field: pa.Field) -> dict:
     return {"name": field.name, "dtype": _DTYPES[field.type]}
 
 
+# what the hub takes as a license id (mit, cc-by-4.0, apache-2.0); a paragraph of terms is not one
+_LICENSE_ID = re.compile(r"[a-z0-9][a-z0-9.+\-]*")
+
+
+def _train_sources(manifest: Manifest) -> list[SourceRecord]:
+    return [s for s in manifest.sources if s.role == "train"]
+
+
+def card_license(manifest: Manifest) -> dict:
+    """The card's `license` keys: the sources' one license when they share one the hub knows by id,
+    `unknown` when none declared one, else `other` (the card lists each source's); nothing for a
+    manifest that lists no sources (written before sources were recorded)."""
+    found = {s.license for s in _train_sources(manifest)}
+    if not found:
+        return {}
+    if found == {None}:
+        return {"license": "unknown"}
+    if len(found) == 1 and _LICENSE_ID.fullmatch(next(iter(found))):
+        return {"license": next(iter(found))}
+    return {"license": "other", "license_name": "mixed-sources"} if len(found) > 1 else {"license": "other"}
+
+
 def front_matter(manifest: Manifest) -> dict:
     """The card's YAML metadata as a dict."""
     return {
         "pretty_name": f"{manifest.pipeline} (distill-factory)",
+        **card_license(manifest),
         "language": ["en"],
         "task_categories": ["text-generation"],
         "tags": ["math", "reasoning", "distillation", "synthetic"],
@@ -55,6 +81,51 @@ def _table(header: tuple[str, str], rows: list[tuple[object, object]]) -> str:
     lines = [f"| {header[0]} | {header[1]} |", "|---|---:|"]
     lines += [f"| {a} | {b} |" for a, b in rows] or ["| (none) | 0 |"]
     return "\n".join(lines)
+
+
+def _origin(src: SourceRecord) -> str:
+    """Where a source came from, without the local directories of the machine that ran it."""
+    if src.kind == "hf" and not PurePath(src.location).is_absolute():
+        version = src.commit[:12] if src.commit else src.revision
+        pin = f" @ `{version}`" if version else ""
+        subset = f" ({src.subset})" if src.subset else ""
+        return f"[{src.location}](https://huggingface.co/datasets/{src.location}){subset}{pin}"
+    what = "local dataset" if src.kind == "hf" else f"local {src.kind} file"
+    return f"{what} `{PurePath(src.location).name}`"
+
+
+def _license_note(manifest: Manifest) -> str:
+    found = {s.license for s in _train_sources(manifest)}
+    shown = card_license(manifest).get("license")
+    if shown not in ("other", "unknown"):
+        text = f"Every problem comes from a source under `{shown}`."
+    elif shown == "unknown":
+        text = ("No source declares a license (neither the pipeline file nor the dataset itself), so the card "
+                "says `unknown`: check each source's terms before redistributing.")
+    elif len(found) > 1:
+        text = ("The sources carry different licenses (or none declared), so the card says `license: other`. "
+                "Each row's `source` column names its source, whose license is listed below; the rows under "
+                "one license are a filter on `source`.")
+    else:
+        text = "The sources' license is not a license id the hub knows, so the card says `other`; it is below."
+    return text + " The reasoning traces were written by the teacher model in each row's `model` column, " \
+                  "whose terms of use may apply as well."
+
+
+def _sources_section(manifest: Manifest) -> str:
+    if not manifest.sources:
+        return ""
+    lines = ["## Sources and licenses", "", _license_note(manifest), "",
+             "| source | from | split | license | rows |", "|---|---|---|---|---:|"]
+    for s in _train_sources(manifest):
+        license = f"`{s.license}`" + (" (declared by the dataset)" if s.license_from == "dataset" else "") \
+            if s.license else "unknown"
+        lines.append(f"| {s.name} | {_origin(s)} | {s.split or ''} | {license} | {s.rows} |")
+    evals = [s for s in manifest.sources if s.role == "decontaminate"]
+    if evals:
+        lines += ["", "Problems of these evaluation sets were kept out (decontamination; none of their rows is "
+                  "published): " + ", ".join(f"{s.name} ({_origin(s)}, {s.rows} rows)" for s in evals) + "."]
+    return "\n".join(lines) + "\n\n"
 
 
 def render_card(manifest: Manifest) -> str:
@@ -90,7 +161,7 @@ the tokenizer `{manifest.tokenizer}`, on the texts alone (no chat template).
 ({c.get("rejected", 0)} rejected, {c.get("pending", 0)} not yet verified).
 `manifest.json` lists each shard with its row count, size and sha256.
 
-## Problems
+{_sources_section(manifest)}## Problems
 
 {_table(("status", "problems"), problems)}
 

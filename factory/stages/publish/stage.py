@@ -24,7 +24,7 @@ from factory.stages.publish import card
 from factory.stages.publish.select import JUDGE_SQL, counts, token_stats
 from factory.stages.publish.shards import write_shards
 from factory.stages.publish.swap import CARD, MANIFEST, STAGING_PREFIX, recover, swap_in, write_durable
-from factory.store.records import PROBLEM_SCHEMA, SAMPLE_SCHEMA, VERDICT_SCHEMA, Manifest
+from factory.store.records import PROBLEM_SCHEMA, SAMPLE_SCHEMA, VERDICT_SCHEMA, Manifest, SourceRecord
 
 OUTCOME_SCHEMA = pa.schema([
     pa.field("sample_id", pa.string(), nullable=False), pa.field("status", pa.string(), nullable=False),
@@ -70,7 +70,8 @@ def _conform(table: pa.Table | ds.Dataset, schema: pa.Schema, name: str, key: st
 
 
 def publish(run_dir: Path, *, run_id: str, pipeline: str, tokenizer: str, problems: pa.Table,
-            samples: pa.Table | ds.Dataset, verdicts: pa.Table, cfg: PublishConfig) -> PublishResult:
+            samples: pa.Table | ds.Dataset, verdicts: pa.Table, cfg: PublishConfig,
+            sources: list[SourceRecord] | None = None) -> PublishResult:
     """Publish the accepted samples of a run as Parquet shards with a manifest and a dataset card.
 
     Args:
@@ -82,6 +83,7 @@ def publish(run_dir: Path, *, run_id: str, pipeline: str, tokenizer: str, proble
         samples: SAMPLE_SCHEMA rows (the teacher journal), one per sample_id.
         verdicts: VERDICT_SCHEMA rows, at most one per sample_id.
         cfg: shard size limits.
+        sources: the run's sources as read, for the manifest and the card's license.
 
     Returns:
         The manifest, where each published sample landed, and every sample's final status.
@@ -107,7 +109,8 @@ def publish(run_dir: Path, *, run_id: str, pipeline: str, tokenizer: str, proble
         stats, buckets = token_stats(con)
         manifest = Manifest(run_id=run_id, pipeline=pipeline, tokenizer=tokenizer,
                             created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                            shards=entries, counts=counts(con), curriculum_buckets=buckets, token_stats=stats)
+                            shards=entries, counts=counts(con), curriculum_buckets=buckets, token_stats=stats,
+                            sources=sources or [])
         write_durable(staging / CARD, card.render_card(manifest))
         write_durable(staging / MANIFEST, manifest.model_dump_json(indent=2) + "\n")
         swap_in(run_dir, staging)

@@ -21,7 +21,7 @@ from factory.stages.sources.decontam import ContaminationIndex, EvalItem, Match
 from factory.stages.sources.ids import problem_id
 from factory.stages.sources.loaders import RawProblem
 from factory.stages.sources.near_dup import Item, clusters, jaccard, near_pairs, shingles
-from factory.store.records import CONTAMINATION_SCHEMA, PROBLEM_SCHEMA
+from factory.store.records import CONTAMINATION_SCHEMA, PROBLEM_SCHEMA, SourceRecord
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Curation:
     problems: pa.Table
     contamination: pa.Table
     settings: dict = field(default_factory=dict)
+    sources: list[SourceRecord] = field(default_factory=list)  # filled in by `curate_pipeline`
 
 
 @dataclass
@@ -153,7 +154,7 @@ def _problems_table(rows: list[_Row]) -> pa.Table:
         best = r.matches[0] if r.matches else None
         out.append(dict(
             problem_id=problem_id(r.text), source=r.raw.source, source_row=r.raw.source_row, problem=r.text,
-            reference_answer=r.raw.answer, status=r.status, duplicate_of=r.duplicate_of,
+            reference_answer=r.raw.answer, solution=r.raw.solution, status=r.status, duplicate_of=r.duplicate_of,
             duplicate_similarity=r.similarity, kept_because=r.kept_because,
             contaminated_by=f"{best.benchmark}:{best.eval_row}" if best else (f"via:{r.via}" if r.via else None)))
     return pa.Table.from_pylist(out, schema=PROBLEM_SCHEMA)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from factory.config import CurateConfig, PipelineConfig
 from factory.stages.sources.curate import Curation, curate
-from factory.stages.sources.loaders import RawProblem, load_source
+from factory.stages.sources.loaders import RawProblem, open_source
 
 
 def reference_answers(problems: pa.Table) -> dict[str, str]:
@@ -34,12 +35,22 @@ def build_problems(rows: Iterable[RawProblem], eval_rows: Iterable[RawProblem] =
 
 
 def curate_pipeline(cfg: PipelineConfig) -> Curation:
-    """Every source and eval set of a pipeline, read and curated; sources rank in the pipeline file's order."""
-    rows = (row for src in cfg.sources for row in load_source(src))
-    eval_rows = [row for src in cfg.decontaminate for row in load_source(src)]
-    return curate(rows, eval_rows, cfg.curate, [s.name for s in cfg.sources], cfg.limit)
+    """Every source and eval set of a pipeline, read and curated (sources rank in the pipeline file's order),
+    with each source as read (where from, its license, how many rows) for provenance and the dataset card.
+
+    Every source is opened, and its field paths checked, before the first row is read.
+    """
+    train = [open_source(src) for src in cfg.sources]
+    evals = [open_source(src) for src in cfg.decontaminate]
+    eval_rows = {o.cfg.name: list(o.rows) for o in evals}
+    cur = curate((row for o in train for row in o.rows), [row for rows in eval_rows.values() for row in rows],
+                 cfg.curate, [s.name for s in cfg.sources], cfg.limit)
+    listed = {c["values"]: c["counts"] for c in pc.value_counts(cur.problems["source"]).to_pylist()}
+    cur.sources = ([o.record("train", listed.get(o.cfg.name, 0)) for o in train]
+                   + [o.record("decontaminate", len(eval_rows[o.cfg.name])) for o in evals])
+    return cur
 
 
 def load_problems(cfg: PipelineConfig) -> pa.Table:
-    """The problems table of a pipeline (`curate_pipeline` without the eval-set matches)."""
+    """The problems table of a pipeline (`curate_pipeline` without the matches and source records)."""
     return curate_pipeline(cfg).problems

@@ -1,12 +1,13 @@
 """The dataset card: YAML front matter the HF loader reads, and prose whose every figure is the manifest's."""
 
+import pytest
 import yaml
 
 from factory.stages.publish.card import front_matter, render_card
-from factory.store.records import PUBLISHED_SCHEMA, Manifest, ShardEntry
+from factory.store.records import PUBLISHED_SCHEMA, Manifest, ShardEntry, SourceRecord
 
 
-def manifest(**counts):
+def manifest(sources=(), **counts):
     return Manifest(
         run_id="r1", pipeline="demo", created_at="2026-11-30T00:00:00+00:00", tokenizer="Qwen/Qwen2.5-Math-7B",
         shards=[ShardEntry(path="data/train-00000-of-00002.parquet", rows=3, bytes=100, sha256="a" * 64),
@@ -14,7 +15,14 @@ def manifest(**counts):
         counts=dict(problems=4, problems_ok=3, problems_duplicate=1, samples=12, published=5, rejected=6, pending=1,
                     **counts),
         curriculum_buckets={"8192": 4, "16384": 1, "24576": 0, "32768": 0},
-        token_stats=dict(min=120.0, mean=2000.5, p50=1500.0, p90=9000.0, max=12000.0))
+        token_stats=dict(min=120.0, mean=2000.5, p50=1500.0, p90=9000.0, max=12000.0), sources=list(sources))
+
+
+def source(name, license, role="train", kind="jsonl", location=None, origin="pipeline", **more):
+    location = location or f"/home/someone/data/{name}.{kind}"
+    fields = dict(subset=None, split=None, revision=None, commit=None) | more
+    return SourceRecord(name=name, role=role, kind=kind, location=location, license=license,
+                        license_from=origin if license else None, rows=10, **fields)
 
 
 def split(card):
@@ -57,3 +65,46 @@ def test_every_column_is_described():
     rows = [line for line in body.splitlines() if line.startswith("| `")]
     assert [r.split("`")[1] for r in rows] == PUBLISHED_SCHEMA.names
     assert all(not r.endswith("|  |") for r in rows)
+
+
+@pytest.mark.parametrize("licenses, keys", [
+    (["mit", "mit"], {"license": "mit"}),
+    (["cc-by-4.0"], {"license": "cc-by-4.0"}),
+    ([None, None], {"license": "unknown"}),
+    (["mit", "cc-by-4.0"], {"license": "other", "license_name": "mixed-sources"}),
+    (["mit", None], {"license": "other", "license_name": "mixed-sources"}),
+    (["Free for research use only; see the paper."], {"license": "other"}),
+])
+def test_the_card_license_is_what_the_sources_declare(licenses, keys):
+    sources = [source(f"s{k}", lic) for k, lic in enumerate(licenses)]
+    # an eval set's license does not bear on the published rows: none of its problems is in them
+    meta, body = split(render_card(manifest(sources + [source("bench", "gpl-3.0", role="decontaminate")])))
+    assert {k: v for k, v in meta.items() if k.startswith("license")} == keys
+    table = body[body.index("| source | from |"):body.index("## Problems")]
+    for k, lic in enumerate(licenses):
+        assert f"| s{k} | local jsonl file `s{k}.jsonl` |  | {f'`{lic}`' if lic else 'unknown'} | 10 |" in table
+    assert "/home/someone" not in body and "bench (local jsonl file `bench.jsonl`, 10 rows)" in body
+
+
+def test_the_card_says_why_its_license_is_other_or_unknown():
+    _, mixed = split(render_card(manifest([source("a", "mit"), source("b", "cc-by-4.0")])))
+    assert "different licenses" in mixed and "filter on `source`" in mixed
+    _, unknown = split(render_card(manifest([source("a", None)])))
+    assert "No source declares a license" in unknown and "before redistributing" in unknown
+    _, known = split(render_card(manifest([source("a", "mit")])))
+    assert "Every problem comes from a source under `mit`." in known
+
+
+def test_hub_sources_link_the_hub_and_pin_the_commit():
+    hub = source("ds", "mit", kind="hf", location="agentica-org/DeepScaleR-Preview-Dataset", split="train",
+                 revision="main", commit="0123456789abcdef" * 2 + "01234567", origin="dataset")
+    _, body = split(render_card(manifest([hub])))
+    assert ("| ds | [agentica-org/DeepScaleR-Preview-Dataset](https://huggingface.co/datasets/agentica-org/"
+            "DeepScaleR-Preview-Dataset) @ `0123456789ab` | train | `mit` (declared by the dataset) | 10 |") in body
+    local = source("mine", None, kind="hf", location="/srv/data/my_hf_dataset", split="train")
+    assert "| mine | local dataset `my_hf_dataset` | train | unknown | 10 |" in split(render_card(manifest([local])))[1]
+
+
+def test_a_manifest_without_sources_claims_no_license():
+    meta, body = split(render_card(manifest()))
+    assert "license" not in meta and "## Sources" not in body

@@ -32,7 +32,7 @@ class RoundPlan:
     done: int = 0  # problems with enough accepted traces
     capped: int = 0  # problems that reached max_n short of them
     stored: int = 0  # sample indexes stored for the problems, below max_n
-    new: int = 0  # sample indexes this round adds above those stored
+    new: int = 0  # samples this round asks (holes a crash left included)
 
     def line(self, round_: int, accepted: int, max_n: int) -> str:
         if not self.counts:
@@ -43,20 +43,25 @@ class RoundPlan:
                 f"max_n {max_n}, {len(self.counts)} short: asking {self.new} more samples")
 
 
-def stored_widths(problem_ids: list[str], settings: AskSettings, run_dir: Path, max_n: int) -> dict[str, int]:
-    """problem_id -> one past the highest sample index below `max_n` the journal holds (0: none)."""
+def stored_indexes(problem_ids: list[str], settings: AskSettings, run_dir: Path,
+                   max_n: int) -> dict[str, tuple[int, int]]:
+    """problem_id -> (one past its highest sample index below `max_n` in the journal, how many below it are).
+
+    The two differ by the holes a crash left (requests in flight that were never journaled); a round
+    asks those again, as a plain run does.
+    """
     stored = ledger(run_dir)
-    widths = {}
+    out = {}
     for pid in problem_ids:
-        width = 0
+        width = count = 0
         for index in range(max_n):
             if sample_id(pid, index, settings.model, settings.prompt_template_hash, settings.sampling) in stored:
-                width = index + 1
-        widths[pid] = width
-    return widths
+                width, count = index + 1, count + 1
+        out[pid] = (width, count)
+    return out
 
 
-def _target(width: int, accepted: int, cfg: PipelineConfig, pooled: float) -> int | None:
+def _target(width: int, stored: int, accepted: int, cfg: PipelineConfig, pooled: float) -> int | None:
     """Samples a short problem should have after the next round; None when it is finished.
 
     The first round is `teacher.n`. After it, ask for the missing traces divided by the rate this
@@ -65,11 +70,11 @@ def _target(width: int, accepted: int, cfg: PipelineConfig, pooled: float) -> in
     so a round asks what is expected to suffice rather than a worst case; at least one, at most max_n.
     """
     until = cfg.teacher.until
-    if accepted >= until.accepted or width >= until.max_n:
+    if accepted >= until.accepted or stored >= until.max_n:
         return None
     if width < cfg.teacher.n:
         return cfg.teacher.n
-    rate = (accepted + PRIOR_SAMPLES * pooled) / (width + PRIOR_SAMPLES)
+    rate = (accepted + PRIOR_SAMPLES * pooled) / (stored + PRIOR_SAMPLES)
     more = math.ceil((until.accepted - accepted) / max(rate, 1 / until.max_n))
     return min(until.max_n, width + max(1, more))
 
@@ -79,15 +84,15 @@ def plan_round(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, r
     """The next round of `teacher.until` for the `ok` problems, from the journal and `accepted`
     (problem_id -> accepted traces, from verdicts covering every journaled reply)."""
     ids = problems.filter(pc.equal(problems["status"], "ok"))["problem_id"].to_pylist()
-    widths = stored_widths(ids, settings, run_dir, cfg.teacher.until.max_n)
-    asked = sum(widths.values())
+    indexes = stored_indexes(ids, settings, run_dir, cfg.teacher.until.max_n)
+    asked = sum(count for _, count in indexes.values())
     pooled = min(1.0, sum(accepted.get(p, 0) for p in ids) / asked) if asked else 0.0
     plan = RoundPlan(stored=asked)
     for pid in ids:
-        target = _target(widths[pid], accepted.get(pid, 0), cfg, pooled)
+        target = _target(*indexes[pid], accepted.get(pid, 0), cfg, pooled)
         if target is not None:
             plan.counts[pid] = target
-            plan.new += target - widths[pid]
+            plan.new += target - indexes[pid][1]
         elif accepted.get(pid, 0) >= cfg.teacher.until.accepted:
             plan.done += 1
         else:

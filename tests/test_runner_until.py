@@ -14,6 +14,7 @@ import pytest
 import factory.runner
 from factory.config import PipelineConfig, SimulatedTeacherConfig, load_pipeline
 from factory.executor import InProcessExecutor
+from factory.report.status import collect
 from factory.runner import Overrides, run_pipeline
 from factory.simteacher import SimTeacher
 from factory.simteacher.traces import fallback_answer
@@ -77,6 +78,9 @@ def test_problems_stop_at_k_accepted_and_hard_ones_at_max_n(sim, tmp_path, capsy
     log = capsys.readouterr().err
     assert f"[until] round 2: {easy} problems have {K} accepted, 0 stopped at max_n {MAX_N}, {HARD} short" in log
     assert f"{easy} problems have {K} accepted traces, {HARD} stopped at max_n {MAX_N} short of them" in log
+    status = collect(out)
+    assert status["until"] == dict(accepted=K, max_n=MAX_N, problems_done=easy, problems_short=HARD)
+    assert status["generate"]["first_round"] == (easy + HARD) * N
     run(config(sim.base_url, UNTIL), out)
     assert sim.stats()["requests"] == easy * K + HARD * MAX_N  # finished: a rerun asks nothing
 
@@ -113,4 +117,4 @@ def test_without_until_every_problem_gets_n(sim, tmp_path, capsys):
     counts = run(config(sim.base_url, None), out)
     assert per_problem(out) == {p: list(range(N)) for p in sim.expected}
     assert sim.stats()["requests"] == len(sim.expected) * N and counts["samples"] == len(sim.expected) * N
-    assert "[until]" not in capsys.readouterr().err
+    assert "[until]" not in capsys.readouterr().err and "until" not in collect(out)

@@ -8,6 +8,7 @@ Requests are counted at its /stats.
 
 import collections
 
+import duckdb
 import pyarrow.compute as pc
 import pytest
 
@@ -78,6 +79,8 @@ def test_problems_stop_at_k_accepted_and_hard_ones_at_max_n(sim, tmp_path, capsy
     log = capsys.readouterr().err
     assert f"[until] round 2: {easy} problems have {K} accepted, 0 stopped at max_n {MAX_N}, {HARD} short" in log
     assert f"{easy} problems have {K} accepted traces, {HARD} stopped at max_n {MAX_N} short of them" in log
+    with duckdb.connect(str(out / "provenance.duckdb"), read_only=True) as db:  # every request of every round
+        assert db.sql("SELECT count(*) FROM requests").fetchall()[0][0] == easy * K + HARD * MAX_N
     status = collect(out)
     assert status["until"] == dict(accepted=K, max_n=MAX_N, problems_done=easy, problems_short=HARD)
     assert status["generate"]["first_round"] == (easy + HARD) * N

@@ -147,6 +147,22 @@ class TruncationConfig(_Config):
     max_tokens_cap: int = Field(32768, ge=1)
 
 
+class UntilConfig(_Config):
+    """Sample in rounds until enough traces of a problem are accepted, instead of n for every problem."""
+
+    accepted: int = Field(ge=1, le=1024, description="stop asking for a problem once this many of its traces are "
+                                                     "accepted (verified correct, within the largest curriculum "
+                                                     "bucket, distinct)")
+    max_n: int = Field(ge=1, le=1024, description="never ask more than this many samples of a problem")
+
+    @model_validator(mode="after")
+    def _reachable(self):
+        if self.accepted > self.max_n:
+            raise ValueError(f"until.accepted {self.accepted} can never be reached with max_n {self.max_n}; "
+                             f"set max_n to at least {self.accepted}")
+        return self
+
+
 class TeacherConfig(_Config):
     """The teacher endpoint(s) and how to ask them."""
 
@@ -158,7 +174,9 @@ class TeacherConfig(_Config):
     model_env: str | None = Field(None, description="read the model name from this environment variable")
     api_key_env: str | None = Field(None, description="environment variable holding the API key")
     simulated: SimulatedTeacherConfig | None = None
-    n: int = Field(4, ge=1, le=1024, description="samples per problem")
+    n: int = Field(4, ge=1, le=1024, description="samples per problem; with `until`, the first round's")
+    until: UntilConfig | None = Field(None, description="ask in rounds until `accepted` traces of a problem pass, "
+                                                        "at most `max_n` samples; null: n samples of every problem")
     sampling: SamplingConfig = SamplingConfig()
     system_prompt: str | None = None
     prompt_template: str = Field(DEFAULT_PROMPT,
@@ -179,6 +197,9 @@ class TeacherConfig(_Config):
             raise ValueError("teacher: set `model` or `model_env`")
         if "{problem}" not in self.prompt_template:
             raise ValueError("teacher.prompt_template must contain {problem}")
+        if self.until is not None and self.until.max_n < self.n:
+            raise ValueError(f"teacher.until.max_n {self.until.max_n} is below the first round's n {self.n}; "
+                             f"set max_n to at least {self.n} or lower n")
         return self
 
 

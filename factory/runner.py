@@ -9,6 +9,7 @@ rebuilt from those files each time, atomically.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +17,13 @@ from pathlib import Path
 import pyarrow as pa
 
 from factory.config import PipelineConfig
-from factory.errors import SourceError
+from factory.errors import SourceError, TeacherUnreachable
 from factory.executor import Executor, ray_executor
 from factory.log import log
 from factory.meter.cost import record_prices, run_costs
 from factory.stages.generate.stage import generate, settings_for
+from factory.stages.generate.until import plan_round
+from factory.stages.judge.accepted import accepted_per_problem
 from factory.stages.judge.stage import judge, judge_key, read_verdicts
 from factory.stages.sources import curate_pipeline, reference_answers
 from factory.stages.sources.report import headline, write_curation
@@ -94,9 +97,36 @@ def ask_and_judge(cfg: PipelineConfig, problems: pa.Table, endpoints, rd: RunDir
     write_atomic(rd.path / "config.resolved.json", json.dumps(cfg.stored(), indent=2))
     write_parquet_atomic(rd.path / "problems.parquet", problems)
     settings = settings_for(cfg, endpoints, rd.session["session_id"])
-    generate(cfg, problems, settings, rd.path, executor, retry_failed, record_prices(rd.path, endpoints))
+    prices = record_prices(rd.path, endpoints)
+    if cfg.teacher.until is not None:
+        _ask_in_rounds(cfg, problems, settings, rd, executor, retry_failed, prices)
+        return settings
+    generate(cfg, problems, settings, rd.path, executor, retry_failed, prices)
     judge(cfg, problems, rd.path, rd.session["session_id"], executor)
     return settings
+
+
+def _ask_in_rounds(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, rd: RunDir, executor: Executor,
+                   retry_failed: bool, prices: dict) -> None:
+    """`teacher.until`: judge what is journaled, plan the next round from that, ask it; until no problem is short.
+
+    Judging comes first in each pass so a resumed run counts the replies an earlier session journaled
+    but never judged before it plans what is still missing.
+    """
+    until, last = cfg.teacher.until, None
+    for round_ in itertools.count(1):
+        judge(cfg, problems, rd.path, rd.session["session_id"], executor)
+        accepted = accepted_per_problem(read_verdicts(rd.path, judge_key(cfg)))
+        plan = plan_round(cfg, problems, settings, rd.path, accepted)
+        log(plan.line(round_, until.accepted, until.max_n))
+        if not plan.counts:
+            return
+        if plan.counts == last:  # every request of the last round went unjournaled: asking again would loop
+            raise TeacherUnreachable(f"round {round_ - 1} of teacher.until journaled nothing; check the teacher, "
+                                     "then run again")
+        generate(cfg, problems, settings, rd.path, executor, retry_failed, prices, counts=plan.counts,
+                 stage=f"generate round {round_}", notices=round_ == 1)
+        retry_failed, last = False, plan.counts  # what failed in the first round stays for the user to decide
 
 
 def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: bool = False,

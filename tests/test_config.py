@@ -115,3 +115,16 @@ def test_csv_sources_streaming_and_license_keys(tmp_path):
     src = load_pipeline(write(tmp_path, text)).sources[0]
     assert (src.kind, src.path, src.streaming, src.license) == ("csv", str(tmp_path / "problems.csv"), True,
                                                                 "cc-by-4.0")
+
+def test_until_must_be_reachable_and_start_from_n(tmp_path):
+    ok = load_pipeline(write(tmp_path, MINIMAL.replace("model: m}", "model: m, n: 2, until: {accepted: 2, max_n: 8}}")))
+    assert (ok.teacher.until.accepted, ok.teacher.until.max_n) == (2, 8)
+    with pytest.raises(ConfigError, match=r"teacher: .*max_n 2 is below the first round's n 4; set max_n"):
+        load_pipeline(write(tmp_path, MINIMAL.replace("model: m}", "model: m, until: {accepted: 1, max_n: 2}}")))
+    with pytest.raises(ConfigError, match=r"until.accepted 5 can never be reached with max_n 4"):
+        load_pipeline(write(tmp_path, MINIMAL.replace("model: m}", "model: m, until: {accepted: 5, max_n: 4}}")))
+    with pytest.raises(ConfigError, match=r"teacher.until.accepted"):
+        load_pipeline(write(tmp_path, MINIMAL.replace("model: m}", "model: m, until: {accepted: 0, max_n: 4}}")))
+    with pytest.raises(ConfigError, match=r"teacher.until.rounds: unknown key"):
+        load_pipeline(write(tmp_path, MINIMAL.replace("model: m}", "model: m, until: {accepted: 1, max_n: 4, "
+                                                                    "rounds: 3}}")))

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from factory.config import PipelineConfig
 from factory.errors import RunDirError
 from factory.meter.cost import cost_totals, run_costs
+from factory.stages.judge.accepted import accepted_per_problem
 from factory.stages.judge.stage import judge_key, read_verdicts
 from factory.store.journal import ledger, lost_requests
 
@@ -47,8 +48,9 @@ def collect(run_dir: Path) -> dict:
     return dict(
         run_id=info["run_id"], pipeline=info["pipeline"],
         problems=dict(total=sum(by_status.values()), **dict(sorted(by_status.items()))),
-        generate=dict(expected=by_status.get("ok", 0) * cfg["teacher"]["n"], journaled=len(records),
+        generate=dict(**_expected(pipeline, by_status.get("ok", 0)), journaled=len(records),
                       **dict(sorted(outcomes.items()))),
+        **_until(pipeline, by_status.get("ok", 0), verdicts),
         verify=dict(judged=verdicts.num_rows, **dict(sorted(reasons.items()))),
         publish=(dict(published=published, shards=len(manifest["shards"]),
                       **{k: v for k, v in sorted(manifest["counts"].items()) if k.startswith("rejected")})
@@ -57,6 +59,23 @@ def collect(run_dir: Path) -> dict:
         endpoints={r["endpoint"]: _money({k: r[k] for k in _ENDPOINT_FIELDS}) for r in spent},
         reasoning_unreported=sum(r["reasoning_unreported"] for r in spent),
     )
+
+
+def _expected(cfg: PipelineConfig, ok: int) -> dict:
+    """Samples the run asks: n of each problem, or with `teacher.until` a first round and a ceiling."""
+    if cfg.teacher.until is None:
+        return dict(expected=ok * cfg.teacher.n)
+    return dict(first_round=ok * cfg.teacher.n, at_most=ok * cfg.teacher.until.max_n)
+
+
+def _until(cfg: PipelineConfig, ok: int, verdicts) -> dict:
+    """With `teacher.until`: the problems that have their accepted traces, and those that do not (yet, or
+    stopped at max_n)."""
+    if cfg.teacher.until is None:
+        return {}
+    done = sum(n >= cfg.teacher.until.accepted for n in accepted_per_problem(verdicts).values())
+    return dict(until=dict(accepted=cfg.teacher.until.accepted, max_n=cfg.teacher.until.max_n,
+                           problems_done=done, problems_short=ok - done))
 
 
 _ENDPOINT_FIELDS = ("samples", "attempts", "prompt_tokens", "reasoning_tokens", "answer_tokens", "completion_tokens",
@@ -87,7 +106,9 @@ def _endpoint_table(endpoints: dict) -> list[str]:
 
 def render(status: dict) -> str:
     lines = [f"run {status['run_id']}  pipeline {status['pipeline']}"]
-    for stage in ("problems", "generate", "verify", "publish"):
+    for stage in ("problems", "generate", "until", "verify", "publish"):
+        if stage not in status:
+            continue
         items = "  ".join(f"{k}={v}" for k, v in status[stage].items())
         lines.append(f"  {stage:<9} {items}")
     cost = status["cost"]

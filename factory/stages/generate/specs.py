@@ -91,19 +91,20 @@ class Specs(Sequence):
 
 
 def missing_specs(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run_dir: Path,
-                  retry_failed: bool = False) -> tuple[Specs, int]:
+                  retry_failed: bool = False, counts: dict[str, int] | None = None) -> tuple[Specs, int]:
     """Every sample of every `ok` problem that must be asked (again).
 
     That is: samples the journal does not hold; failed ones when `retry_failed`; truncated ones a
-    larger budget may finish (see `_budget`). Returns the specs and how many stored samples failed
-    and are left as they are.
+    larger budget may finish (see `_budget`). `counts`: problem id -> how many samples it should have
+    (a round of `teacher.until`; problems left out are asked nothing); None: `teacher.n` of each.
+    Returns the specs and how many stored samples failed and are left as they are.
     """
     stored = ledger(run_dir)
     ok = problems.filter(pc.equal(problems["status"], "ok"))
     specs, failed_kept = Specs(settings), 0
     for pid, text in zip(ok["problem_id"].to_pylist(), ok["problem"].to_pylist(), strict=True):
         messages = None
-        for index in range(cfg.teacher.n):
+        for index in range(cfg.teacher.n if counts is None else counts.get(pid, 0)):
             sid = sample_id(pid, index, settings.model, settings.prompt_template_hash, settings.sampling)
             outcome, asked_with, tried, _ = stored.get(sid, (None, None, None, None))
             if outcome is None or (outcome == "failed" and retry_failed):

@@ -81,29 +81,32 @@ def _ask(cfg: PipelineConfig, specs: Specs, settings: AskSettings, run_dir: Path
 
 
 def generate(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run_dir: Path, executor: Executor,
-             retry_failed: bool = False, prices: dict | None = None) -> int:
+             retry_failed: bool = False, prices: dict | None = None, counts: dict[str, int] | None = None,
+             stage: str = "generate", notices: bool = True) -> int:
     """Ask the teacher for every missing sample, then re-ask truncated answers if the policy says so.
 
     Returns how many requests were made. `prices` maps public endpoint URL -> PriceConfig, for the
-    live cost figure.
+    live cost figure. `counts`: problem id -> samples it should have, for a round of `teacher.until`
+    (see `missing_specs`); `stage`: the name progress lines carry; `notices`: say what earlier sessions
+    lost or left failed (once per run, not once per round).
 
     Raises:
         TeacherUnreachable: when a round asked something and every request failed.
     """
     asked = 0
     for round_ in range(2):  # the second round only holds re-asks of truncated answers
-        specs, failed_kept = missing_specs(cfg, problems, settings, run_dir, retry_failed)
-        if round_ == 0 and (lost := sum(lost_requests(run_dir).values())):
+        specs, failed_kept = missing_specs(cfg, problems, settings, run_dir, retry_failed, counts)
+        if round_ == 0 and notices and (lost := sum(lost_requests(run_dir).values())):
             log(f"[generate] {lost} requests of earlier sessions were paid for but their results were lost "
                 "(in flight when a session stopped); those samples were asked again")
-        if round_ == 0 and failed_kept:
+        if round_ == 0 and notices and failed_kept:
             log(f"[generate] {failed_kept} stored samples failed after retries; add --retry-failed to ask them "
                 "again")
         if not specs:
             if round_ == 0:
                 log("[generate] nothing missing: every sample is in the journal")
             break
-        _ask(cfg, specs, settings, run_dir, executor, "generate" if round_ == 0 else "re-ask truncated", prices or {})
+        _ask(cfg, specs, settings, run_dir, executor, stage if round_ == 0 else "re-ask truncated", prices or {})
         asked += len(specs)
         retry_failed = False  # what failed in round one stays for the user to decide
     return asked

@@ -88,7 +88,8 @@ def judge(cfg: PipelineConfig, problems: pa.Table, run_dir: Path, session_id: st
          cfg.tokenizer.revision, cfg.filters, cfg.verify.timeout_s)
         for batch in _batches(run_dir, todo, cfg.verify.batch_size)
     )
-    written = 0
+    # numbered on from this session's earlier parts: `teacher.until` judges once per round
+    written = len(list(out.glob(f"part-{session_id}-*.parquet")))
 
     def on_result(table: pa.Table) -> None:
         nonlocal written

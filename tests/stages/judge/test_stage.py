@@ -71,3 +71,16 @@ def test_changed_rules_judge_everything_afresh_and_keep_the_old_verdicts_apart(t
     assert read_verdicts(tmp_path, judge_key(cfg)).num_rows == 4  # the old rules' verdicts stay as they were
     assert sorted((tmp_path / "verdicts").iterdir()) == sorted(tmp_path / "verdicts" / k
                                                                for k in (judge_key(cfg), judge_key(strict)))
+
+
+def test_judging_twice_in_one_session_keeps_the_first_verdicts(tmp_path):
+    # `teacher.until` judges once per round in the same session: later parts must not overwrite earlier ones
+    cfg, problems, records = setup(tmp_path)
+    judge(cfg, problems, tmp_path, SESSION, InProcessExecutor())
+    more = runs.sample(runs.P_ADD, 2, session=SESSION, reasoning="5, again.", answer="\\boxed{5}")
+    journal(tmp_path, SESSION, [more])
+    assert judge(cfg, problems, tmp_path, SESSION, InProcessExecutor()) == 1
+    verdicts = read_verdicts(tmp_path, judge_key(cfg))
+    assert sorted(verdicts["sample_id"].to_pylist()) == sorted([r["sample_id"] for r in records[:4]] +
+                                                                [more["sample_id"]])
+    assert judge(cfg, problems, tmp_path, SESSION, InProcessExecutor()) == 0

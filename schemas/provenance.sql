@@ -59,7 +59,8 @@ CREATE TABLE requests (
 CREATE TABLE outcomes (
     sample_id VARCHAR PRIMARY KEY REFERENCES requests (sample_id),
     status    VARCHAR NOT NULL,            -- published | rejected | pending
-    reason    VARCHAR NOT NULL             -- correct, wrong_answer, duplicate_trace, request_failed, ...
+    reason    VARCHAR NOT NULL,            -- correct, wrong_answer, duplicate_trace, near_duplicate_trace, ...
+    duplicate_of VARCHAR                   -- the published sample a duplicate_trace / near_duplicate_trace copies
 );
 
 CREATE TABLE verdicts (

@@ -38,6 +38,12 @@ class Problem(_Record):
     reference_answer: str | None
     status: Literal["ok", "duplicate", "no_reference", "contaminated", "empty"]
     duplicate_of: str | None = Field(None, description="source:row of the first copy, for duplicates")
+    samples_judged: int | None = Field(None, description="teacher samples of this problem that got a verdict; "
+                                       "filled at publish, null before and for problems never asked")
+    samples_correct: int | None = Field(None, description="of those, the ones whose answer matched the reference "
+                                        "(over-length ones included: the answer was right)")
+    pass_rate: float | None = Field(None, description="samples_correct / samples_judged: the problem's difficulty "
+                                    "for the teacher")
 
 
 class SampleResult(_Record):
@@ -90,6 +96,8 @@ class VerdictRow(_Record):
     reason: str = Field(description="reason code: correct, wrong_answer, no_answer, truncated, ...")
     predicted: str | None
     trace_hash: str | None = Field(description="hash of reasoning + answer, for exact trace dedup")
+    minhash: bytes | None = Field(None, description="MinHash of the reasoning's word 5-grams (128 little-endian "
+                                  "uint32), for near-duplicate traces; null unless correct and non-empty")
     prompt_tokens: int
     reasoning_tokens: int
     answer_tokens: int
@@ -118,6 +126,9 @@ class PublishedRow(_Record):
     answer_tokens: int
     total_tokens: int
     curriculum_bucket: int = Field(description="smallest of 8192/16384/24576/32768 that fits total_tokens")
+    samples_judged: int = Field(description="teacher samples of this problem that got a verdict")
+    samples_correct: int = Field(description="of those, the ones whose answer matched the reference")
+    pass_rate: float = Field(description="samples_correct / samples_judged: the problem's difficulty for the teacher")
 
 
 class ShardEntry(_Record):
@@ -149,7 +160,7 @@ def bucket_for(total_tokens: int) -> int | None:
     return None
 
 
-_SCALARS = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
+_SCALARS = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_(), bytes: pa.binary()}
 
 
 def _arrow_type(annotation) -> tuple[pa.DataType, bool]:

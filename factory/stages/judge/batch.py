@@ -12,12 +12,13 @@ import time
 import pyarrow as pa
 
 from factory.config import FilterConfig
+from factory.stages.judge.minhash import signature
 from factory.stages.judge.tokens import count_tokens, load_tokenizer
 from factory.store.records import VERDICT_SCHEMA
 from factory.verify import check_trace, prepare_reference, verify_prepared
 from factory.verify.filters import answer_policy
 
-JUDGE_VERSION = 2  # bump when the verifier or filters change meaning: stored verdicts are then redone
+JUDGE_VERSION = 3  # bump when the verifier or filters change meaning: stored verdicts are then redone
 SLIM_FIELDS = ("sample_id", "problem_id", "messages", "reasoning", "answer", "finish_reason", "think_closed",
                "outcome")
 
@@ -53,6 +54,8 @@ def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str,
         rows.append(dict(
             sample_id=s["sample_id"], problem_id=s["problem_id"], correct=correct, reason=reason,
             predicted=predicted, trace_hash=trace_hash(reasonings[i], answers[i]),
+            # only accepted traces are ever compared; the signature costs 512 bytes a row
+            minhash=signature(reasonings[i]) if correct else None,
             prompt_tokens=n_prompt[i], reasoning_tokens=n_reason[i], answer_tokens=n_answer[i],
             total_tokens=total, verify_ms=(time.perf_counter() - started) * 1e3,
         ))

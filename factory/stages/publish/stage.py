@@ -81,8 +81,10 @@ def _select(con: duckdb.DuckDBPyConnection, cfg: PublishConfig) -> None:
     if cfg.select.pass_rate is not None:
         lo, hi = cfg.select.pass_rate
         con.execute(PASS_RATE_SQL, {"lo": lo, "hi": hi})
-    reader = con.sql(ACCEPTED_SQL).to_arrow_reader(4096)
-    apply_rejections(con, choose(reader, cfg.select))
+    if cfg.select.near_duplicate is None and cfg.select.policy == "all":
+        return
+    rejections = choose(con.sql(ACCEPTED_SQL).to_arrow_reader(4096), cfg.select)
+    apply_rejections(con, rejections)
 
 
 def _with_pass_rates(problems: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:

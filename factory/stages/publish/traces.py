@@ -93,8 +93,6 @@ def _by_problem(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[list[str], 
 
 def choose(batches: Iterable[pa.RecordBatch], cfg: SelectConfig) -> pa.Table:
     """Rejections (REJECTION_SCHEMA) among accepted traces streamed in problem, then sample, order."""
-    if cfg.near_duplicate is None and cfg.policy == "all":
-        return REJECTION_SCHEMA.empty_table()
     rows = [r for group in _by_problem(batches) for r in _problem(*group, cfg)]
     return pa.Table.from_pylist([dict(zip(REJECTION_SCHEMA.names, r, strict=True)) for r in rows],
                                 schema=REJECTION_SCHEMA)

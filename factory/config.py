@@ -228,9 +228,20 @@ class FilterConfig(_Config):
         return {"enabled": value} if isinstance(value, bool) else value
 
 
+class MajorityVoteConfig(_Config):
+    """Label problems without a reference answer by the teacher's own majority answer (opt-in)."""
+
+    enabled: bool = Field(False, description="ask `no_reference` problems too and judge their samples against "
+                                             "the answer most of them give")
+    min_agreement: float = Field(0.5, gt=0, le=1, description="least share of the samples with an answer that "
+                                 "must give the majority answer; below it nothing of the problem is published "
+                                 "(`no_majority`)")
+
+
 class VerifyConfig(_Config):
     timeout_s: float = Field(5.0, gt=0, description="hard wall-clock limit per sample for the sympy tier")
     batch_size: int = Field(512, ge=1, description="samples per Ray verify task")
+    majority_vote: MajorityVoteConfig = MajorityVoteConfig()
 
 
 class SelectConfig(_Config):

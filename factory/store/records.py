@@ -98,6 +98,10 @@ class VerdictRow(_Record):
     trace_hash: str | None = Field(description="hash of reasoning + answer, for exact trace dedup")
     minhash: bytes | None = Field(None, description="MinHash of the reasoning's word 5-grams (128 little-endian "
                                   "uint32), for near-duplicate traces; null unless correct and non-empty")
+    label: str | None = Field(None, description="the majority answer this sample was judged against, for a "
+                              "problem without a reference (verify.majority_vote); null otherwise")
+    label_agreement: float | None = Field(None, description="share of the problem's samples with an answer that "
+                                          "gave the majority answer (also when below min_agreement)")
     prompt_tokens: int
     reasoning_tokens: int
     answer_tokens: int
@@ -129,6 +133,10 @@ class PublishedRow(_Record):
     samples_judged: int = Field(description="teacher samples of this problem that got a verdict")
     samples_correct: int = Field(description="of those, the ones whose answer matched the reference")
     pass_rate: float = Field(description="samples_correct / samples_judged: the problem's difficulty for the teacher")
+    label_source: Literal["reference", "majority"] = Field(
+        description="where reference_answer comes from: the source, or the teacher's majority answer")
+    label_agreement: float | None = Field(description="for a majority label, the share of the problem's samples "
+                                          "with an answer that agreed on it; null for a reference")
 
 
 class ShardEntry(_Record):
@@ -150,6 +158,11 @@ class Manifest(_Record):
     counts: dict[str, int] = Field(description="problems, samples, published and rejections by reason")
     curriculum_buckets: dict[str, int] = Field(description="published rows per bucket (token limit -> rows)")
     token_stats: dict[str, float] = Field(description="min, mean, p50, p90, max of total_tokens")
+
+
+def asked_statuses(majority_vote: bool) -> list[str]:
+    """The problem statuses the teacher is asked about: `ok`, and `no_reference` under a majority vote."""
+    return ["ok", "no_reference"] if majority_vote else ["ok"]
 
 
 def bucket_for(total_tokens: int) -> int | None:

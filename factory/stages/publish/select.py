@@ -23,9 +23,18 @@ def _bucket_sql(column: str) -> str:
 
 
 JUDGE_SQL = f"""
+-- majority-vote labels (verify.majority_vote): every voter of a problem was judged against the same one
+CREATE TEMP TABLE labels AS
+SELECT problem_id, min(label) AS label, min(label_agreement) AS label_agreement
+FROM verdicts_in WHERE label IS NOT NULL GROUP BY problem_id;
+
+-- the problems that can publish: `ok` ones, and those without a reference that got a majority label
 CREATE TEMP TABLE ok_problems AS
-SELECT * FROM problems_in WHERE status = 'ok'
-QUALIFY row_number() OVER (PARTITION BY problem_id ORDER BY source, source_row) = 1;
+SELECT p.* REPLACE (coalesce(p.reference_answer, l.label) AS reference_answer),
+       CASE WHEN l.label IS NULL THEN 'reference' ELSE 'majority' END AS label_source, l.label_agreement
+FROM problems_in p LEFT JOIN labels l ON l.problem_id = p.problem_id AND p.status = 'no_reference'
+WHERE p.status = 'ok' OR l.label IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY p.problem_id ORDER BY p.source, p.source_row) = 1;
 
 -- the teacher's pass rate per problem: answers that matched (an over-length trace's did) over verdicts
 CREATE TEMP TABLE problem_stats AS
@@ -102,7 +111,8 @@ SELECT j.sample_id AS id, j.problem_id, $run_id AS run_id, ok.source, ok.source_
                    {'role': 'assistant', 'content': '<think>\n' || coalesce(s.reasoning, '') || '\n</think>\n\n'
                                                     || coalesce(s.answer, '')}) AS messages,
        s.model, s.sample_index, v.prompt_tokens, v.reasoning_tokens, v.answer_tokens, v.total_tokens,
-       j.bucket AS curriculum_bucket, ps.samples_judged, ps.samples_correct, ps.pass_rate
+       j.bucket AS curriculum_bucket, ps.samples_judged, ps.samples_correct, ps.pass_rate, ok.label_source,
+       ok.label_agreement
 FROM judged j
 JOIN problem_stats ps ON ps.problem_id = j.problem_id
 JOIN samples_in s ON s.sample_id = j.sample_id

@@ -27,7 +27,7 @@ from factory.stages.publish.select import ACCEPTED_SQL, JUDGE_SQL, PASS_RATE_SQL
 from factory.stages.publish.shards import write_shards
 from factory.stages.publish.swap import CARD, MANIFEST, STAGING_PREFIX, recover, swap_in, write_durable
 from factory.stages.publish.traces import choose
-from factory.store.records import PROBLEM_SCHEMA, SAMPLE_SCHEMA, VERDICT_SCHEMA, Manifest
+from factory.store.records import PROBLEM_SCHEMA, SAMPLE_SCHEMA, VERDICT_SCHEMA, Manifest, asked_statuses
 from factory.store.rundir import write_parquet_atomic
 
 OUTCOME_SCHEMA = pa.schema([
@@ -88,10 +88,12 @@ def _select(con: duckdb.DuckDBPyConnection, cfg: PublishConfig) -> None:
 
 
 def _with_pass_rates(problems: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """`problems` with the pass-rate columns filled for the asked (`ok`) rows, in their order."""
+    """`problems` with the pass-rate columns filled for the asked rows, in their order."""
     stats = con.sql("SELECT problem_id, samples_judged, samples_correct, pass_rate FROM problem_stats").to_arrow_table()
     at = pc.index_in(problems["problem_id"], value_set=stats["problem_id"])
-    at = pc.if_else(pc.equal(problems["status"], "ok"), at, pa.scalar(None, pa.int32()))
+    # a duplicate shares its original's id but was never asked itself
+    asked = pc.is_in(problems["status"], pa.array(asked_statuses(majority_vote=True)))
+    at = pc.if_else(asked, at, pa.scalar(None, pa.int32()))
     for name in ("samples_judged", "samples_correct", "pass_rate"):
         problems = problems.set_column(problems.schema.get_field_index(name), PROBLEM_SCHEMA.field(name),
                                        stats[name].take(at).cast(PROBLEM_SCHEMA.field(name).type))

@@ -3,6 +3,7 @@ stage's two passes and their resumption, what publish makes of them, and a whole
 
 from __future__ import annotations
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -119,3 +120,8 @@ def test_a_run_asks_and_labels_problems_without_reference_only_under_the_option(
     majority_rows = [r for r in rows if r["label_source"] == "majority"]
     assert majority_rows and all(r["label_agreement"] >= 0.5 for r in majority_rows)
     assert {r["label_source"] for r in pq.read_table(tmp_path / "off" / "data").to_pylist()} == {"reference"}
+    # the labelled problems have their pass rate in problems.parquet, and their rows their lineage
+    problems = pq.read_table(tmp_path / "on" / "problems.parquet").to_pylist()
+    assert all(p["pass_rate"] is not None for p in problems if p["status"] == "no_reference")
+    with duckdb.connect(str(tmp_path / "on" / "provenance.duckdb"), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM lineage").fetchall() == [(len(rows),)]

@@ -40,6 +40,7 @@ def test_the_estimate_tracks_the_true_jaccard_similarity(shared):
     assert abs(est - truth) < 4 * np.sqrt(truth * (1 - truth) / NUM_PERM) + 0.02
 
 
+@pytest.mark.shared
 @pytest.mark.skipif(not SHARED.is_file(), reason="the shared data is not present")
 def test_on_real_samples_the_default_merges_only_reworded_copies():
     threshold = SelectConfig().near_duplicate

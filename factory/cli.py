@@ -161,15 +161,17 @@ def _require_train_extra() -> None:
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="The Parquet file to write.")
 @click.option("--split", default="train", show_default=True, help="extra_info.split (verl).")
 @click.option("--data-source", help="data_source (verl); default: the run directory's name.")
+@click.option("--pass-rate", nargs=2, type=float, metavar="LO HI",
+              help="Keep only problems whose teacher pass rate is within [LO, HI], e.g. 0.1 0.9.")
 @_one_line_errors
-def export(run_dir, fmt, out, split, data_source):
+def export(run_dir, fmt, out, split, data_source, pass_rate):
     """Write RUN_DIR's problems (reference answers, teacher pass rates) as an RL training Parquet.
 
     verl: score with factory/train/verl_reward.py (custom_reward_function.name=compute_score).
     """
     from factory.train.export import export as write_export
 
-    n = write_export(run_dir, fmt, out, split=split, data_source=data_source)
+    n = write_export(run_dir, fmt, out, split=split, data_source=data_source, pass_rate=pass_rate or None)
     click.echo(f"exported {n} problems to {out} ({fmt})")
 
 

@@ -268,12 +268,49 @@ class FilterConfig(_Config):
         return {"enabled": value} if isinstance(value, bool) else value
 
 
+class MajorityVoteConfig(_Config):
+    """Label problems without a reference answer by the teacher's own majority answer (opt-in)."""
+
+    enabled: bool = Field(False, description="ask `no_reference` problems too and judge their samples against "
+                                             "the answer most of them give")
+    min_agreement: float = Field(0.5, gt=0, le=1, description="least share of the samples with an answer that "
+                                 "must give the majority answer; below it nothing of the problem is published "
+                                 "(`no_majority`)")
+
+
 class VerifyConfig(_Config):
     timeout_s: float = Field(5.0, gt=0, description="hard wall-clock limit per sample for the sympy tier")
     batch_size: int = Field(512, ge=1, description="samples per Ray verify task")
+    majority_vote: MajorityVoteConfig = MajorityVoteConfig()
+
+
+class SelectConfig(_Config):
+    """Which accepted traces of a problem are published, and which problems publish at all."""
+
+    near_duplicate: float | None = Field(
+        0.8, gt=0, le=1, description="estimated Jaccard similarity (MinHash, word 5-grams of the reasoning) at or "
+                                     "above which a trace is a near-duplicate of an earlier one of the same problem "
+                                     "and is not published (`near_duplicate_trace`); null: exact duplicates only")
+    k: int | None = Field(None, ge=1, description="most traces published per problem; null: all")
+    policy: Literal["shortest", "diverse", "all"] = Field(
+        "all", description="which k: shortest (fewest total tokens), diverse (greedy max-min MinHash distance, "
+                           "from the shortest) or all (needs k: null); the rest are `not_selected`")
+    pass_rate: tuple[float, float] | None = Field(
+        None, description="[lo, hi]: publish only problems whose teacher pass rate is within (RL sets: "
+                          "e.g. [0.1, 0.9], neither always nor never solved); others are `pass_rate_out_of_range`")
+
+    @model_validator(mode="after")
+    def _coherent(self):
+        if self.policy == "all" and self.k is not None:
+            raise ValueError(f"k: {self.k} with policy: all keeps every trace anyway; set policy: shortest or "
+                             "diverse, or k: null")
+        if self.pass_rate is not None and not 0 <= self.pass_rate[0] <= self.pass_rate[1] <= 1:
+            raise ValueError(f"pass_rate {list(self.pass_rate)} must be [lo, hi] with 0 <= lo <= hi <= 1")
+        return self
 
 
 class PublishConfig(_Config):
+    select: SelectConfig = Field(SelectConfig(), description="trace selection and the pass-rate filter")
     max_shard_rows: int = Field(20_000, ge=1)
     max_shard_bytes: int = Field(256 * 2**20, ge=1024, description="target on-disk size per shard")
     row_group_rows: int = Field(1000, ge=1)

@@ -28,7 +28,7 @@ from factory.stages.judge.stage import judge, judge_key, read_verdicts
 from factory.stages.sources import curate_pipeline, reference_answers
 from factory.stages.sources.report import headline, write_curation
 from factory.store.journal import lost_requests, samples_dataset
-from factory.store.records import SourceRecord
+from factory.store.records import SourceRecord, asked_statuses
 from factory.store.rundir import RunDir, utc_now, write_atomic, write_parquet_atomic
 from factory.teacher.client import AskSettings
 from factory.teacher.endpoint import serving_endpoints
@@ -81,9 +81,9 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table, contamination:
     return result.manifest.counts
 
 
-def _check_askable(problems: pa.Table) -> None:
+def _check_askable(problems: pa.Table, cfg: PipelineConfig) -> None:
     statuses = problems["status"].to_pylist()
-    if "ok" not in statuses:
+    if not set(asked_statuses(cfg.verify.majority_vote.enabled)) & set(statuses):
         counts = ", ".join(f"{s} {statuses.count(s)}" for s in sorted(set(statuses))) or "no rows"
         raise SourceError(f"no problem to ask: every row is excluded ({counts}); check `fields` (problem and "
                           "answer columns) and the sources in the pipeline file")
@@ -137,7 +137,7 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
     """
     curation = curate_pipeline(cfg)
     problems = curation.problems
-    _check_askable(problems)
+    _check_askable(problems, cfg)
     with serving_endpoints(cfg.teacher, reference_answers(problems)) as endpoints:
         rd = RunDir(out, cfg.name, command)
         try:

@@ -88,7 +88,8 @@ CREATE TABLE requests (
 CREATE TABLE outcomes (
     sample_id VARCHAR PRIMARY KEY REFERENCES requests (sample_id),
     status    VARCHAR NOT NULL,            -- published | rejected | pending
-    reason    VARCHAR NOT NULL             -- correct, wrong_answer, duplicate_trace, request_failed, ...
+    reason    VARCHAR NOT NULL,            -- correct, wrong_answer, duplicate_trace, near_duplicate_trace, ...
+    duplicate_of VARCHAR                   -- the published sample a duplicate_trace / near_duplicate_trace copies
 );
 
 CREATE TABLE verdicts (
@@ -140,6 +141,7 @@ SELECT pub.sample_id AS id, pub.shard, pub.row_index, run.run_id, run.pipeline,
 FROM published pub
 JOIN requests r ON r.sample_id = pub.sample_id
 JOIN verdicts v ON v.sample_id = pub.sample_id
--- only the `ok` row of a problem id was published; its duplicates share the id
-JOIN problems p ON p.problem_id = pub.problem_id AND p.status = 'ok'
+-- only the `ok` row of a problem id was published (or its `no_reference` row, labelled by a majority
+-- vote); its duplicates share the id
+JOIN problems p ON p.problem_id = pub.problem_id AND p.status IN ('ok', 'no_reference')
 CROSS JOIN runs run;

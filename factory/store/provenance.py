@@ -113,7 +113,8 @@ CREATE TABLE requests (
 CREATE TABLE outcomes (
     sample_id VARCHAR PRIMARY KEY REFERENCES requests (sample_id),
     status    VARCHAR NOT NULL,            -- published | rejected | pending
-    reason    VARCHAR NOT NULL             -- correct, wrong_answer, duplicate_trace, request_failed, ...
+    reason    VARCHAR NOT NULL,            -- correct, wrong_answer, duplicate_trace, near_duplicate_trace, ...
+    duplicate_of VARCHAR                   -- the published sample a duplicate_trace / near_duplicate_trace copies
 );
 
 CREATE TABLE verdicts (
@@ -165,8 +166,9 @@ SELECT pub.sample_id AS id, pub.shard, pub.row_index, run.run_id, run.pipeline,
 FROM published pub
 JOIN requests r ON r.sample_id = pub.sample_id
 JOIN verdicts v ON v.sample_id = pub.sample_id
--- only the `ok` row of a problem id was published; its duplicates share the id
-JOIN problems p ON p.problem_id = pub.problem_id AND p.status = 'ok'
+-- only the `ok` row of a problem id was published (or its `no_reference` row, labelled by a majority
+-- vote); its duplicates share the id
+JOIN problems p ON p.problem_id = pub.problem_id AND p.status IN ('ok', 'no_reference')
 CROSS JOIN runs run;
 """
 
@@ -192,7 +194,7 @@ SELECT sample_id, problem_id, sample_index, session_id, model, endpoint, to_json
        make_timestamp(CAST(round(started_at * 1e6) AS BIGINT)),
        make_timestamp(CAST(round(finished_at * 1e6) AS BIGINT)), latency_s
 FROM samples_in;
-INSERT INTO outcomes SELECT sample_id, status, reason FROM outcomes_in;
+INSERT INTO outcomes SELECT sample_id, status, reason, duplicate_of FROM outcomes_in;
 INSERT INTO verdicts
 SELECT v.sample_id, v.problem_id, v.correct, v.reason, v.predicted, v.trace_hash, v.prompt_tokens,
        v.reasoning_tokens, v.answer_tokens, v.total_tokens, v.verify_ms, o.status, o.reason

@@ -47,6 +47,12 @@ class Problem(_Record):
     contaminated_by: str | None = Field(None, description="benchmark:row of the best eval-set match, or "
                                         "via:source:row when a copy of this problem matched; all matches are "
                                         "in provenance `contaminated_by`")
+    samples_judged: int | None = Field(None, description="teacher samples of this problem that got a verdict; "
+                                       "filled at publish, null before and for problems never asked")
+    samples_correct: int | None = Field(None, description="of those, the ones whose answer matched the reference "
+                                        "(over-length ones included: the answer was right)")
+    pass_rate: float | None = Field(None, description="samples_correct / samples_judged: the problem's difficulty "
+                                    "for the teacher")
 
 
 class ContaminationMatch(_Record):
@@ -129,6 +135,12 @@ class VerdictRow(_Record):
     reason: str = Field(description="reason code: correct, wrong_answer, no_answer, truncated, ...")
     predicted: str | None
     trace_hash: str | None = Field(description="hash of reasoning + answer, for exact trace dedup")
+    minhash: bytes | None = Field(None, description="MinHash of the reasoning's word 5-grams (128 little-endian "
+                                  "uint32), for near-duplicate traces; null unless correct and non-empty")
+    label: str | None = Field(None, description="the majority answer this sample was judged against, for a "
+                              "problem without a reference (verify.majority_vote); null otherwise")
+    label_agreement: float | None = Field(None, description="share of the problem's samples with an answer that "
+                                          "gave the majority answer (also when below min_agreement)")
     prompt_tokens: int
     reasoning_tokens: int
     answer_tokens: int
@@ -157,6 +169,13 @@ class PublishedRow(_Record):
     answer_tokens: int
     total_tokens: int
     curriculum_bucket: int = Field(description="smallest of 8192/16384/24576/32768 that fits total_tokens")
+    samples_judged: int = Field(description="teacher samples of this problem that got a verdict")
+    samples_correct: int = Field(description="of those, the ones whose answer matched the reference")
+    pass_rate: float = Field(description="samples_correct / samples_judged: the problem's difficulty for the teacher")
+    label_source: Literal["reference", "majority"] = Field(
+        description="where reference_answer comes from: the source, or the teacher's majority answer")
+    label_agreement: float | None = Field(description="for a majority label, the share of the problem's samples "
+                                          "with an answer that agreed on it; null for a reference")
 
 
 class ShardEntry(_Record):
@@ -182,6 +201,11 @@ class Manifest(_Record):
                                         "(absent in manifests of before 2026-11-30)")
 
 
+def asked_statuses(majority_vote: bool) -> list[str]:
+    """The problem statuses the teacher is asked about: `ok`, and `no_reference` under a majority vote."""
+    return ["ok", "no_reference"] if majority_vote else ["ok"]
+
+
 def bucket_for(total_tokens: int) -> int | None:
     """Return the smallest curriculum bucket that fits `total_tokens`, or None when none does."""
     for limit in CURRICULUM_BUCKETS:
@@ -190,7 +214,7 @@ def bucket_for(total_tokens: int) -> int | None:
     return None
 
 
-_SCALARS = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
+_SCALARS = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_(), bytes: pa.binary()}
 
 
 def _arrow_type(annotation) -> tuple[pa.DataType, bool]:

@@ -6,7 +6,8 @@ One row per `ok` problem with a reference answer. verl's layout (as its DeepScal
 default scorer knows only its own data sources, so point `custom_reward_function.path` at
 `factory/train/verl_reward.py` (name `compute_score`): the factory's verifier as the reward. TRL's
 layout: `prompt` (the chat turns), `answer`, `problem_id`, `pass_rate`; GRPOTrainer hands every column
-to the reward, and `factory train` with `method: grpo` reads either file.
+to the reward, and `factory train` with `method: grpo` reads either file. `pass_rate=(lo, hi)` keeps
+only problems whose teacher pass rate is within (an RL set of neither trivial nor hopeless problems).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from factory.config import RECIPE_PROMPT
-from factory.errors import RunDirError
+from factory.errors import ConfigError, RunDirError
 from factory.store.rundir import write_parquet_atomic
 
 _TURN = pa.struct([("content", pa.string()), ("role", pa.string())])
@@ -33,7 +34,7 @@ TRL_SCHEMA = pa.schema([
 
 
 def export(run_dir: Path, fmt: str, out: Path, prompt_template: str = RECIPE_PROMPT, split: str = "train",
-           data_source: str | None = None) -> int:
+           data_source: str | None = None, pass_rate: tuple[float, float] | None = None) -> int:
     """Write the export; return how many problems it holds."""
     from factory.train.prompts import run_problems
 
@@ -41,6 +42,14 @@ def export(run_dir: Path, fmt: str, out: Path, prompt_template: str = RECIPE_PRO
     problems = run_problems(run_dir, prompt_template)
     if not problems:
         raise RunDirError(f"{str(run_dir)!r} has no `ok` problem with a reference answer to export")
+    if pass_rate is not None:
+        lo, hi = pass_rate
+        if not 0 <= lo <= hi <= 1:
+            raise ConfigError(f"--pass-rate {lo} {hi}: give LO HI with 0 <= LO <= HI <= 1, e.g. --pass-rate 0.1 0.9")
+        problems = [p for p in problems if p["pass_rate"] is not None and lo <= p["pass_rate"] <= hi]
+        if not problems:
+            raise RunDirError(f"no problem of {str(run_dir)!r} has a teacher pass rate within [{lo}, {hi}]; "
+                              "widen --pass-rate")
     if fmt == "trl":
         rows = problems
     else:

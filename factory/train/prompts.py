@@ -19,16 +19,23 @@ from factory.train.data import load_source
 
 
 def pass_rates(run_dir: Path) -> dict[str, float]:
-    """problem_id -> share of its teacher samples judged correct, under the run's own judging rules."""
+    """problem_id -> share of its teacher samples whose answer matched, as publish wrote it to problems.parquet
+    (for a run published before that column existed: from the verdicts, under the run's own judging rules)."""
+    import pyarrow.parquet as pq
+
     from factory.config import PipelineConfig
     from factory.stages.judge.stage import judge_key, read_verdicts
 
+    problems = pq.read_table(run_dir / "problems.parquet")
+    if "pass_rate" in problems.column_names:
+        return {p["problem_id"]: p["pass_rate"] for p in problems.select(["problem_id", "pass_rate"]).to_pylist()
+                if p["pass_rate"] is not None}
     cfg = PipelineConfig.model_validate(json.loads((run_dir / "config.resolved.json").read_text()))
-    verdicts = read_verdicts(run_dir, judge_key(cfg)).select(["problem_id", "correct"]).to_pylist()
+    verdicts = read_verdicts(run_dir, judge_key(cfg)).select(["problem_id", "correct", "reason"]).to_pylist()
     totals: dict[str, list[int]] = {}
     for v in verdicts:
         t = totals.setdefault(v["problem_id"], [0, 0])
-        t[0] += v["correct"]
+        t[0] += v["correct"] or v["reason"] == "over_length"
         t[1] += 1
     return {pid: ok / n for pid, (ok, n) in totals.items()}
 

@@ -78,11 +78,13 @@ def test_run_and_session_times_are_utc(db):
 
 def test_verdicts_and_outcomes_carry_the_final_fate(db):
     con, _, result = db
-    assert sorted(con.sql("SELECT sample_id, status, reason FROM outcomes").fetchall()) == \
+    assert sorted(con.sql("SELECT sample_id, status, reason, duplicate_of FROM outcomes").fetchall()) == \
         sorted(tuple(r.values()) for r in result.outcomes.to_pylist())
     dup = fx.sid(fx.pid(fx.P_ADD), 3)
     query = f"SELECT correct, reason, status, final_reason FROM verdicts WHERE sample_id = '{dup}'"
     assert con.sql(query).fetchall() == [(True, "correct", "rejected", "duplicate_trace")]
+    copied = one(con, f"SELECT duplicate_of FROM outcomes WHERE sample_id = '{dup}'")
+    assert one(con, f"SELECT status FROM outcomes WHERE sample_id = '{copied}'") == "published"
 
 
 def test_every_published_row_joins_one_request_and_one_problem(db):
@@ -118,7 +120,8 @@ def test_rewrite_replaces_the_database_and_leaves_no_temp_files(db):
     con, run_dir, _ = db
     con.close()
     build(run_dir)
-    assert sorted(p.name for p in run_dir.iterdir()) == ["README.md", "data", "manifest.json", PROVENANCE_DB]
+    assert sorted(p.name for p in run_dir.iterdir()) == ["README.md", "data", "manifest.json", "problems.parquet",
+                                                         PROVENANCE_DB]
     with duckdb.connect(str(run_dir / PROVENANCE_DB), read_only=True) as again:
         assert one(again, "SELECT count(*) FROM requests") == 12
 

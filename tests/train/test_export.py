@@ -62,3 +62,27 @@ def test_the_verl_columns_have_the_types_of_a_real_verl_training_file(demo_run, 
     for name in ("index", "split"):  # what verl reads of extra_info; the rest is the exporter's own
         assert ours_extra.field(name).type == theirs_extra.field(name).type
     assert set(VERL_COLUMNS) <= set(theirs.names)
+
+
+def test_pass_rate_keeps_the_problems_within(demo_run, tmp_path):
+    rates = pass_rates(demo_run)
+    within = {pid for pid, rate in rates.items() if 0.3 <= rate <= 0.8}
+    assert 0 < len(within) < 24  # the demo has easy and hard problems, or this test proves nothing
+    result = factory("export", demo_run, "--format", "trl", "--out", tmp_path / "rl.parquet", "--pass-rate", 0.3, 0.8)
+    assert result.returncode == 0 and f"exported {len(within)} problems" in result.stdout
+    assert set(pq.read_table(tmp_path / "rl.parquet")["problem_id"].to_pylist()) == within
+
+
+def test_pass_rates_are_the_columns_publish_wrote(demo_run):
+    problems = pq.read_table(demo_run / "problems.parquet").to_pylist()
+    asked = [p for p in problems if p["status"] == "ok"]
+    assert pass_rates(demo_run) == {p["problem_id"]: p["samples_correct"] / p["samples_judged"] for p in asked}
+
+
+# with 4 samples a problem, every pass rate is a multiple of 0.25: none lies in [0.1, 0.2]
+@pytest.mark.parametrize("bounds, message", [(("0.9", "0.1"), "--pass-rate 0.9 0.1: give LO HI"),
+                                             (("0.1", "0.2"), "widen --pass-rate")])
+def test_a_bad_or_empty_pass_rate_range_is_one_line(demo_run, tmp_path, bounds, message):
+    result = factory("export", demo_run, "--format", "trl", "--out", tmp_path / "x.parquet", "--pass-rate", *bounds)
+    assert result.returncode == 1 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.parquet").exists()

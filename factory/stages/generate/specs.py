@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from factory.config import PipelineConfig
 from factory.stages.generate.identity import render_messages, sample_id
 from factory.store.journal import ledger
+from factory.store.records import asked_statuses
 from factory.teacher.client import AskSettings
 
 
@@ -92,7 +93,7 @@ class Specs(Sequence):
 
 def missing_specs(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run_dir: Path,
                   retry_failed: bool = False, counts: dict[str, int] | None = None) -> tuple[Specs, int]:
-    """Every sample of every `ok` problem that must be asked (again).
+    """Every sample of every asked problem (`ok`, and `no_reference` under a majority vote) to ask (again).
 
     That is: samples the journal does not hold; failed ones when `retry_failed`; truncated ones a
     larger budget may finish (see `_budget`). `counts`: problem id -> how many samples it should have
@@ -100,7 +101,7 @@ def missing_specs(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings
     Returns the specs and how many stored samples failed and are left as they are.
     """
     stored = ledger(run_dir)
-    ok = problems.filter(pc.equal(problems["status"], "ok"))
+    ok = problems.filter(pc.is_in(problems["status"], pa.array(asked_statuses(cfg.verify.majority_vote.enabled))))
     specs, failed_kept = Specs(settings), 0
     for pid, text in zip(ok["problem_id"].to_pylist(), ok["problem"].to_pylist(), strict=True):
         messages = None

@@ -12,12 +12,13 @@ import time
 import pyarrow as pa
 
 from factory.config import FilterConfig
+from factory.stages.judge.minhash import signature
 from factory.stages.judge.tokens import count_tokens, load_tokenizer
 from factory.store.records import VERDICT_SCHEMA
 from factory.verify import check_trace, prepare_reference, verify_prepared
 from factory.verify.filters import answer_policy
 
-JUDGE_VERSION = 2  # bump when the verifier or filters change meaning: stored verdicts are then redone
+JUDGE_VERSION = 3  # bump when the verifier or filters change meaning: stored verdicts are then redone
 SLIM_FIELDS = ("sample_id", "problem_id", "messages", "reasoning", "answer", "finish_reason", "think_closed",
                "outcome")
 
@@ -27,8 +28,14 @@ def trace_hash(reasoning: str, answer: str) -> str:
 
 
 def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str, revision: str | None,
-                filters: FilterConfig, timeout_s: float) -> pa.Table:
-    """Verdict rows for `samples` (dicts with SLIM_FIELDS); `references` maps problem_id -> answer."""
+                filters: FilterConfig, timeout_s: float,
+                labels: dict[str, tuple[str | None, float]] | None = None) -> pa.Table:
+    """Verdict rows for `samples` (dicts with SLIM_FIELDS); `references` maps problem_id -> answer.
+
+    `labels` maps a problem without a reference to its majority vote (label or None below the agreement
+    asked for, share that agreed): its samples are judged against the label, or rejected as `no_majority`.
+    """
+    labels = labels or {}
     tok = load_tokenizer(tokenizer, revision)
     prompts = ["\n".join(m["content"] for m in s["messages"]) for s in samples]
     reasonings = [s["reasoning"] or "" for s in samples]
@@ -48,11 +55,17 @@ def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str,
             verdict = verify_prepared(prepared[s["problem_id"]], answers[i], timeout_s=timeout_s)
             verdict = answer_policy(verdict, prepared[s["problem_id"]], filters, timeout_s)
             correct, reason, predicted = verdict.correct, verdict.reason, verdict.predicted
+            if labels.get(s["problem_id"], ("", 0))[0] is None and reason == "no_reference":
+                reason = "no_majority"
             if correct and filters.max_total_tokens is not None and total > filters.max_total_tokens:
                 correct, reason = False, "over_length"
         rows.append(dict(
             sample_id=s["sample_id"], problem_id=s["problem_id"], correct=correct, reason=reason,
             predicted=predicted, trace_hash=trace_hash(reasonings[i], answers[i]),
+            # only accepted traces are ever compared; the signature costs 512 bytes a row
+            minhash=signature(reasonings[i]) if correct else None,
+            label=labels.get(s["problem_id"], (None, None))[0],
+            label_agreement=labels.get(s["problem_id"], (None, None))[1],
             prompt_tokens=n_prompt[i], reasoning_tokens=n_reason[i], answer_tokens=n_answer[i],
             total_tokens=total, verify_ms=(time.perf_counter() - started) * 1e3,
         ))

@@ -153,8 +153,11 @@ def render_card(manifest: Manifest) -> str:
 Teacher reasoning traces for math problems, made by the `{manifest.pipeline}` pipeline of
 distill-factory (run `{manifest.run_id}`, published {manifest.created_at}).
 Every row's final answer was checked against the problem's reference answer; exact duplicate traces
-of the same problem were removed, keeping the lowest sample index. Token counts are measured with
-the tokenizer `{manifest.tokenizer}`, on the texts alone (no chat template).
+of the same problem were removed, keeping the lowest sample index; near duplicates, traces left out by
+the selection policy and problems outside the pass-rate range are counted under their reasons below.
+Each row carries its problem's teacher pass rate (`pass_rate`: answers that matched the reference over
+samples judged). Token counts are measured with the tokenizer `{manifest.tokenizer}`, on the texts
+alone (no chat template).
 
 **{c.get("published", 0)}** rows published in {len(manifest.shards)} shard(s), out of
 {c.get("samples", 0)} teacher samples for {c.get("problems_ok", 0)} problems

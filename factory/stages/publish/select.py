@@ -2,7 +2,9 @@
 
 Every set-wise decision (joins, exact trace dedup, counts, token stats) is a DuckDB query over the Arrow
 tables the driver registers as `problems_in`, `samples_in` and `verdicts_in`; `JUDGE_SQL` leaves the
-`judged` table (one row per sample) that the rest reads.
+`judged` table (one row per sample) and `problem_stats` (each problem's teacher pass rate) that the rest
+reads. Decisions per problem that need more than SQL (near-duplicate traces, which k to keep) are made
+in `traces` and applied to `judged` with `apply_rejections`.
 """
 
 from __future__ import annotations
@@ -21,9 +23,26 @@ def _bucket_sql(column: str) -> str:
 
 
 JUDGE_SQL = f"""
+-- majority-vote labels (verify.majority_vote): every voter of a problem was judged against the same one
+CREATE TEMP TABLE labels AS
+SELECT problem_id, min(label) AS label, min(label_agreement) AS label_agreement
+FROM verdicts_in WHERE label IS NOT NULL GROUP BY problem_id;
+
+-- the problems that can publish: `ok` ones, and those without a reference that got a majority label
 CREATE TEMP TABLE ok_problems AS
-SELECT * FROM problems_in WHERE status = 'ok'
-QUALIFY row_number() OVER (PARTITION BY problem_id ORDER BY source, source_row) = 1;
+SELECT p.* REPLACE (coalesce(p.reference_answer, l.label) AS reference_answer),
+       CASE WHEN l.label IS NULL THEN 'reference' ELSE 'majority' END AS label_source, l.label_agreement
+FROM problems_in p LEFT JOIN labels l ON l.problem_id = p.problem_id AND p.status = 'no_reference'
+WHERE p.status = 'ok' OR l.label IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY p.problem_id ORDER BY p.source, p.source_row) = 1;
+
+-- the teacher's pass rate per problem: answers that matched (an over-length trace's did) over verdicts
+CREATE TEMP TABLE problem_stats AS
+SELECT v.problem_id, count(*) AS samples_judged,
+       count(*) FILTER (WHERE v.correct OR v.reason = 'over_length') AS samples_correct,
+       count(*) FILTER (WHERE v.correct OR v.reason = 'over_length') / count(*) AS pass_rate
+FROM verdicts_in v JOIN samples_in s ON s.sample_id = v.sample_id
+GROUP BY v.problem_id;
 
 CREATE TEMP TABLE judged AS
 WITH j AS (
@@ -41,9 +60,9 @@ WITH j AS (
 ), r AS (
     -- exact trace dedup among accepted samples: the lowest sample_index of each trace survives;
     -- a missing trace hash never counts as a duplicate
-    SELECT *, row_number() OVER (PARTITION BY candidate, problem_id, coalesce(trace_hash, sample_id)
-                                 ORDER BY sample_index, sample_id) AS trace_rank
+    SELECT *, row_number() OVER w AS trace_rank, first_value(sample_id) OVER w AS first_copy
     FROM c
+    WINDOW w AS (PARTITION BY candidate, problem_id, coalesce(trace_hash, sample_id) ORDER BY sample_index, sample_id)
 )
 SELECT sample_id, problem_id, sample_index, bucket,
     CASE WHEN NOT has_verdict THEN (CASE WHEN outcome IN ('failed', 'rejected') THEN 'rejected' ELSE 'pending' END)
@@ -55,9 +74,33 @@ SELECT sample_id, problem_id, sample_index, bucket,
          WHEN NOT problem_ok THEN 'problem_' || coalesce(problem_status, 'missing')
          WHEN bucket IS NULL THEN 'over_length'
          WHEN trace_rank > 1 THEN 'duplicate_trace'
-         ELSE verdict_reason END AS reason
+         ELSE verdict_reason END AS reason,
+    CASE WHEN candidate AND trace_rank > 1 THEN first_copy END AS duplicate_of
 FROM r;
 """
+
+PASS_RATE_SQL = """
+UPDATE judged SET status = 'rejected', reason = 'pass_rate_out_of_range'
+FROM problem_stats p
+WHERE judged.problem_id = p.problem_id AND judged.status = 'published' AND p.pass_rate NOT BETWEEN $lo AND $hi
+"""
+
+# what `traces.choose` reads: accepted traces, one problem's rows together, in sample order
+ACCEPTED_SQL = """
+SELECT j.sample_id, j.problem_id, v.total_tokens, v.minhash
+FROM judged j JOIN verdicts_in v ON v.sample_id = j.sample_id
+WHERE j.status = 'published'
+ORDER BY j.problem_id, j.sample_index, j.sample_id
+"""
+
+
+def apply_rejections(con: duckdb.DuckDBPyConnection, rejections) -> None:
+    """Mark the samples of `rejections` (sample_id, reason, duplicate_of) rejected in `judged`."""
+    con.register("rejections_in", rejections)
+    con.execute("""
+        UPDATE judged SET status = 'rejected', reason = r.reason, duplicate_of = r.duplicate_of
+        FROM rejections_in r WHERE judged.sample_id = r.sample_id""")
+    con.unregister("rejections_in")
 
 ROWS_SQL = """
 SELECT j.sample_id AS id, j.problem_id, $run_id AS run_id, ok.source, ok.source_row, ok.problem,
@@ -68,8 +111,10 @@ SELECT j.sample_id AS id, j.problem_id, $run_id AS run_id, ok.source, ok.source_
                    {'role': 'assistant', 'content': '<think>\n' || coalesce(s.reasoning, '') || '\n</think>\n\n'
                                                     || coalesce(s.answer, '')}) AS messages,
        s.model, s.sample_index, v.prompt_tokens, v.reasoning_tokens, v.answer_tokens, v.total_tokens,
-       j.bucket AS curriculum_bucket
+       j.bucket AS curriculum_bucket, ps.samples_judged, ps.samples_correct, ps.pass_rate, ok.label_source,
+       ok.label_agreement
 FROM judged j
+JOIN problem_stats ps ON ps.problem_id = j.problem_id
 JOIN samples_in s ON s.sample_id = j.sample_id
 JOIN verdicts_in v ON v.sample_id = j.sample_id
 JOIN ok_problems ok ON ok.problem_id = j.problem_id

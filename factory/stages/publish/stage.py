@@ -1,8 +1,10 @@
 """The publish stage: accepted, deduplicated samples in, HF-layout Parquet shards, a manifest and a card out.
 
-`select` decides in SQL what is published and why each other sample is not; `shards` streams the rows
+`select` decides in SQL what is published and why each other sample is not, `traces` which of a
+problem's accepted traces to keep (near duplicates, k per problem); `shards` streams the rows
 into Parquet files, one row group at a time; `swap` puts the new publication in place atomically; `card`
 renders the dataset card. Output is deterministic: the same input gives byte-identical shards.
+`problems.parquet` is rewritten with each problem's teacher pass rate.
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ import pyarrow.dataset as ds
 from factory.config import PublishConfig
 from factory.errors import RunDirError
 from factory.stages.publish import card
-from factory.stages.publish.select import JUDGE_SQL, counts, token_stats
+from factory.stages.publish.select import ACCEPTED_SQL, JUDGE_SQL, PASS_RATE_SQL, apply_rejections, counts, token_stats
 from factory.stages.publish.shards import write_shards
 from factory.stages.publish.swap import CARD, MANIFEST, STAGING_PREFIX, recover, swap_in, write_durable
-from factory.store.records import PROBLEM_SCHEMA, SAMPLE_SCHEMA, VERDICT_SCHEMA, Manifest, SourceRecord
+from factory.stages.publish.traces import choose
+from factory.store.records import PROBLEM_SCHEMA, SAMPLE_SCHEMA, VERDICT_SCHEMA, Manifest, SourceRecord, asked_statuses
+from factory.store.rundir import write_parquet_atomic
 
 OUTCOME_SCHEMA = pa.schema([
     pa.field("sample_id", pa.string(), nullable=False), pa.field("status", pa.string(), nullable=False),
-    pa.field("reason", pa.string(), nullable=False)])
+    pa.field("reason", pa.string(), nullable=False), pa.field("duplicate_of", pa.string())])
 
 
 @dataclass
@@ -40,12 +44,15 @@ class PublishResult:
         placements: one row per published sample: sample_id, problem_id, shard (path relative to the
             run directory), row_index (row within that shard).
         outcomes: one row per input sample: sample_id, status ('published' | 'rejected' |
-            'pending'), reason (reason code).
+            'pending'), reason (reason code), duplicate_of (the published sample an exact or near
+            duplicate trace copies).
+        problems: the problems table with each asked problem's pass-rate columns filled.
     """
 
     manifest: Manifest
     placements: pa.Table
     outcomes: pa.Table
+    problems: pa.Table
 
 
 def _conform(table: pa.Table | ds.Dataset, schema: pa.Schema, name: str, key: str | None) -> pa.Table | ds.Dataset:
@@ -69,6 +76,30 @@ def _conform(table: pa.Table | ds.Dataset, schema: pa.Schema, name: str, key: st
     return table
 
 
+def _select(con: duckdb.DuckDBPyConnection, cfg: PublishConfig) -> None:
+    """The pass-rate filter, then near-duplicate traces and the k kept per problem, applied to `judged`."""
+    if cfg.select.pass_rate is not None:
+        lo, hi = cfg.select.pass_rate
+        con.execute(PASS_RATE_SQL, {"lo": lo, "hi": hi})
+    if cfg.select.near_duplicate is None and cfg.select.policy == "all":
+        return
+    rejections = choose(con.sql(ACCEPTED_SQL).to_arrow_reader(4096), cfg.select)
+    apply_rejections(con, rejections)
+
+
+def _with_pass_rates(problems: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """`problems` with the pass-rate columns filled for the asked rows, in their order."""
+    stats = con.sql("SELECT problem_id, samples_judged, samples_correct, pass_rate FROM problem_stats").to_arrow_table()
+    at = pc.index_in(problems["problem_id"], value_set=stats["problem_id"])
+    # a duplicate shares its original's id but was never asked itself
+    asked = pc.is_in(problems["status"], pa.array(asked_statuses(majority_vote=True)))
+    at = pc.if_else(asked, at, pa.scalar(None, pa.int32()))
+    for name in ("samples_judged", "samples_correct", "pass_rate"):
+        problems = problems.set_column(problems.schema.get_field_index(name), PROBLEM_SCHEMA.field(name),
+                                       stats[name].take(at).cast(PROBLEM_SCHEMA.field(name).type))
+    return problems
+
+
 def publish(run_dir: Path, *, run_id: str, pipeline: str, tokenizer: str, problems: pa.Table,
             samples: pa.Table | ds.Dataset, verdicts: pa.Table, cfg: PublishConfig,
             sources: list[SourceRecord] | None = None) -> PublishResult:
@@ -82,11 +113,12 @@ def publish(run_dir: Path, *, run_id: str, pipeline: str, tokenizer: str, proble
         problems: PROBLEM_SCHEMA rows, every status.
         samples: SAMPLE_SCHEMA rows (the teacher journal), one per sample_id.
         verdicts: VERDICT_SCHEMA rows, at most one per sample_id.
-        cfg: shard size limits.
+        cfg: trace selection, the pass-rate filter and shard size limits.
         sources: the run's sources as read, for the manifest and the card's license.
 
     Returns:
-        The manifest, where each published sample landed, and every sample's final status.
+        The manifest, where each published sample landed, every sample's final status, and the
+        problems with their pass rates (also written to `problems.parquet`).
 
     Raises:
         RunDirError: an input table does not follow its schema or repeats a sample.
@@ -103,7 +135,9 @@ def publish(run_dir: Path, *, run_id: str, pipeline: str, tokenizer: str, proble
         for name, table in (("problems_in", problems), ("samples_in", samples), ("verdicts_in", verdicts)):
             con.register(name, table)
         con.execute(JUDGE_SQL)
-        outcomes = con.sql("SELECT sample_id, status, reason FROM judged ORDER BY problem_id, sample_index, sample_id")
+        _select(con, cfg)
+        outcomes = con.sql("SELECT sample_id, status, reason, duplicate_of FROM judged "
+                           "ORDER BY problem_id, sample_index, sample_id")
         outcomes = outcomes.to_arrow_table().cast(OUTCOME_SCHEMA)
         entries, placements = write_shards(con, run_id, staging, cfg)
         stats, buckets = token_stats(con)
@@ -114,7 +148,9 @@ def publish(run_dir: Path, *, run_id: str, pipeline: str, tokenizer: str, proble
         write_durable(staging / CARD, card.render_card(manifest))
         write_durable(staging / MANIFEST, manifest.model_dump_json(indent=2) + "\n")
         swap_in(run_dir, staging)
+        problems = _with_pass_rates(problems, con)
+        write_parquet_atomic(run_dir / "problems.parquet", problems)
     finally:
         con.close()
         shutil.rmtree(staging, ignore_errors=True)
-    return PublishResult(manifest=manifest, placements=placements, outcomes=outcomes)
+    return PublishResult(manifest=manifest, placements=placements, outcomes=outcomes, problems=problems)

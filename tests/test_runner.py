@@ -90,3 +90,8 @@ def test_a_run_curates_first_and_provenance_names_the_matched_eval_row(cfg, tmp_
     assert not asked & planted_ids
     report = json.loads((out / "curation" / "report.json").read_text())
     assert report["by_source"]["planted"] == {"contaminated": 1, "duplicate": 1}
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    assert counts["contaminated.demo-eval"] == con.sql(
+        "SELECT count(*) FROM problems WHERE status = 'contaminated'").fetchall()[0][0] >= 1
+    card = (out / "README.md").read_text()
+    assert f"{counts['contaminated.demo-eval']} training rows matched it" in card

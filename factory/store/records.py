@@ -44,9 +44,9 @@ class Problem(_Record):
                                                "shingles to the kept copy; 1.0 for the same matching form")
     kept_because: Literal["has_reference", "source_priority", "first_seen"] | None = Field(
         None, description="why the kept copy was preferred to this one")
-    contaminated_by: str | None = Field(None, description="benchmark:row of the best eval-set match, or "
-                                        "via:source:row when a copy of this problem matched; all matches are "
-                                        "in provenance `contaminated_by`")
+    contaminated_by: str | None = Field(None, description="benchmark:row of the best eval-set match (of a copy of "
+                                        "this problem, when only the copy matched); all matches are in provenance "
+                                        "`contaminated_by`")
     samples_judged: int | None = Field(None, description="teacher samples of this problem that got a verdict; "
                                        "filled at publish, null before and for problems never asked")
     samples_correct: int | None = Field(None, description="of those, the ones whose answer matched the reference "

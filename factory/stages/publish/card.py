@@ -123,8 +123,12 @@ def _sources_section(manifest: Manifest) -> str:
         lines.append(f"| {s.name} | {_origin(s)} | {s.split or ''} | {license} | {s.rows} |")
     evals = [s for s in manifest.sources if s.role == "decontaminate"]
     if evals:
-        lines += ["", "Problems of these evaluation sets were kept out (decontamination; none of their rows is "
-                  "published): " + ", ".join(f"{s.name} ({_origin(s)}, {s.rows} rows)" for s in evals) + "."]
+        c = manifest.counts
+        lines += ["", "Problems of these evaluation sets were kept out (decontamination on a LaTeX-aware matching "
+                  "form: n-gram containment, whole-text similarity for short problems; none of their rows is "
+                  "published): " + ", ".join(f"{s.name} ({_origin(s)}, {s.rows} rows; "
+                                             f"{c.get(f'contaminated.{s.name}', 0)} training rows matched it)"
+                                             for s in evals) + "."]
     return "\n".join(lines) + "\n\n"
 
 
@@ -167,6 +171,10 @@ alone (no chat template).
 {_sources_section(manifest)}## Problems
 
 {_table(("status", "problems"), problems)}
+
+Duplicates are copies of a kept problem, exact or near ({c.get("near_duplicates", 0)} near: other wording at the
+ends, other LaTeX spellings or spacing, with the same numbers and formulas); `problems.parquet` and provenance
+name the copy each one duplicates and why that one was kept.
 
 ## Rejected samples
 

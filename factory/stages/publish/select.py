@@ -130,6 +130,12 @@ def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         counts[f"problems_{status}"] = 0
     for status, n in con.sql("SELECT status, count(*) FROM problems_in GROUP BY ALL ORDER BY 1").fetchall():
         counts[f"problems_{status}"] = n
+    counts["near_duplicates"] = con.sql(
+        "SELECT count(*) FROM problems_in WHERE status = 'duplicate' AND duplicate_similarity < 1").fetchall()[0][0]
+    matched = """SELECT split_part(contaminated_by, ':', 1), count(*) FROM problems_in
+                 WHERE status = 'contaminated' AND contaminated_by IS NOT NULL GROUP BY ALL ORDER BY 1"""
+    for benchmark, n in con.sql(matched).fetchall():
+        counts[f"contaminated.{benchmark}"] = n
     counts["samples"] = con.sql("SELECT count(*) FROM judged").fetchall()[0][0]
     for status in ("published", "rejected", "pending"):
         counts[status] = con.sql(f"SELECT count(*) FROM judged WHERE status = '{status}'").fetchall()[0][0]

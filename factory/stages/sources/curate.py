@@ -149,14 +149,17 @@ def curate(rows: Iterable[RawProblem], eval_rows: Iterable[RawProblem], cfg: Cur
 
 
 def _problems_table(rows: list[_Row]) -> pa.Table:
+    by_key = {r.key: r for r in rows}
     out = []
     for r in rows:
-        best = r.matches[0] if r.matches else None
+        # a row contaminated through a copy names that copy's best match (the table says "duplicate:")
+        matches = r.matches or (by_key[r.via].matches if r.via in by_key else [])
+        best = matches[0] if matches else None
         out.append(dict(
             problem_id=problem_id(r.text), source=r.raw.source, source_row=r.raw.source_row, problem=r.text,
             reference_answer=r.raw.answer, solution=r.raw.solution, status=r.status, duplicate_of=r.duplicate_of,
             duplicate_similarity=r.similarity, kept_because=r.kept_because,
-            contaminated_by=f"{best.benchmark}:{best.eval_row}" if best else (f"via:{r.via}" if r.via else None)))
+            contaminated_by=f"{best.benchmark}:{best.eval_row}" if best else None))
     return pa.Table.from_pylist(out, schema=PROBLEM_SCHEMA)
 
 

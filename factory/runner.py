@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pyarrow as pa
 from factory.config import PipelineConfig
 from factory.errors import SourceError
 from factory.executor import Executor, ray_executor
+from factory.log import log
 from factory.meter.cost import record_prices, run_costs
 from factory.stages.generate.stage import generate, settings_for
 from factory.stages.judge.stage import judge, judge_key, read_verdicts
@@ -57,11 +59,14 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
     from factory.stages.publish.stage import publish
     from factory.store.provenance import write_provenance
 
+    started = time.monotonic()
     samples = samples_dataset(rd.path)
     lost = lost_requests(rd.path)
     verdicts = read_verdicts(rd.path, judge_key(cfg))
     result = publish(rd.path, run_id=rd.info["run_id"], pipeline=cfg.name, tokenizer=cfg.tokenizer.name,
                      problems=problems, samples=samples, verdicts=verdicts, cfg=cfg.publish)
+    log(f"[publish] {result.placements.num_rows} rows in {time.monotonic() - started:.1f}s")
+    started = time.monotonic()
     rd.session["finished_at"] = utc_now()
     sessions = [s | {"lost_requests": lost.get(s["session_id"], 0)} for s in rd.sessions()]
     costs = run_costs(rd.path, result.manifest.counts.get("published", 0))
@@ -69,6 +74,7 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table) -> dict:
     run = dict(rd.info, config_json=config_json, config_hash=hashlib.sha256(config_json.encode()).hexdigest()[:16])
     write_provenance(rd.path, run=run, sessions=sessions, problems=problems, samples=samples,
                      verdicts=verdicts, placements=result.placements, outcomes=result.outcomes, costs=costs)
+    log(f"[provenance] written in {time.monotonic() - started:.1f}s")
     rd.finish()
     return result.manifest.counts
 

@@ -24,6 +24,7 @@ from factory.stages.publish import card
 from factory.stages.publish.select import JUDGE_SQL, counts, token_stats
 from factory.stages.publish.shards import write_shards
 from factory.stages.publish.swap import CARD, MANIFEST, STAGING_PREFIX, recover, swap_in, write_durable
+from factory.store.duck import register
 from factory.store.records import PROBLEM_SCHEMA, SAMPLE_SCHEMA, VERDICT_SCHEMA, Manifest
 
 OUTCOME_SCHEMA = pa.schema([
@@ -99,7 +100,7 @@ def publish(run_dir: Path, *, run_id: str, pipeline: str, tokenizer: str, proble
     con = duckdb.connect(config={"temp_directory": str(staging / "spill")})
     try:
         for name, table in (("problems_in", problems), ("samples_in", samples), ("verdicts_in", verdicts)):
-            con.register(name, table)
+            register(con, name, table)
         con.execute(JUDGE_SQL)
         outcomes = con.sql("SELECT sample_id, status, reason FROM judged ORDER BY problem_id, sample_index, sample_id")
         outcomes = outcomes.to_arrow_table().cast(OUTCOME_SCHEMA)

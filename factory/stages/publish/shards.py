@@ -60,13 +60,15 @@ def _estimate_sql() -> str:
     return f"SELECT {texts} + coalesce({items}, 0) + {_ROW_OVERHEAD} AS est FROM ({_PASS_SQL}) {ORDER}"
 
 
-def passes(con: duckdb.DuckDBPyConnection, max_rows: int = PASS_ROWS) -> list[dict[str, str]]:
-    """Consecutive problem_id ranges of about `max_rows` published rows each (a problem's rows never split).
+def passes(con: duckdb.DuckDBPyConnection, max_rows: int | None = None) -> list[dict[str, str]]:
+    """Consecutive problem_id ranges of about `max_rows` (default PASS_ROWS) published rows each (a problem's
+    rows are never split).
 
     The shard order starts with problem_id, so the passes' rows, each sorted, follow one another in order.
     """
     per_problem = con.sql("SELECT problem_id, count(*) FROM judged WHERE status = 'published' "
                           "GROUP BY problem_id ORDER BY problem_id").fetchall()
+    max_rows = max_rows or PASS_ROWS
     out, first, rows = [], None, 0
     for problem_id, n in per_problem:
         first, rows = problem_id if first is None else first, rows + n

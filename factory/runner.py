@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,11 +65,14 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table, contamination:
     from factory.stages.publish.stage import publish
     from factory.store.provenance import write_provenance
 
+    started = time.monotonic()
     samples = samples_dataset(rd.path)
     lost = lost_requests(rd.path)
     verdicts = read_verdicts(rd.path, judge_key(cfg))
     result = publish(rd.path, run_id=rd.info["run_id"], pipeline=cfg.name, tokenizer=cfg.tokenizer.name,
                      problems=problems, samples=samples, verdicts=verdicts, cfg=cfg.publish, sources=sources)
+    log(f"[publish] {result.placements.num_rows} rows in {time.monotonic() - started:.1f}s")
+    started = time.monotonic()
     rd.session["finished_at"] = utc_now()
     sessions = [s | {"lost_requests": lost.get(s["session_id"], 0)} for s in rd.sessions()]
     costs = run_costs(rd.path, result.manifest.counts.get("published", 0))
@@ -77,6 +81,7 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table, contamination:
     write_provenance(rd.path, run=run, sessions=sessions, problems=problems, samples=samples,
                      verdicts=verdicts, placements=result.placements, outcomes=result.outcomes, costs=costs,
                      contamination=contamination, sources=sources)
+    log(f"[provenance] written in {time.monotonic() - started:.1f}s")
     rd.finish()
     return result.manifest.counts
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from factory.store.duck import register, unregister
 from factory.store.records import CONTAMINATION_SCHEMA, SOURCE_SCHEMA, SourceRecord
 
 PROVENANCE_DB = "provenance.duckdb"
@@ -271,13 +272,13 @@ def write_provenance(run_dir: Path, *, run: dict, sessions: list[dict], problems
                                 ("placements_in", placements), ("outcomes_in", outcomes),
                                 ("costs_in", cost_table), ("sources_in", source_table),
                                 ("contamination_in", contamination)):
-                con.register(name, table)
+                register(con, name, table)
             con.execute("BEGIN TRANSACTION")
             con.execute(_INGEST)
             con.execute("COMMIT")
             for name in ("run_in", "sessions_in", "problems_in", "samples_in", "verdicts_in",
                          "placements_in", "outcomes_in", "costs_in", "sources_in", "contamination_in"):
-                con.unregister(name)
+                unregister(con, name)
             con.execute("CHECKPOINT")  # everything into the main file, so no .wal travels with it
         finally:
             con.close()

@@ -43,14 +43,59 @@ _DICTIONARY = ["problem_id", "run_id", "source", "source_row", "problem", "refer
 # Statistics only where predicate pushdown helps; min/max of long texts would bloat the footer.
 _STATISTICS = ["id", "problem_id", "run_id", "source", "model", "sample_index", "prompt_tokens",
                "reasoning_tokens", "answer_tokens", "total_tokens", "curriculum_bucket"]
+# Published rows per pass over the texts. DuckDB holds a pass's rows (reasoning twice, in the reply and
+# in `messages`) to sort them: one pass over 40k x 8 samples peaked at 1.9 GB, passes of this size at
+# about 300 MB, for one more scan of the compacted journal each (a second or two at that size).
+PASS_ROWS = 50_000
 
+
+
+_PASS_SQL = f"SELECT * FROM ({ROWS_SQL}) WHERE problem_id BETWEEN $first AND $last"
 
 
 def _estimate_sql() -> str:
-    """Per published row (in shard order): its text bytes plus generous fixed overheads."""
+    """Per published row of a pass (in shard order): its text bytes plus generous fixed overheads."""
     texts = " + ".join(f"strlen({f.name})" for f in PUBLISHED_SCHEMA if pa.types.is_string(f.type))
     items = "list_sum(list_transform(messages, lambda m: strlen(m.role) + strlen(m.content) + 8))"
-    return f"SELECT {texts} + coalesce({items}, 0) + {_ROW_OVERHEAD} AS est FROM ({ROWS_SQL}) {ORDER}"
+    return f"SELECT {texts} + coalesce({items}, 0) + {_ROW_OVERHEAD} AS est FROM ({_PASS_SQL}) {ORDER}"
+
+
+def passes(con: duckdb.DuckDBPyConnection, max_rows: int | None = None) -> list[dict[str, str]]:
+    """Consecutive problem_id ranges of about `max_rows` (default PASS_ROWS) published rows each (a problem's
+    rows are never split).
+
+    The shard order starts with problem_id, so the passes' rows, each sorted, follow one another in order.
+    """
+    per_problem = con.sql("SELECT problem_id, count(*) FROM judged WHERE status = 'published' "
+                          "GROUP BY problem_id ORDER BY problem_id").fetchall()
+    max_rows = max_rows or PASS_ROWS
+    out, first, rows = [], None, 0
+    for problem_id, n in per_problem:
+        first, rows = problem_id if first is None else first, rows + n
+        if rows >= max_rows:
+            out.append({"first": first, "last": problem_id})
+            first, rows = None, 0
+    if first is not None:
+        out.append({"first": first, "last": per_problem[-1][0]})
+    return out
+
+
+def _rows(con: duckdb.DuckDBPyConnection, run_id: str, ranges: list[dict], batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """The passes' rows in shard order, as batches of exactly `batch_rows` (the last one shorter): the batches
+    one query over all rows would give, so the shards' bytes do not depend on where passes end."""
+    pending: list[pa.RecordBatch] = []
+    have = 0
+    for bounds in ranges:
+        for batch in con.sql(f"{_PASS_SQL} {ORDER}", params={"run_id": run_id, **bounds}).to_arrow_reader(batch_rows):
+            pending.append(batch)
+            have += batch.num_rows
+            while have >= batch_rows:
+                table = pa.Table.from_batches(pending)
+                yield from table.slice(0, batch_rows).combine_chunks().to_batches()
+                rest = table.slice(batch_rows)
+                pending, have = rest.to_batches(), rest.num_rows
+    if have:
+        yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
 
 
 def _checked(chunk: pa.Table) -> pa.Table:
@@ -103,17 +148,19 @@ def write_shards(con: duckdb.DuckDBPyConnection, run_id: str, staging: Path,
     """Stream the published rows into shards under `staging/data`; return manifest entries and placements."""
     (staging / DATA_DIR).mkdir()
     rg = cfg.row_group_rows
-    est = con.sql(_estimate_sql(), params={"run_id": run_id}).to_arrow_table()["est"].to_numpy()
+    ranges = passes(con)
+    est = np.concatenate([np.zeros(0, np.int64)] + [
+        con.sql(_estimate_sql(), params={"run_id": run_id, **b}).to_arrow_table()["est"].to_numpy() for b in ranges])
     bounds = shard_bounds(est + -(-_ROW_GROUP_OVERHEAD // rg), cfg.max_shard_rows, cfg.max_shard_bytes)
     # nothing accepted still gets one empty shard: loaders fail on a card whose data_files match nothing
     bounds = bounds or [(0, 0)]
     # row groups never straddle two shards, so each shard is a whole number of chunks
     sizes = [min(rg, stop - i) for start, stop in bounds for i in range(start, stop, rg)]
-    reader = con.sql(f"{ROWS_SQL} {ORDER}", params={"run_id": run_id}).to_arrow_reader(max(rg, 1024))
+    reader = _rows(con, run_id, ranges, max(rg, 1024))
     keys: list[pa.Table] = []
 
     def chunks() -> Iterator[pa.Table]:
-        for chunk in _rechunk(iter(reader), sizes):
+        for chunk in _rechunk(reader, sizes):
             chunk = _checked(chunk)
             keys.append(chunk.select(["id", "problem_id"]))
             yield chunk

@@ -27,6 +27,7 @@ from factory.stages.publish.select import ACCEPTED_SQL, JUDGE_SQL, PASS_RATE_SQL
 from factory.stages.publish.shards import write_shards
 from factory.stages.publish.swap import CARD, MANIFEST, STAGING_PREFIX, recover, swap_in, write_durable
 from factory.stages.publish.traces import choose
+from factory.store.duck import register
 from factory.store.records import PROBLEM_SCHEMA, SAMPLE_SCHEMA, VERDICT_SCHEMA, Manifest, SourceRecord, asked_statuses
 from factory.store.rundir import write_parquet_atomic
 
@@ -133,7 +134,7 @@ def publish(run_dir: Path, *, run_id: str, pipeline: str, tokenizer: str, proble
     con = duckdb.connect(config={"temp_directory": str(staging / "spill")})
     try:
         for name, table in (("problems_in", problems), ("samples_in", samples), ("verdicts_in", verdicts)):
-            con.register(name, table)
+            register(con, name, table)
         con.execute(JUDGE_SQL)
         _select(con, cfg)
         outcomes = con.sql("SELECT sample_id, status, reason, duplicate_of FROM judged "

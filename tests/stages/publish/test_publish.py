@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -19,7 +20,8 @@ from factory.config import PublishConfig
 from factory.errors import RunDirError
 from factory.stages.publish import shards, swap
 from factory.stages.publish import stage as pub
-from factory.store.records import PUBLISHED_SCHEMA, Manifest, PublishedRow, bucket_for
+from factory.stages.publish.select import JUDGE_SQL
+from factory.store.records import PUBLISHED_SCHEMA, SAMPLE_SCHEMA, Manifest, PublishedRow, bucket_for
 
 from support import runs as fx
 
@@ -280,3 +282,37 @@ def test_inconsistent_inputs_fail_with_a_clear_error(tmp_path):
     with pytest.raises(RunDirError, match=r"lacks columns \['trace_hash'\]"):
         run_publish(tmp_path, (problems, samples, verdicts.drop_columns(["trace_hash"])))
     assert not (tmp_path / "data").exists() and hidden(tmp_path) == []
+
+
+def test_sorting_in_passes_gives_the_bytes_of_one_sort(tmp_path, monkeypatch):
+    # more rows than one DuckDB batch (1024), so pass ends fall inside batches and row groups
+    problems, samples, verdicts = fx.bulk_run(300, 4, text_len=4000)  # row groups of several data pages
+    pq.write_table(samples, tmp_path / "samples.parquet")
+    tables = problems, pads.dataset(tmp_path / "samples.parquet", schema=SAMPLE_SCHEMA, format="parquet"), verdicts
+    one, many = tmp_path / "one", tmp_path / "many"
+    one.mkdir(), many.mkdir()
+    single = run_publish(one, tables, max_shard_rows=1000, row_group_rows=500)
+    real, ranges = shards.passes, []
+
+    def small_passes(con):
+        ranges.extend(real(con, max_rows=97))
+        return ranges
+
+    monkeypatch.setattr(shards, "passes", small_passes)
+    split = run_publish(many, tables, max_shard_rows=1000, row_group_rows=500)
+    assert len(ranges) > 10 and sum(s.rows for s in split.manifest.shards) == single.manifest.counts["published"] > 1024
+    assert [(s.path, s.sha256) for s in split.manifest.shards] == [(s.path, s.sha256) for s in single.manifest.shards]
+    assert split.placements.equals(single.placements) and split.outcomes.equals(single.outcomes)
+
+
+def test_passes_never_split_a_problem(tmp_path):
+    problems, samples, verdicts = fx.bulk_run(10, 3)
+    con = duckdb.connect()
+    for name, table in (("problems_in", problems), ("samples_in", samples), ("verdicts_in", verdicts)):
+        con.register(name, table)
+    con.execute(JUDGE_SQL)
+    ranges = shards.passes(con, max_rows=5)
+    assert len(ranges) == 5  # 6 rows (2 problems) each
+    assert all(a["last"] < b["first"] for a, b in zip(ranges, ranges[1:], strict=False))
+    ids = sorted(set(problems["problem_id"].to_pylist()))
+    assert ranges[0]["first"] == ids[0] and ranges[-1]["last"] == ids[-1]

@@ -126,7 +126,11 @@ def test_stage_unit_tests_run_without_ray(tmp_path):
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/stages"],
                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=570)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
-    assert " passed" in out.stdout and "skipped" not in out.stdout.splitlines()[-1]
+    assert " passed" in out.stdout
+    # nothing may skip for want of Ray; only the opt-in tests on ../shared/data skip where it is absent
+    skips = [line for line in out.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert all("shared" in line for line in skips), skips
+    assert out.stdout.splitlines()[-1].count("skipped") == (1 if skips else 0)
 
 
 def test_every_package_has_an_init_so_a_wheel_carries_it():

@@ -11,6 +11,7 @@ sympy, in a killable worker process with a memory cap.
 from factory.verify.compare import Verdict, prepare_reference, verify, verify_batch, verify_prepared
 from factory.verify.extract import extract_answer
 from factory.verify.filters import check_trace
+from factory.verify.sandbox import SandboxUnavailable
 
-__all__ = ["Verdict", "check_trace", "extract_answer", "prepare_reference", "verify", "verify_batch",
-           "verify_prepared"]
+__all__ = ["SandboxUnavailable", "Verdict", "check_trace", "extract_answer", "prepare_reference", "verify",
+           "verify_batch", "verify_prepared"]

@@ -35,7 +35,7 @@ from fractions import Fraction
 from factory.verify.extract import answer_boxes, boxed_contents, extract_answer, final_part
 from factory.verify.latex import ParseError, normalize, parse_normalized
 from factory.verify.numeric import EvalError, TooBig, evaluate, log_magnitude, to_mpf, values_equal
-from factory.verify.sandbox import SandboxError, SandboxTimeout, simplify_equal
+from factory.verify.sandbox import SandboxError, SandboxTimeout, SandboxUnavailable, simplify_equal
 
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _DECIMAL = re.compile(r"-?\d*\.(\d+)")
@@ -387,6 +387,8 @@ def _verify_prepared(ref: Prepared | None, response: str, timeout_s: float) -> V
             return Verdict(False, code, predicted)
         reason = equivalent(ref, predicted, timeout_s)
         return Verdict(reason == "correct", reason, predicted)
+    except SandboxUnavailable:
+        raise  # the machine's fault, not the sample's: a verdict here would mislabel every sample after it
     except Exception:  # last line of defence: untrusted input must never crash the pipeline
         if STRICT:
             raise
@@ -402,7 +404,10 @@ def verify(reference: str, response: str, timeout_s: float = 5.0) -> Verdict:
         timeout_s: Wall-clock limit for the sympy tier (rarely used).
 
     Returns:
-        A Verdict; never raises.
+        A Verdict; never raises for any input.
+
+    Raises:
+        SandboxUnavailable: the sympy worker cannot start on this machine (not a property of the input).
     """
     try:
         ref = prepare_reference(reference)

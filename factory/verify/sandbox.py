@@ -1,20 +1,29 @@
 """The sympy tier, run in a persistent, killable worker process.
 
 `simplify` can take unbounded time and memory on adversarial input, so it never runs in the caller's
-process. One worker per parent process is started lazily with the "spawn" context (safe inside
-threads and Ray workers, no inherited locks), has its address space capped with RLIMIT_AS, and is
-killed and forgotten whenever a job overruns its wall-clock limit; the next job starts a fresh one.
-The worker receives our own AST tuples and builds sympy objects from them by construction; no text
-is ever parsed by sympy.
+process. One worker per parent process is started lazily as `python -m factory.verify.sympy_worker`
+(a fresh interpreter: safe inside threads and Ray workers, no inherited locks, and independent of the
+caller's main script), has its address space capped with RLIMIT_AS, and is killed and forgotten
+whenever a job overruns its wall-clock limit; the next job starts a fresh one. The worker receives our
+own AST tuples and builds sympy objects from them by construction; no text is ever parsed by sympy.
+
+A worker that cannot start raises `SandboxUnavailable`, which is not a `SandboxError`: the comparison
+never turns it into a verdict (every sample would silently become `unparseable`); it stops the caller.
 """
 
 from __future__ import annotations
 
 import atexit
-import multiprocessing
 import os
+import select
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
+
+from factory.verify.sympy_worker import read_message, write_message
 
 MEMORY_LIMIT_BYTES = 1 << 30
 START_TIMEOUT_S = 60.0  # spawning and importing sympy; not charged to the per-sample budget
@@ -25,13 +34,17 @@ class SandboxTimeout(Exception):
 
 
 class SandboxError(Exception):
-    """The worker could not be started, died, or the job raised inside it."""
+    """The worker died, or the job raised inside it."""
 
 
-def _to_sympy(node, sp):
+class SandboxUnavailable(RuntimeError):
+    """The worker could not be started: a fault of the machine or installation, never a verdict."""
+
+
+def to_sympy(node, sp):
     """Build a sympy expression from an AST node (construction only, nothing is parsed)."""
     op = node[0]
-    rec = lambda n: _to_sympy(n, sp)  # noqa: E731 - depth is bounded by the parser's counter
+    rec = lambda n: to_sympy(n, sp)  # noqa: E731 - depth is bounded by the parser's counter
     if op == "num":
         return sp.Rational(node[1].numerator, node[1].denominator)
     if op == "sym":
@@ -64,65 +77,52 @@ def _to_sympy(node, sp):
     raise ValueError(f"not a scalar node: {op}")
 
 
-def _worker_main(conn, memory_limit: int) -> None:
-    """Worker loop: cap memory, import sympy, answer jobs until the pipe closes."""
-    try:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-    except (ImportError, ValueError, OSError):
-        pass  # not every platform allows it; the wall-clock kill still bounds the damage
-    import sympy as sp
-
-    conn.send("ready")
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return  # parent went away
-        try:
-            if job[0] == "sleep":  # test hook for the timeout path
-                time.sleep(job[1])
-                result = ("ok", None)
-            else:
-                diff = sp.simplify(_to_sympy(job[1], sp) - _to_sympy(job[2], sp))
-                if diff != 0 and not diff.free_symbols and diff.has(sp.I):
-                    # e^{i\pi/3} against 1/2 + (\sqrt3/2) i: simplify leaves exp(); the real and
-                    # imaginary parts, expanded, settle it
-                    diff = sp.simplify(sp.expand_complex(diff))
-                result = ("ok", bool(diff == 0))
-        except BaseException as e:  # MemoryError, RecursionError, sympy internals: all just "no answer"
-            result = ("error", type(e).__name__)
-        try:
-            conn.send(result)
-        except (EOFError, OSError):
-            return
-
-
 class _Worker:
     def __init__(self) -> None:
-        mp = multiprocessing.get_context("spawn")
-        self.conn, child = mp.Pipe()
-        self.proc = mp.Process(target=_worker_main, args=(child, MEMORY_LIMIT_BYTES), daemon=True,
-                               name="factory-verify-sympy")
-        self.proc.start()
-        child.close()
+        # the child imports `factory` from where this process did, whatever its working directory
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
         self.pid = os.getpid()
-        try:
-            ok = self.conn.poll(START_TIMEOUT_S) and self.conn.recv() == "ready"
-        except (EOFError, OSError):
-            ok = False  # the child died while starting (e.g. re-running an unguarded __main__)
-        if not ok:
-            self.kill()
-            raise SandboxError("sympy worker did not start")
+        # stderr to a file, not a pipe: nobody reads it while the worker lives, and a full pipe would stall it
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "factory.verify.sympy_worker", str(MEMORY_LIMIT_BYTES)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env, close_fds=True,
+            bufsize=0)  # unbuffered: `select` on the pipe must see every byte that has not been read
+        ready = self.receive(time.monotonic() + START_TIMEOUT_S)
+        if ready != "ready":
+            err = self.kill()
+            last = (err.strip().splitlines() or ["no output"])[-1]
+            raise SandboxUnavailable(f"the sympy worker ({sys.executable} -m factory.verify.sympy_worker) did not "
+                                     f"start: {last}; check that this interpreter can import sympy and factory")
 
-    def kill(self) -> None:
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def send(self, job) -> None:
+        write_message(self.proc.stdin, job)
+
+    def receive(self, deadline: float):
+        """The worker's next message; "timeout" when none came by `deadline`, "died" when its pipe closed."""
+        out = self.proc.stdout
+        remaining = deadline - time.monotonic()
+        ready, _, _ = select.select([out], [], [], max(0.0, remaining))
+        if not ready:
+            return "timeout"
+        message = read_message(out)
+        return "died" if message is None else message
+
+    def kill(self) -> str:
+        """Kill the worker; return what it wrote on stderr (why it could not start, if it could not)."""
         try:
             self.proc.kill()
-            self.proc.join(5)
-        except Exception:  # already gone; nothing else to clean up
-            pass
-        self.conn.close()
+            self.proc.communicate(timeout=5)
+            self.stderr.seek(0)
+            return self.stderr.read().decode(errors="replace")
+        except Exception:  # already gone, or its pipes already closed: nothing else to clean up
+            return ""
+        finally:
+            self.stderr.close()
 
 
 _lock = threading.Lock()
@@ -131,7 +131,7 @@ _worker: _Worker | None = None
 
 def _get_worker() -> _Worker:
     global _worker
-    if _worker is not None and (_worker.pid != os.getpid() or not _worker.proc.is_alive()):
+    if _worker is not None and (_worker.pid != os.getpid() or not _worker.alive()):
         if _worker.pid == os.getpid():
             _worker.kill()
         _worker = None  # a forked child must not use (or kill) its parent's worker
@@ -147,15 +147,15 @@ def _run(job: tuple, timeout_s: float):
     try:
         try:
             worker = _get_worker()
-        except (OSError, AssertionError, SandboxError) as e:  # e.g. daemonic parents may not have children
-            raise SandboxError(f"cannot start sympy worker: {e}") from None
+        except OSError as e:  # no processes left, no executable: the machine's fault, not the sample's
+            raise SandboxUnavailable(f"cannot start the sympy worker: {e}") from None
         deadline = time.monotonic() + timeout_s  # start-up is not charged to the job
         try:
-            worker.conn.send(job)
-            ready = worker.conn.poll(max(0.0, deadline - time.monotonic()))
-            status, value = worker.conn.recv() if ready else ("timeout", None)
-        except (EOFError, OSError):
-            status, value = "died", None
+            worker.send(job)
+            reply = worker.receive(deadline)
+        except (EOFError, OSError, ValueError):
+            reply = "died"
+        status, value = (reply, None) if reply in ("timeout", "died") else reply
         if status in ("timeout", "died"):
             worker.kill()
             _worker = None

@@ -171,4 +171,31 @@ def test_shutdown_leaves_no_process():
     sandbox.simplify_equal(("num", parse("1")[1]), ("num", parse("1")[1]), timeout_s=30)
     proc = sandbox._worker.proc
     sandbox.shutdown()
-    assert not proc.is_alive()
+    assert proc.poll() is not None
+
+
+def test_the_sympy_tier_works_for_a_script_piped_into_python(tmp_path):
+    # a `spawn` child re-runs the caller's main script; piped into `python -` there is none on disk, and
+    # every sample reaching sympy used to come back `unparseable`
+    import subprocess
+    import sys
+
+    script = "from factory.verify import verify\nprint(verify('0', r'\\sin \\pi'))\n"
+    out = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, cwd=tmp_path,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "Verdict(correct=True, reason='correct', predicted='\\\\sin \\\\pi')"
+
+
+def test_a_worker_that_cannot_start_is_an_error_never_a_verdict(monkeypatch):
+    sandbox.shutdown()
+    monkeypatch.setattr(sandbox.sys, "executable", "/nonexistent/python")
+    with pytest.raises(sandbox.SandboxUnavailable, match="cannot start the sympy worker"):
+        verify("0", r"\sin \pi")
+    monkeypatch.undo()
+    # an interpreter that starts but cannot import sympy under the memory cap: its own last words are named
+    monkeypatch.setattr(sandbox, "MEMORY_LIMIT_BYTES", 32 << 20)
+    with pytest.raises(sandbox.SandboxUnavailable, match="did not start: .*Error"):
+        verify("0", r"\sin \pi")
+    monkeypatch.undo()
+    assert verify("0", r"\sin \pi").correct  # and the next call starts a good worker

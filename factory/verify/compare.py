@@ -21,6 +21,9 @@ Policies:
     `i` is the imaginary unit (and `e` Euler's number); complex values are decided by the symbolic tier.
     Hedging: several boxed answers that are all the same value (`0.5` then `\\frac12`) are one answer.
     A reference stored as a Python list string (`['9.6']`) means the strings inside it.
+    A reference equation is answered by a bare value only when one side names the unknown (`x = 5`,
+        `f(x) = 3x+1`, `P(2) = 7`: the other side is the answer); `a + 3z = 0` or `2x = 6` needs an
+        equivalent equation, since `0` or `6` alone is not what was asked.
 """
 
 from __future__ import annotations
@@ -158,6 +161,15 @@ def _rel_interval(node):
     return ("interval", False, ("neg", _INF), rhs, op == "<=")
 
 
+def _names_unknown(node) -> bool:
+    """A side of an equation that names what is asked: a variable (`x`, `a_n`) or a function at a point or
+    variable (`f(x)`, `P(2)`, parsed as a product of a letter and one more factor)."""
+    if node[0] == "sym":
+        return True
+    return (node[0] == "mul" and len(node[1]) == 2 and node[1][0][0] == "sym"
+            and node[1][1][0] in ("sym", "num"))
+
+
 class _Matcher:
     def __init__(self, ref: Prepared, ans: Prepared, deadline: float):
         self.ref, self.ans, self.deadline = ref, ans, deadline
@@ -169,7 +181,10 @@ class _Matcher:
         a, b = _as_tuple(a), _as_tuple(b)
         ka, kb = a[0], b[0]
         if ka == "eq" and kb != "eq":
-            return self.match(a[2], b) or (a[1][0] != "sym" and self.match(a[1], b))
+            # a reference `x = 5` asks for 5; `a + 3z = 0` or `7 = 11a + c` asks for the equation itself
+            if _names_unknown(a[1]):
+                return self.match(a[2], b)
+            return _names_unknown(a[2]) and self.match(a[1], b)
         if kb == "eq" and ka != "eq":
             return self.match(a, b[2]) or (b[1][0] != "sym" and self.match(a, b[1]))
         if ka == "eq":

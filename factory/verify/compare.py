@@ -15,7 +15,8 @@ Policies:
     Irrational values: relative tolerance 1e-9 at 50 significant digits, never an absolute epsilon.
     Units and `\\text{}` words beside a number are dropped on both sides; degree signs are dropped,
         except inside a trig argument, where degrees become radians (`\\sin 30^\\circ` is 1/2).
-    `1,000` is a thousands-separated number only when the reference is not a tuple/list.
+    `1,000` is a thousands-separated number only when the reference is not a tuple/list, and never with a
+        space after the comma as written (`32, 349` is a list of two).
     `a \\pm b` is the list of the two answers; `x > 2` equals the interval `(2, \\infty)`, and
         `1 < x \\le 3` is `(1, 3]`.
     `i` is the imaginary unit (and `e` Euler's number); complex values are decided by the symbolic tier.
@@ -42,6 +43,7 @@ from factory.verify.sandbox import SandboxError, SandboxTimeout, SandboxUnavaila
 
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _DECIMAL = re.compile(r"-?\d*\.(\d+)")
+_LIST_COMMA = re.compile(r"\d,\s+\d")
 _SEQ = frozenset(["tuple", "list", "set", "union"])
 _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "!=": "!="}
 _POINTS = 6
@@ -91,7 +93,8 @@ def prepare(text: str, scalar_context: bool = True) -> Prepared:
     except ParseError:
         return Prepared(re.sub(r"\s+", "", text[:1000]), None, None)
     key = re.sub(r"\s+", "", norm)
-    if scalar_context and _THOUSANDS.fullmatch(key):
+    # `32, 349` (a space after the comma, as written) is a list; `1,000` and LaTeX's `1,\!000` are one number
+    if scalar_context and _THOUSANDS.fullmatch(key) and not _LIST_COMMA.search(text):
         key = norm = key.replace(",", "")
     dec = _DECIMAL.fullmatch(key)
     try:

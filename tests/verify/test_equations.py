@@ -19,3 +19,13 @@ from factory.verify import verify
 ])
 def test_a_bare_value_answers_an_equation_only_when_a_side_names_the_unknown(reference, response, correct):
     assert verify(reference, response).correct is correct
+
+
+@pytest.mark.parametrize("reference, response, correct", [
+    ("32349", r"\boxed{32,349}", True),
+    ("32349", r"\boxed{32, 349}", False),                # a list of two numbers, as written
+    ("1000", r"\boxed{1,\!000}", True),                  # LaTeX's thousands separator
+    ("32, 349", r"\boxed{32, 349}", True),
+])
+def test_a_space_after_the_comma_makes_a_list(reference, response, correct):
+    assert verify(reference, response).correct is correct

@@ -209,11 +209,9 @@ def generate_side_files(problems: list[dict], seed: int = 0) -> tuple[list[dict]
 
     extra: list[tuple[str, str | None]] = list(extra_new[:N_EXTRA_NEW])
     extra += [(p, None if i % 2 == 0 else "") for i, (p, _) in enumerate(extra_new[N_EXTRA_NEW:])]
-    extra += [(_respace(rng, r["problem"]) if i < N_EXTRA_WS_COPIES else r["problem"], r["answer"])
-              for i, r in enumerate(extra_copies)]
-    for i in range(len(extra) - len(extra_copies) + N_EXTRA_WS_COPIES,
-                   len(extra) - len(extra_copies) + N_EXTRA_WS_COPIES + N_EXTRA_DRIFTED):
-        extra[i] = (_drift(drift_rng, extra[i][0]), extra[i][1])
+    extra += [(_respace(rng, r["problem"]) if i < N_EXTRA_WS_COPIES else
+               _drift(drift_rng, r["problem"]) if i < N_EXTRA_WS_COPIES + N_EXTRA_DRIFTED else r["problem"],
+               r["answer"]) for i, r in enumerate(extra_copies)]
     rng.shuffle(extra)
     evals = eval_new + [(_drift(drift_rng, r["problem"]) if i < N_EVAL_DRIFTED else r["problem"], r["answer"])
                         for i, r in enumerate(eval_copies)]

@@ -35,12 +35,22 @@ def benchmark_pipeline(cfg: EvalConfig, index: int) -> PipelineConfig:
                           filters=cfg.filters, verify=cfg.verify, ray=cfg.ray, curate=curate)
 
 
+def _benchmarks(cfg: EvalConfig) -> list[tuple[PipelineConfig, pa.Table]]:
+    """Each benchmark as a pipeline, with its problems read and curated (once per evaluation)."""
+    pipelines = [benchmark_pipeline(cfg, i) for i in range(len(cfg.benchmarks))]
+    return [(pcfg, load_problems(pcfg)) for pcfg in pipelines]
+
+
+def _answers(benchmarks: list[tuple[PipelineConfig, pa.Table]]) -> dict[str, str]:
+    answers: dict[str, str] = {}
+    for _, problems in benchmarks:
+        answers |= reference_answers(problems)
+    return answers
+
+
 def eval_answers(cfg: EvalConfig) -> dict[str, str]:
     """problem text -> reference answer over every benchmark (what a simulated model is told)."""
-    answers: dict[str, str] = {}
-    for i in range(len(cfg.benchmarks)):
-        answers |= reference_answers(load_problems(benchmark_pipeline(cfg, i)))
-    return answers
+    return _answers(_benchmarks(cfg))
 
 
 def _slug(label: str) -> str:
@@ -66,14 +76,12 @@ def evaluate(cfg: EvalConfig, out: Path, command: str, executor: Executor | None
              retry_failed: bool = False) -> dict:
     """Evaluate every benchmark into `out`; return the model's figures per benchmark."""
     out = Path(out)
-    answers = eval_answers(cfg)
+    benchmarks = _benchmarks(cfg)
     scores: dict[str, dict] = {}
-    with serving_endpoints(cfg.teacher(), answers) as endpoints:
+    with serving_endpoints(cfg.teacher(), _answers(benchmarks)) as endpoints:
         label = cfg.label or endpoints[0].model
         executor = executor or ray_executor(cfg.ray)
-        for index, bench in enumerate(cfg.benchmarks):
-            pcfg = benchmark_pipeline(cfg, index)
-            problems = load_problems(pcfg)
+        for bench, (pcfg, problems) in zip(cfg.benchmarks, benchmarks, strict=True):
             rd = RunDir(out / "runs" / _slug(label) / bench.name, pcfg.name, command)
             try:
                 log(f"[eval] {label} on {bench.name}: {sum(s == 'ok' for s in problems['status'].to_pylist())} "

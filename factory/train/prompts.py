@@ -18,15 +18,17 @@ from factory.train.config import DataSource, TrainConfig
 from factory.train.data import load_source
 
 
-def pass_rates(run_dir: Path) -> dict[str, float]:
+def pass_rates(run_dir: Path, problems=None) -> dict[str, float]:
     """problem_id -> share of its teacher samples whose answer matched, as publish wrote it to problems.parquet
-    (for a run published before that column existed: from the verdicts, under the run's own judging rules)."""
+    (for a run published before that column existed: from the verdicts, under the run's own judging rules).
+    `problems`: that file's table when the caller has read it already."""
     import pyarrow.parquet as pq
 
     from factory.config import PipelineConfig
     from factory.stages.judge.stage import judge_key, read_verdicts
 
-    problems = pq.read_table(run_dir / "problems.parquet")
+    if problems is None:
+        problems = pq.read_table(run_dir / "problems.parquet")
     if "pass_rate" in problems.column_names:
         return {p["problem_id"]: p["pass_rate"] for p in problems.select(["problem_id", "pass_rate"]).to_pylist()
                 if p["pass_rate"] is not None}
@@ -47,10 +49,11 @@ def run_problems(run: Path, template: str, system_prompt: str | None = None) -> 
     path = Path(run) / "problems.parquet"
     if not path.is_file():
         raise SourceError(f"{str(run)!r} has no problems.parquet; pass the --out of a `factory run`")
-    rates = pass_rates(Path(run)) if (Path(run) / "config.resolved.json").is_file() else {}
+    problems = pq.read_table(path)
+    rates = pass_rates(Path(run), problems) if (Path(run) / "config.resolved.json").is_file() else {}
     return [dict(prompt=chat_prompt(template, p["problem"], system_prompt), answer=p["reference_answer"],
                  problem_id=p["problem_id"], pass_rate=rates.get(p["problem_id"]), source=p["source"])
-            for p in pq.read_table(path).to_pylist() if p["status"] == "ok" and p["reference_answer"]]
+            for p in problems.to_pylist() if p["status"] == "ok" and p["reference_answer"]]
 
 
 def _from_run(cfg: TrainConfig, source: DataSource) -> tuple[list[dict], dict]:

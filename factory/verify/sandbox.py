@@ -41,42 +41,6 @@ class SandboxUnavailable(RuntimeError):
     """The worker could not be started: a fault of the machine or installation, never a verdict."""
 
 
-def to_sympy(node, sp):
-    """Build a sympy expression from an AST node (construction only, nothing is parsed)."""
-    op = node[0]
-    rec = lambda n: to_sympy(n, sp)  # noqa: E731 - depth is bounded by the parser's counter
-    if op == "num":
-        return sp.Rational(node[1].numerator, node[1].denominator)
-    if op == "sym":
-        return sp.Symbol(node[1])
-    if op == "const":
-        return {"pi": sp.pi, "e": sp.E, "i": sp.I, "inf": sp.oo}[node[1]]
-    if op == "add":
-        return sp.Add(*[rec(c) for c in node[1]])
-    if op == "mul":
-        return sp.Mul(*[rec(c) for c in node[1]])
-    if op == "neg":
-        return -rec(node[1])
-    if op == "div":
-        return rec(node[1]) / rec(node[2])
-    if op == "pow":
-        return sp.Pow(rec(node[1]), rec(node[2]))
-    if op == "root":
-        return sp.Pow(rec(node[1]), 1 / rec(node[2]))
-    if op == "fact":
-        return sp.factorial(rec(node[1]))
-    if op == "binom":
-        return sp.binomial(rec(node[1]), rec(node[2]))
-    if op == "func":
-        fn = {"abs": sp.Abs, "ln": sp.log, "log": sp.log, "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan}
-        return (fn.get(node[1]) or getattr(sp, node[1]))(rec(node[2]))
-    if op == "log":
-        return sp.log(rec(node[1]), rec(node[2]))
-    if op == "pct":
-        return rec(node[1]) / 100
-    raise ValueError(f"not a scalar node: {op}")
-
-
 class _Worker:
     def __init__(self) -> None:
         # the child imports `factory` from where this process did, whatever its working directory

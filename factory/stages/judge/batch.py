@@ -45,6 +45,7 @@ def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str,
     for i, s in enumerate(samples):
         started = time.perf_counter()
         total = n_prompt[i] + n_reason[i] + n_answer[i]
+        label, agreement = labels.get(s["problem_id"], (None, None))
         reason = "filtered" if s["outcome"] == "filtered" else \
             check_trace(s["reasoning"], s["answer"], s["finish_reason"], s["think_closed"], filters)
         correct, predicted = False, None
@@ -55,7 +56,7 @@ def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str,
             verdict = verify_prepared(prepared[s["problem_id"]], answers[i], timeout_s=timeout_s)
             verdict = answer_policy(verdict, prepared[s["problem_id"]], filters, timeout_s)
             correct, reason, predicted = verdict.correct, verdict.reason, verdict.predicted
-            if labels.get(s["problem_id"], ("", 0))[0] is None and reason == "no_reference":
+            if s["problem_id"] in labels and label is None and reason == "no_reference":
                 reason = "no_majority"
             if correct and filters.max_total_tokens is not None and total > filters.max_total_tokens:
                 correct, reason = False, "over_length"
@@ -64,8 +65,7 @@ def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str,
             predicted=predicted, trace_hash=trace_hash(reasonings[i], answers[i]),
             # only accepted traces are ever compared; the signature costs 512 bytes a row
             minhash=signature(reasonings[i]) if correct else None,
-            label=labels.get(s["problem_id"], (None, None))[0],
-            label_agreement=labels.get(s["problem_id"], (None, None))[1],
+            label=label, label_agreement=agreement,
             prompt_tokens=n_prompt[i], reasoning_tokens=n_reason[i], answer_tokens=n_answer[i],
             total_tokens=total, verify_ms=(time.perf_counter() - started) * 1e3,
         ))

@@ -43,7 +43,7 @@ class _Row:
     form: str = ""
     sig: Signature | None = None
     matches: list[Match] = field(default_factory=list)
-    via: str | None = None  # contaminated through a duplicate: that member's source:row
+    via: _Row | None = None  # contaminated through a copy: the member of its group that matched
     status: str = "ok"
     duplicate_of: str | None = None
     similarity: float | None = None
@@ -108,7 +108,7 @@ def _dedup(rows: list[_Row], cfg: CurateConfig) -> None:
                 same = m.form == keeper.form
                 m.similarity = 1.0 if same else round(jaccard(shingles(m.form, width), keeper_shingles), 4)
             if tainted is not None and not m.matches:
-                m.via = tainted.key
+                m.via = tainted
 
 
 def curate(rows: Iterable[RawProblem], eval_rows: Iterable[RawProblem], cfg: CurateConfig,
@@ -145,15 +145,14 @@ def curate(rows: Iterable[RawProblem], eval_rows: Iterable[RawProblem], cfg: Cur
         ok = [i for i, r in enumerate(table) if r.status == "ok"]
         if len(ok) > limit:
             table = table[:ok[limit - 1] + 1]
-    return Curation(_problems_table(table), _contamination_table(table, live), cfg.model_dump())
+    return Curation(_problems_table(table), _contamination_table(table), cfg.model_dump())
 
 
 def _problems_table(rows: list[_Row]) -> pa.Table:
-    by_key = {r.key: r for r in rows}
     out = []
     for r in rows:
         # a row contaminated through a copy names that copy's best match (the table says "duplicate:")
-        matches = r.matches or (by_key[r.via].matches if r.via in by_key else [])
+        matches = r.matches or (r.via.matches if r.via else [])
         best = matches[0] if matches else None
         out.append(dict(
             problem_id=problem_id(r.text), source=r.raw.source, source_row=r.raw.source_row, problem=r.text,
@@ -163,8 +162,7 @@ def _problems_table(rows: list[_Row]) -> pa.Table:
     return pa.Table.from_pylist(out, schema=PROBLEM_SCHEMA)
 
 
-def _contamination_table(rows: list[_Row], live: list[_Row]) -> pa.Table:
-    by_key = {r.key: r for r in live}
+def _contamination_table(rows: list[_Row]) -> pa.Table:
     out = []
     for r in rows:
         if r.status != "contaminated":
@@ -174,8 +172,7 @@ def _contamination_table(rows: list[_Row], live: list[_Row]) -> pa.Table:
                          eval_row=m.eval_row, method=m.method, score=round(m.score, 4)) for m in r.matches]
         else:
             # the same problem as a member that matched: its match, through that member
-            sibling = by_key[r.via]
-            m = sibling.matches[0]
+            m = r.via.matches[0]
             out.append(dict(source=r.raw.source, source_row=r.raw.source_row, benchmark=m.benchmark,
                             eval_row=m.eval_row, method=f"duplicate:{m.method}", score=round(m.score, 4)))
     return pa.Table.from_pylist(out, schema=CONTAMINATION_SCHEMA)

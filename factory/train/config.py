@@ -102,6 +102,9 @@ class RewardConfig(_Config):
                                              "</think> closed the reasoning and the answer is boxed")
     format_weight: float = Field(0.0, ge=0, description="weight of a separate 0/1 format reward (0: none)")
     timeout_s: float = Field(5.0, gt=0, description="the verifier's limit per completion")
+    prose_answers: bool = Field(False, description="as the pipeline's verify.prose_answers (matters only with "
+                                                   "format: off, since strict needs a box)")
+    ordered_lists: bool = Field(False, description="as the pipeline's verify.ordered_lists")
 
 
 Scheduler = Literal["linear", "cosine", "constant", "constant_with_warmup", "cosine_with_min_lr"]

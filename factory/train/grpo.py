@@ -7,11 +7,13 @@ from pathlib import Path
 from factory.train.args import common_args, last_checkpoint, quiet
 from factory.train.config import TrainConfig
 from factory.train.rewards import AccuracyReward, FormatReward
+from factory.verify import Options
 
 
 def reward_functions(cfg: TrainConfig, record: bool = False) -> tuple[list, list[float]]:
     """The reward functions and their weights: accuracy (1), plus format when it has a weight."""
-    funcs: list = [AccuracyReward(cfg.reward.format, cfg.reward.timeout_s, record=record)]
+    options = Options(prose=cfg.reward.prose_answers, ordered_lists=cfg.reward.ordered_lists)
+    funcs: list = [AccuracyReward(cfg.reward.format, cfg.reward.timeout_s, record=record, options=options)]
     weights = [1.0]
     if cfg.reward.format_weight:
         funcs.append(FormatReward())

@@ -12,7 +12,7 @@ added with a weight of its own.
 
 from __future__ import annotations
 
-from factory.verify import prepare_reference, verify_prepared
+from factory.verify import Options, prepare_reference, verify_prepared
 from factory.verify.extract import answer_boxes, final_part
 
 
@@ -33,8 +33,9 @@ class AccuracyReward:
 
     __name__ = "accuracy"  # the name TRL logs it under: rewards/accuracy/mean
 
-    def __init__(self, policy: str = "strict", timeout_s: float = 5.0, record: bool = False):
-        self.policy, self.timeout_s, self.record = policy, timeout_s, record
+    def __init__(self, policy: str = "strict", timeout_s: float = 5.0, record: bool = False,
+                 options: Options | None = None):
+        self.policy, self.timeout_s, self.record, self.options = policy, timeout_s, record, options
         self._references: dict[str, object] = {}
         self.seen: list[tuple[str, str, float]] = []  # with `record`: (reference, completion, reward) scored
 
@@ -48,7 +49,8 @@ class AccuracyReward:
             return 0.0
         if self.policy == "strict" and not well_formed(text):
             return 0.0
-        return float(verify_prepared(self._prepared(reference), text, timeout_s=self.timeout_s).correct)
+        verdict = verify_prepared(self._prepared(reference), text, timeout_s=self.timeout_s, options=self.options)
+        return float(verdict.correct)
 
     def __call__(self, completions, answer, **kwargs) -> list[float]:
         texts = [completion_text(c) for c in completions]

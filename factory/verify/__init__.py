@@ -6,12 +6,14 @@ sympy, in a killable worker process with a memory cap.
 
     from factory.verify import verify, verify_batch, extract_answer, check_trace, Verdict
     from factory.verify import prepare_reference, verify_prepared  # a reference parsed once, reused
+    from factory.verify import Options  # readings where graders differ: verify(ref, resp, options=...)
 """
 
 from factory.verify.compare import Verdict, prepare_reference, verify, verify_batch, verify_prepared
 from factory.verify.extract import extract_answer
 from factory.verify.filters import check_trace
+from factory.verify.options import Options
 from factory.verify.sandbox import SandboxUnavailable
 
-__all__ = ["SandboxUnavailable", "Verdict", "check_trace", "extract_answer", "prepare_reference", "verify",
+__all__ = ["Options", "SandboxUnavailable", "Verdict", "check_trace", "extract_answer", "prepare_reference", "verify",
            "verify_batch", "verify_prepared"]

@@ -8,10 +8,13 @@ check at fixed pseudo-random rational points; only when all of that is inconclus
 Policies:
     Percent: the % sign is dropped, so `50\\%` equals `50`; when either side carries a % sign its
         value divided by 100 is accepted too, so `50\\%` also equals `0.5` and `\\frac12`.
-    Decimals: compared by their exact value. `0.75` equals `\\frac34`; `0.333` does not equal
-        `\\frac13`. One leniency: when the REFERENCE is a non-integer decimal literal with k digits
-        (it was rounded by its author) and the answer is not a decimal literal, the answer is
-        accepted if it lies within half a unit of the k-th digit (`\\frac13` vs `0.33`).
+    Decimals: compared by their exact value. `0.75` equals `\\frac34`. Two rounding rules. A decimal
+        ANSWER for a rational reference is right when it is the reference rounded to the digits it
+        shows and shows at least 3 significant digits (`0.333` and `0.0833333333333333` for
+        `\\frac13`, `\\frac1{12}`; not `0.33`); a decimal for an irrational reference (`3.1416` for
+        `\\pi`) stays wrong. When the REFERENCE is a non-integer decimal literal with k digits (it was
+        rounded by its author) and the answer is not a decimal literal, the answer is accepted if it
+        lies within half a unit of the k-th digit (`\\frac13` vs `0.33`).
     Irrational values: relative tolerance 1e-9 at 50 significant digits, never an absolute epsilon.
     Units and `\\text{}` words beside a number are dropped on both sides; degree signs are dropped,
         except inside a trig argument, where degrees become radians (`\\sin 30^\\circ` is 1/2).
@@ -37,13 +40,18 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from factory.verify.extract import answer_boxes, boxed_contents, extract_answer, final_part
-from factory.verify.latex import ParseError, normalize, parse_normalized
+from factory.verify.latex import ParseError, names_unknown, normalize, parse_normalized
 from factory.verify.numeric import EvalError, TooBig, evaluate, log_magnitude, to_mpf, values_equal
+from factory.verify.options import DEFAULT, Options
 from factory.verify.sandbox import SandboxError, SandboxTimeout, SandboxUnavailable, simplify_equal
 
 _THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _DECIMAL = re.compile(r"-?\d*\.(\d+)")
 _LIST_COMMA = re.compile(r"\d,\s+\d")
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d+")  # tried after _THOUSANDS: 1,000 stays a thousand
+# a reference stored with every backslash doubled (\\frac{1}{2}, from a JSON or Python string escaped twice)
+_DOUBLED = re.compile(r"\\\\(?=[A-Za-z{}])")
+_SINGLE_CMD = re.compile(r"(?<!\\)\\[A-Za-z]")
 _SEQ = frozenset(["tuple", "list", "set", "union"])
 _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "!=": "!="}
 _POINTS = 6
@@ -82,20 +90,27 @@ class _Undecided(Exception):
 _PLAIN = re.compile(r"-?\d{1,50}(?:\.(\d{1,50}))?")
 
 
-def prepare(text: str, scalar_context: bool = True) -> Prepared:
-    """Normalise and parse one answer; never raises."""
+def prepare(text: str, scalar_context: bool = True, decimal_comma: bool = False) -> Prepared:
+    """Normalise and parse one answer; never raises.
+
+    `decimal_comma` (answers only, in a scalar context): `1,22` is 1.22. Never for a reference, where `3,5`
+    is far more often the list of two answers than a European decimal."""
     plain = _PLAIN.fullmatch(text.strip())
     if plain:  # most answers of a math corpus: no normalising or parsing needed
         key = text.strip()
-        return Prepared(key, ("num", Fraction(key)), len(plain.group(1)) if plain.group(1) else None)
+        digits = len(plain.group(1)) if plain.group(1) else None
+        return Prepared(key, ("num", Fraction(key), digits) if digits else ("num", Fraction(key)), digits)
     try:
         norm = normalize(text)
     except ParseError:
         return Prepared(re.sub(r"\s+", "", text[:1000]), None, None)
     key = re.sub(r"\s+", "", norm)
     # `32, 349` (a space after the comma, as written) is a list; `1,000` and LaTeX's `1,\!000` are one number
-    if scalar_context and _THOUSANDS.fullmatch(key) and not _LIST_COMMA.search(text):
-        key = norm = key.replace(",", "")
+    if scalar_context and not _LIST_COMMA.search(text):
+        if _THOUSANDS.fullmatch(key):
+            key = norm = key.replace(",", "")
+        elif decimal_comma and _DECIMAL_COMMA.fullmatch(key):  # 1,22 and 1000,99: a decimal comma
+            key = norm = key.replace(",", ".")
     dec = _DECIMAL.fullmatch(key)
     try:
         node = parse_normalized(norm)
@@ -111,6 +126,8 @@ def prepare_reference(reference: str | None) -> Prepared | None:
     text = str(reference)
     boxes = boxed_contents(text[-20_000:]) if "box" in text else []
     text = boxes[-1] if boxes else text.strip()
+    if _DOUBLED.search(text) and not _SINGLE_CMD.search(text.replace("\\\\", "")):
+        text = text.replace("\\\\", "\\")  # every command doubled, none single: escaped twice
     listed = _PY_LIST.fullmatch(text)
     if listed:  # "['9.6']" as some datasets store answers: the strings inside are the answer
         text = ", ".join(item.strip() for item in _PY_ITEM.findall(listed.group(1)))
@@ -150,10 +167,34 @@ def _has_imaginary(node) -> bool:
 _INF = ("const", "inf")
 
 
+def _solved(node):
+    r"""A relation linear in its one variable, solved for it: `-x > -1` is `x < 1`, `2x + 1 \le 7` is `x \le 3`.
+
+    Returns the relation as `("rel", op, ("sym", x), ("num", value))`, or the node itself when it is not
+    linear in exactly one variable with rational coefficients (checked exactly at three points)."""
+    if node[0] != "rel":
+        return node
+    names = _symbols(node[2], set()) | _symbols(node[3], set())
+    if len(names) != 1 or (node[2][0] == "sym" and node[2][1] not in _symbols(node[3], set())):
+        return node  # already solved (x > 2), or not one variable
+    (name,) = names
+    diff = ("add", (node[2], ("neg", node[3])))
+    try:
+        d0, d1, d2 = (evaluate(diff, {name: Fraction(t)}) for t in (0, 1, 2))
+    except (EvalError, TooBig):
+        return node
+    if not all(isinstance(d, Fraction) for d in (d0, d1, d2)) or d1 - d0 != d2 - d1 or d1 == d0:
+        return node
+    slope = d1 - d0
+    op = node[1] if slope > 0 else _FLIP[node[1]]
+    return ("rel", op, ("sym", name), ("num", -d0 / slope))
+
+
 def _rel_interval(node):
     """`x > 2` as the interval (2, oo); None unless it is one variable against an expression without it."""
     if node[0] != "rel" or node[1] == "!=":
         return None
+    node = _solved(node)
     op, lhs, rhs = node[1], node[2], node[3]
     if rhs[0] == "sym" and lhs[0] != "sym":
         op, lhs, rhs = _FLIP[op], rhs, lhs
@@ -164,18 +205,9 @@ def _rel_interval(node):
     return ("interval", False, ("neg", _INF), rhs, op == "<=")
 
 
-def _names_unknown(node) -> bool:
-    """A side of an equation that names what is asked: a variable (`x`, `a_n`) or a function at a point or
-    variable (`f(x)`, `P(2)`, parsed as a product of a letter and one more factor)."""
-    if node[0] == "sym":
-        return True
-    return (node[0] == "mul" and len(node[1]) == 2 and node[1][0][0] == "sym"
-            and node[1][1][0] in ("sym", "num"))
-
-
 class _Matcher:
-    def __init__(self, ref: Prepared, ans: Prepared, deadline: float):
-        self.ref, self.ans, self.deadline = ref, ans, deadline
+    def __init__(self, ref: Prepared, ans: Prepared, deadline: float, ordered: bool = False):
+        self.ref, self.ans, self.deadline, self.ordered = ref, ans, deadline, ordered
 
     def match(self, a, b) -> bool:
         """Structural equivalence; `a` is always the reference side."""
@@ -185,9 +217,9 @@ class _Matcher:
         ka, kb = a[0], b[0]
         if ka == "eq" and kb != "eq":
             # a reference `x = 5` asks for 5; `a + 3z = 0` or `7 = 11a + c` asks for the equation itself
-            if _names_unknown(a[1]):
+            if names_unknown(a[1]):
                 return self.match(a[2], b)
-            return _names_unknown(a[2]) and self.match(a[1], b)
+            return names_unknown(a[2]) and self.match(a[1], b)
         if kb == "eq" and ka != "eq":
             return self.match(a, b[2]) or (b[1][0] != "sym" and self.match(a, b[1]))
         if ka == "eq":
@@ -206,7 +238,7 @@ class _Matcher:
                 return False
             if len(xs) == 1:
                 return self.match(xs[0], ys[0])
-            if "tuple" in (ka, kb) and {ka, kb} <= {"tuple", "list"}:
+            if ("tuple" in (ka, kb) and {ka, kb} <= {"tuple", "list"}) or (self.ordered and ka == kb == "list"):
                 return all(self.match(x, y) for x, y in zip(xs, ys, strict=True))
             if "tuple" in (ka, kb):
                 return False  # an ordered tuple is not a set
@@ -218,7 +250,10 @@ class _Matcher:
                 return False
             if a[1] == b[1] and self.match(a[2], b[2]) and self.match(a[3], b[3]):
                 return True
-            return _FLIP[a[1]] == b[1] and self.match(a[2], b[3]) and self.match(a[3], b[2])
+            if _FLIP[a[1]] == b[1] and self.match(a[2], b[3]) and self.match(a[3], b[2]):
+                return True
+            sa, sb = _solved(a), _solved(b)  # -x > -1 against x < 1
+            return (sa is not a or sb is not b) and sa[1] == sb[1] and sa[2] == sb[2] and self.match(sa[3], sb[3])
         return self.scalar(a, b)
 
     def _unordered(self, xs, ys) -> bool:
@@ -272,7 +307,7 @@ class _Matcher:
         same = values_equal(va, vb)
         if same is None:
             return self._sympy(a, b)
-        if not same and self._rounded_reference(a, va, vb):
+        if not same and (self._rounded_reference(a, va, vb) or _rounded_answer(a, b, va, vb)):
             return True
         return same
 
@@ -346,6 +381,31 @@ class _Matcher:
             raise _Undecided("sympy failed") from None
 
 
+MIN_ROUNDED_DIGITS = 3  # significant digits a decimal must show to stand for an exact value
+
+
+def _shown_digits(node) -> int | None:
+    """Digits after the point of a decimal literal (`-2.6667` -> 4); None for anything else."""
+    if node[0] == "neg":
+        node = node[1]
+    return node[2] if node[0] == "num" and len(node) == 3 else None
+
+
+def _rounded_answer(a, b, va, vb) -> bool:
+    """The rounding rule: a decimal ANSWER is right when it is the exact reference value rounded to the
+    digits it shows, provided it shows at least MIN_ROUNDED_DIGITS significant digits (`0.0833` and
+    `0.08333333` for `\\frac{1}{12}`, `2.6667` for `\\frac83`; not `0.3` or `0.33` for `\\frac13`). Only for a
+    rational reference: its decimal expansion is another notation of it, while `3.1416` for `\\pi` is an
+    approximation, not the value asked for. A reference that is itself a decimal literal is taken as written
+    (see `_rounded_reference`)."""
+    k = _shown_digits(b)
+    if k is None or _shown_digits(a) is not None or not isinstance(vb, Fraction) or not isinstance(va, Fraction):
+        return False
+    if len(str(abs(vb.numerator * 10**k // vb.denominator))) < MIN_ROUNDED_DIGITS:
+        return False
+    return abs(vb - va) <= Fraction(1, 2 * 10**k)
+
+
 def _as_tuple(node):
     # An open interval (a, b) and the pair (a, b) are written identically.
     if node[0] == "interval" and not node[1] and not node[4]:
@@ -353,8 +413,8 @@ def _as_tuple(node):
     return node
 
 
-def equivalent(ref: Prepared, answer: str, timeout_s: float = 5.0) -> str:
-    """Compare a prepared reference with an answer string.
+def equivalent(ref: Prepared, answer: str, timeout_s: float = 5.0, ordered: bool = False) -> str:
+    """Compare a prepared reference with an answer string (`ordered`: see `Options.ordered_lists`).
 
     Returns:
         One of "correct", "wrong_answer", "unparseable", "timeout".
@@ -365,13 +425,13 @@ def equivalent(ref: Prepared, answer: str, timeout_s: float = 5.0) -> str:
         if letter:
             return "correct" if letter.group(1) == ref.choice else "wrong_answer"
     scalar = ref.node is None or ref.node[0] not in _SEQ | {"interval"}
-    ans = prepare(answer, scalar_context=scalar)
+    ans = prepare(answer, scalar_context=scalar, decimal_comma=scalar)
     if ans.key and (ans.key == ref.key or (ans.key.isalpha() and ans.key.lower() == ref.key.lower())):
         return "correct"
     if ref.node is None or ans.node is None:
         return "unparseable"
     try:
-        same = _Matcher(ref, ans, time.monotonic() + timeout_s).match(ref.node, ans.node)
+        same = _Matcher(ref, ans, time.monotonic() + timeout_s, ordered).match(ref.node, ans.node)
     except SandboxTimeout:
         return "timeout"
     except _Undecided:
@@ -393,17 +453,39 @@ def _one_value(response: str, timeout_s: float) -> bool:
     return all(equivalent(last, b, max(0.0, deadline - time.monotonic())) == "correct" for b in others)
 
 
-def _verify_prepared(ref: Prepared | None, response: str, timeout_s: float) -> Verdict:
-    predicted = None
+def _parts(ref: Prepared, response: str) -> str | None:
+    """Boxes that together state a multi-part reference: `\\boxed{(2, 2)} and \\boxed{(6, 2)}`, or one box per
+    part in paragraphs of their own. They are one answer when their number is the reference's number of parts:
+    the boxes written together at the end, else the last that many boxes of the final part. None otherwise."""
+    if ref.node is None or ref.node[0] not in _SEQ or len(ref.node[1]) < 2:
+        return None
+    n, part = len(ref.node[1]), final_part(response)
+    boxes = answer_boxes(part)
+    if len(boxes) < n:
+        boxes = boxed_contents(part)[-n:]
+    return ", ".join(boxes) if len(boxes) == n else None
+
+
+def _verify_prepared(ref: Prepared | None, response: str, timeout_s: float, options: Options | None) -> Verdict:
+    predicted, options = None, options or DEFAULT
+    ordered = options.ordered_lists
     try:
-        predicted, code = extract_answer(response if isinstance(response, str) else "")
+        text = response if isinstance(response, str) else ""
+        predicted, code = extract_answer(text, prose=True) if options.prose else extract_answer(text)
         if ref is None:
             return Verdict(False, "no_reference", predicted)
         if code == "hedged" and _one_value(response, timeout_s):
             code = "ok"  # 0.5 boxed, then \frac12 boxed: one answer written twice, not a hedge
+        if code == "hedged" and (joined := _parts(ref, response)):
+            # several boxes, a reference of that many parts: one answer in parts, right or wrong as a whole
+            reason = equivalent(ref, joined, timeout_s, ordered)
+            return Verdict(reason == "correct", reason, joined)
         if code != "ok" or predicted is None:
             return Verdict(False, code, predicted)
-        reason = equivalent(ref, predicted, timeout_s)
+        reason = equivalent(ref, predicted, timeout_s, ordered)
+        if reason == "wrong_answer" and (joined := _parts(ref, response)) and \
+                equivalent(ref, joined, timeout_s, ordered) == "correct":
+            return Verdict(True, "correct", joined)  # (a) \boxed{3} ... (b) \boxed{7}, against `3, 7`
         return Verdict(reason == "correct", reason, predicted)
     except SandboxUnavailable:
         raise  # the machine's fault, not the sample's: a verdict here would mislabel every sample after it
@@ -413,13 +495,14 @@ def _verify_prepared(ref: Prepared | None, response: str, timeout_s: float) -> V
         return Verdict(False, "unparseable", predicted)
 
 
-def verify(reference: str, response: str, timeout_s: float = 5.0) -> Verdict:
+def verify(reference: str, response: str, timeout_s: float = 5.0, *, options: Options | None = None) -> Verdict:
     """Decide whether a response's final answer matches the reference.
 
     Args:
         reference: Bare LaTeX (`\\frac{3}{4}`), `$...$`, or text containing `\\boxed{}`.
         response: A whole trace (`<think>...</think> final part`), the final part, or a bare answer.
         timeout_s: Wall-clock limit for the sympy tier (rarely used).
+        options: The readings where graders differ (`Options`); the strict defaults when None.
 
     Returns:
         A Verdict; never raises for any input.
@@ -431,21 +514,24 @@ def verify(reference: str, response: str, timeout_s: float = 5.0) -> Verdict:
         ref = prepare_reference(reference)
     except Exception:
         ref = Prepared("", None, None)
-    return _verify_prepared(ref, response, timeout_s)
+    return _verify_prepared(ref, response, timeout_s, options)
 
 
-def verify_prepared(reference: Prepared | None, response: str, timeout_s: float = 5.0) -> Verdict:
+def verify_prepared(reference: Prepared | None, response: str, timeout_s: float = 5.0, *,
+                    options: Options | None = None) -> Verdict:
     """`verify` against a reference already prepared with `prepare_reference` (parsed once, reused)."""
-    return _verify_prepared(reference, response, timeout_s)
+    return _verify_prepared(reference, response, timeout_s, options)
 
 
-def verify_batch(reference: str, responses: list[str], timeout_s: float = 5.0) -> list[Verdict]:
+def verify_batch(reference: str, responses: list[str], timeout_s: float = 5.0, *,
+                 options: Options | None = None) -> list[Verdict]:
     """`verify` for many responses to one problem; the reference is parsed once.
 
     Args:
         reference: As for `verify`.
         responses: The responses, in order.
         timeout_s: Per-response wall-clock limit for the sympy tier.
+        options: As for `verify`.
 
     Returns:
         One Verdict per response, in order.
@@ -454,4 +540,4 @@ def verify_batch(reference: str, responses: list[str], timeout_s: float = 5.0) -
         ref = prepare_reference(reference)
     except Exception:
         ref = Prepared("", None, None)
-    return [_verify_prepared(ref, r, timeout_s) for r in responses]
+    return [_verify_prepared(ref, r, timeout_s, options) for r in responses]

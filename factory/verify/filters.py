@@ -22,6 +22,7 @@ from functools import lru_cache
 from factory.config import FilterConfig, RepetitionFilter, ScriptFilter
 from factory.verify.compare import Prepared, Verdict, prepare_reference, verify_prepared
 from factory.verify.extract import boxed_contents, final_part
+from factory.verify.options import Options
 
 MAX_UNITS = 4096  # bounds the period search even for a window made of tiny lines
 
@@ -90,7 +91,7 @@ def check_trace(
 
 
 def answer_policy(verdict: Verdict, reference: str | Prepared | None, cfg: FilterConfig,
-                  timeout_s: float) -> Verdict:
+                  timeout_s: float, options: Options | None = None) -> Verdict:
     """Apply the `hedged` policy to the verifier's verdict.
 
     `reject` (the default) keeps `hedged`: a trace that boxes several different answers teaches the
@@ -100,7 +101,7 @@ def answer_policy(verdict: Verdict, reference: str | Prepared | None, cfg: Filte
     if verdict.reason == "hedged" and cfg.hedged == "accept_last" and verdict.predicted:
         # the prediction came out of balanced braces, so re-boxing it gives back exactly that answer
         ref = prepare_reference(reference) if isinstance(reference, str) else reference  # parsed once by callers
-        return verify_prepared(ref, "\\boxed{" + verdict.predicted + "}", timeout_s=timeout_s)
+        return verify_prepared(ref, "\\boxed{" + verdict.predicted + "}", timeout_s=timeout_s, options=options)
     return verdict
 
 

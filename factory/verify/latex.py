@@ -8,7 +8,7 @@ nesting uses an explicit counter so Python's recursion limit is never the safety
 (spacing, \\text units, degrees, vectors, repeating decimals) is removed first by `normalize.py`.
 
 AST nodes are plain tuples (cheap, hashable, picklable for the sandbox worker):
-    ("num", Fraction)            ("sym", name)             ("const", "pi" | "e" | "i" | "inf")
+    ("num", Fraction[, digits])  ("sym", name)             ("const", "pi" | "e" | "i" | "inf")
     ("add", (terms...))          ("mul", (factors...))     ("neg", x)
     ("div", a, b)                ("pow", a, b)             ("root", x, n)
     ("fact", x)                  ("binom", n, k)           ("func", name, x)
@@ -38,7 +38,8 @@ _TRIG = frozenset("sin cos tan".split())
 _RELS = {"<": "<", ">": ">", "\\le": "<=", "\\leq": "<=", "\\ge": ">=", "\\geq": ">=", "\\ne": "!=", "\\neq": "!="}
 _MULOPS = frozenset(["*", "\\cdot", "\\times"])
 _DIVOPS = frozenset(["/", "\\div"])
-_ATOM_CMDS = frozenset(["\\frac", "\\sqrt", "\\binom", "\\pi", "\\infty"]) | {"\\" + g for g in GREEK} | {
+_DOTS = frozenset(["\\dots", "\\ldots", "\\cdots"])
+_ATOM_CMDS = frozenset(["\\frac", "\\sqrt", "\\binom", "\\pi", "\\infty"]) | _DOTS | {"\\" + g for g in GREEK} | {
     "\\" + f for f in FUNCS
 }
 
@@ -59,7 +60,7 @@ def _known_prefix(cmd: str) -> str | None:
 
 _TOKEN = re.compile(
     r"(?P<ws>\s+)|(?P<num>\d+(?:\.\d*)?|\.\d+)|(?P<cmd>\\[A-Za-z]+|\\[{}|])|(?P<word>[A-Za-z]+)"
-    r"|(?P<op>[-+*/^_()\[\]{},=!|<>%])"
+    r"|(?P<op>[-+*/^_()\[\]{},;:=!|<>%])"
 )
 
 
@@ -133,24 +134,50 @@ class _Parser:
                 raise ParseError("too many items")
         return out
 
+    def groups(self) -> list:
+        """`p=5, q=2; p=7, q=2`: semicolons separate whole answers, commas the parts of one."""
+        groups = [self.items()]
+        while self.peek() == ("op", ";"):
+            self.take()
+            groups.append(self.items())
+            if len(groups) > MAX_ITEMS:
+                raise ParseError("too many items")
+        if len(groups) == 1:
+            return groups[0]
+        return [_group(g) for g in groups]
+
     def relation(self):
-        a = self.union()
+        a = self.ratio()
         kind, val = self.peek()
         if val == "=" or val in _RELS:
             self.take()
-            b = self.union()
+            b = self.ratio()
             if val == "=":
                 while self.peek() == ("op", "="):  # a = b = c: the last side is the result
                     self.take()
-                    b = self.union()
+                    b = self.ratio()
                 return ("eq", a, b)
             op = _RELS[val]
             if self.peek()[1] in _RELS:  # a < x <= b is the interval (a, b]
                 op2 = _RELS[self.take()[1]]
-                c = self.union()
+                c = self.ratio()
                 return _chain(op, a, b, op2, c)
             return ("rel", op, a, b)
         return a
+
+    def ratio(self):
+        """`7:32` is the quotient 7/32 (22:42 is the same ratio); `1:2:3` is the triple scaled to start at 1."""
+        parts = [self.union()]
+        while self.peek() == ("op", ":"):
+            self.take()
+            parts.append(self.union())
+            if len(parts) > MAX_ITEMS:
+                raise ParseError("too many items")
+        if len(parts) == 1:
+            return parts[0]
+        if len(parts) == 2:
+            return ("div", parts[0], parts[1])
+        return ("tuple", tuple(("div", p, parts[0]) for p in parts))
 
     def union(self):
         parts = [self.expr()]
@@ -270,7 +297,7 @@ class _Parser:
         if kind == "num":
             if self.peek() == ("op", "_"):  # 4210_5, a numeral in base 5: equal only as written
                 return self.subscripted(val)
-            node = ("num", _number(val))
+            node = _literal(val)
             if self.peek() == ("cmd", "\\frac") and "." not in val:
                 node = self.mixed(node)
             return node
@@ -350,6 +377,8 @@ class _Parser:
             return ("const", "pi")
         if name == "infty":
             return ("const", "inf")
+        if val in _DOTS:
+            return ("const", "dots")  # an ellipsis equals only an ellipsis
         if name in GREEK:
             return self.subscripted(name) if self.peek() == ("op", "_") else ("sym", name)
         if name in FUNCS:
@@ -379,13 +408,40 @@ class _Parser:
 
 def _chain(op1: str, a, x, op2: str, c):
     """`a < x <= c` (or `c >= x > a`) as the interval it describes; anything else is not an answer."""
-    if x[0] != "sym":
+    if not names_unknown(x):
         raise ParseError("chained relation without a variable")
     if op1 in ("<", "<=") and op2 in ("<", "<="):
         return ("interval", op1 == "<=", a, c, op2 == "<=")
     if op1 in (">", ">=") and op2 in (">", ">="):
         return ("interval", op2 == ">=", c, a, op1 == ">=")
     raise ParseError("mixed chained relation")
+
+
+def names_unknown(node) -> bool:
+    """What a side of an equation names when it asks for the other: a variable (`x`, `a_n`), a function at a
+    point or variable (`f(x)`, `P(2)`: a letter times one factor), or a ratio of those (`V_1:V_2`)."""
+    if node[0] == "sym":
+        return True
+    if node[0] == "div":
+        return names_unknown(node[1]) and names_unknown(node[2])
+    return (node[0] == "mul" and len(node[1]) == 2 and node[1][0][0] == "sym"
+            and node[1][1][0] in ("sym", "num"))
+
+
+def _group(items: list):
+    """One answer of a `;`-separated list: `p=5, q=2` is the pair (5, 2); a lone item is itself."""
+    if len(items) == 1:
+        return items[0]
+    if all(it[0] == "eq" and it[1][0] == "sym" for it in items):
+        return ("tuple", tuple(it[2] for it in items))
+    return ("tuple", tuple(items))
+
+
+def _literal(val: str):
+    """A number as written; a decimal keeps how many digits it shows after the point (`("num", 2.6667, 4)`),
+    which decides whether it is a rounding of an exact reference."""
+    digits = len(val) - val.index(".") - 1 if "." in val else 0
+    return ("num", _number(val), digits) if digits else ("num", _number(val))
 
 
 def _number(val: str) -> Fraction:
@@ -435,7 +491,7 @@ def parse_normalized(s: str):
 
 def _parse_one(s: str):
     p = _Parser(tokenize(s))
-    items = p.items()
+    items = p.groups()
     if p.peek()[0] != "eof":
         raise ParseError(f"unexpected {p.peek()[1]!r}")
     return items[0] if len(items) == 1 else ("list", tuple(items))

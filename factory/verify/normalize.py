@@ -28,7 +28,7 @@ _SI_LETTERS = frozenset("m g s L h J N W V K A".split())
 _UNIT_POWER = re.compile(r"\s*\^\s*(?:\{\s*-?\d\s*\}|[23])")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mathit|mbox|operatorname)\s*\{")
 _SUBS = [
-    (re.compile(r"\\[dt]frac(?![A-Za-z])"), r"\\frac"),
+    (re.compile(r"\\[dtc]frac(?![A-Za-z])"), r"\\frac"),
     (re.compile(r"\\[dt]binom(?![A-Za-z])"), r"\\binom"),
     (re.compile(r"\\(?:left|right)(?![A-Za-z])\s*\.?"), ""),
     (re.compile(r"\\[bB]igg?[lr]?(?![A-Za-z])"), ""),
@@ -47,10 +47,22 @@ _SUBS = [
     (re.compile(r"\\mathbb\s*\{?\s*R\s*\}?"), r"(-\\infty,\\infty)"),
     (re.compile(r"(?<=\d)[eE]([+-]?\d+)(?![\d.])"), r"\\times10^{\1}"),
     (re.compile(r"\s+(?:and|or)\s+"), ","),
+    (re.compile(r"<=|=<"), r"\\le "),  # plain-text relations, as models type them
+    (re.compile(r">="), r"\\ge "),
+    (re.compile(r"(?<![\d)!}])\s*!="), r"\\ne "),  # 5!=120 is a factorial, x != 3 is not
+    (re.compile(r"(?<=[\d}])\s*(?:pct|percent|per\s?cent)(?![A-Za-z])"), "%"),
+    # a unit glued to the number: 12km, 3.5kg, 20m^2 (a bare m or s only with a power: 5m is 5 times m)
+    (re.compile(r"(?<=\d)(?:cm|mm|km|kg|mg|ml|ft|m(?=\s*\^)|s(?=\s*\^))(?:\s*\^\s*\{?[23]\}?)?\s*$"), ""),
+    (re.compile(r"(?<!\\)\\$"), ""),  # a stray trailing backslash: 185\
 ]
-_UNICODE = str.maketrans({"−": "-", "×": "*", "·": "*", "÷": "/", "π": "\\pi ", "≤": "<", "≥": ">", "∞": "\\infty "})
+_UNICODE = str.maketrans({"−": "-", "×": "*", "·": "*", "÷": "/", "π": "\\pi ", "≤": "\\le ", "≥": "\\ge ",
+                          "≠": "\\ne ", "∞": "\\infty ", "…": "\\dots ",
+                          "€": " ", "£": " ", "¥": " ", "₹": " "})
+_SUPERSCRIPTS = str.maketrans({"²": "^2", "³": "^3"})  # after the \text blocks: \text{ m/s²} stays a unit
 _ORDINAL = re.compile(r"(?<=\d)\^\s*\{?\s*(?:\\(?:text|mathrm)\s*\{)?\s*(?:st|nd|rd|th)\s*\}?\s*\}?")
-_MATRIX = re.compile(r"\\begin\{([pbvB]?)matrix\}(.*?)\\end\{[pbvB]?matrix\}", re.DOTALL)
+# pmatrix, bmatrix, matrix and \begin{array}{cc}: one matrix whatever its brackets (vmatrix is a determinant)
+_MATRIX = re.compile(r"\\begin\{(?:([pbvB]?)matrix|array\}\s*\{[^{}]{0,40})\}(.*?)\\end\{(?:[pbvB]?matrix|array)\}",
+                     re.DOTALL)
 # degrees inside a trig argument are converted, not dropped: \sin 30^\circ is sin(pi/6)
 _TRIG_DEGREES = re.compile(
     r"(\\(?:sin|cos|tan|cot|sec|csc)\s*(?:\^\s*\{?\s*\d\s*\}?\s*)?)(\(?)\s*(\d+(?:\.\d+)?)\s*"
@@ -83,6 +95,8 @@ def _text_blocks(s: str) -> str:
             repl = inner  # the block is the whole answer, a symbol, or holds math
         elif words and set(words) <= {"and", "or"}:
             repl = ","
+        elif words in (["percent"], ["pct"], ["per", "cent"]):
+            repl = "%"  # 28\text{ percent} is 28%, not the unit-free 28
         else:
             repl = " "  # a unit or a filler word beside the math
         tail = s[j:]
@@ -125,12 +139,12 @@ def normalize(text: str) -> str:
     """
     if len(text) > MAX_ANSWER_CHARS:
         raise ParseError("answer too long")
-    s = text.translate(_UNICODE).strip()
+    s = text.translate(_UNICODE).strip().replace("...", "\\dots ")  # an ellipsis, not a sentence's period
     s = re.sub(r"^\$+|\$+$|^\\\[|\\\]$|^\\\(|\\\)$", "", s).strip()
     s = _ORDINAL.sub("", s)
     s = _MATRIX.sub(_matrix, s)
     s = _TRIG_DEGREES.sub(lambda m: f"{m.group(1)}{m.group(2)}({m.group(3)}\\pi/180)", s)
-    s = _text_blocks(s)
+    s = _text_blocks(s).translate(_SUPERSCRIPTS)
     for pattern, repl in _SUBS:
         s = pattern.sub(repl, s)
     s = _REPEATING.sub(_repeating, s)

@@ -172,6 +172,8 @@ def evaluate(node, env: dict | None = None):
             raise EvalError("infinity")
         if node[1] == "i":
             raise EvalError("imaginary unit")  # complex values are left to the symbolic tier
+        if node[1] not in ("pi", "e"):
+            raise EvalError(f"no value: {node[1]}")  # an ellipsis
         return +ctx.pi if node[1] == "pi" else ctx.e + 0
     if op == "neg":
         return -evaluate(node[1], env)

@@ -18,6 +18,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from factory.verify import Options
 from factory.verify import verify as ours_verify
 
 DATA = Path(__file__).parents[3] / "shared" / "data"
@@ -110,7 +111,8 @@ def truth_of(rec: dict, r: dict) -> bool | None:
     return None if rec["right"] == "neither" else r[rec["right"]]
 
 
-def report_adjudication(rs: list[dict]) -> None:
+def report_adjudication(rs: list[dict]) -> dict[tuple[str, int], bool]:
+    """Print the adjudication tables; return the truth of every row it settles (file, row) -> verdict."""
     adj = load_adjudication()
     disagreements = [r for r in rs if not r["ours"] == r["labels"] == r["math_verify"]]
     dis_keys = {(r["file"], r["row"]) for r in disagreements}
@@ -137,7 +139,7 @@ def report_adjudication(rs: list[dict]) -> None:
         print(f"  {c[:70]:<70} {w:<12}" + "".join(f"{k:>6}" for k in counts) + f"  {sum(counts):5d}")
 
     unclassified = [k for k in dis_keys if k not in adj or k in stale_keys]
-    correct, counted, ambiguous = Counter(), 0, 0
+    correct, counted, ambiguous, truths = Counter(), 0, 0, {}
     for r in rs:
         key = (r["file"], r["row"])
         if key not in dis_keys:
@@ -150,6 +152,7 @@ def report_adjudication(rs: list[dict]) -> None:
                 ambiguous += 1
                 continue
         counted += 1
+        truths[key] = truth
         for g in GRADERS:
             correct[g] += r[g] == truth
     print(
@@ -168,6 +171,28 @@ def report_adjudication(rs: list[dict]) -> None:
             print(f"    unclassified in {f}: rows {left[:40]}{' ...' if len(left) > 40 else ''}")
     for (f, row), why in sorted(stale)[:40]:
         print(f"    stale: {f} row {row}: {why}")
+    return truths
+
+
+SETTINGS = {"default (strict)": Options(), "prose_answers": Options(prose=True),
+            "ordered_lists": Options(ordered_lists=True)}
+
+
+def report_options(rows: list[tuple], rs: list[dict], truths: dict[tuple[str, int], bool]) -> None:
+    """Each `verify:` option's setting against the labels and the adjudicated truth (settled rows only)."""
+    print("\n== verify options (a genuine judgement each): agreement with the labels, accuracy on settled rows")
+    by_key = {(r["file"], r["row"]): r for r in rs}
+    for title, options in SETTINGS.items():
+        agree = right = settled = changed = 0
+        for name, row, gt, resp, label in rows:
+            ours = ours_verify(gt, resp, timeout_s=5.0, options=options).correct
+            agree += ours == label
+            changed += ours != by_key[(name, row)]["ours"]
+            if (name, row) in truths:
+                settled += 1
+                right += ours == truths[(name, row)]
+        print(f"  {title:<18} labels {pct(agree, len(rows))}   truth {pct(right, settled)}   "
+              f"verdicts changed from the default: {changed}")
 
 
 def main() -> None:
@@ -199,7 +224,8 @@ def main() -> None:
     for name in FILES:
         print_agreement(name, [r for r in rs if r["file"] == name])
     print_agreement("overall", rs)
-    report_adjudication(rs)
+    truths = report_adjudication(rs)
+    report_options(rows, rs, truths)
     if args.dump:
         with args.dump.open("w") as out:
             for r in rs:

@@ -30,7 +30,9 @@ GOLDEN = [
     (r"-\frac{3}{4}", r"\frac{3}{-4}", C),
     (r"-\frac{3}{4}", "-0.75", C),
     (r"-\frac{3}{4}", r"\frac{3}{4}", W),
-    (r"\frac{1}{3}", "0.333", W),
+    (r"\frac{1}{3}", "0.333", C),  # the exact value rounded to the 3 significant digits shown
+    (r"\frac{1}{3}", "0.33", W),  # too few digits to stand for an exact value
+    (r"\frac{1}{3}", "0.334", W),
     (r"\frac{1}{3}", r"0.\overline{3}", C),
     (r"0.\overline{12}", r"\frac{4}{33}", C),
     (r"0.1\overline{6}", r"\frac{1}{6}", C),

@@ -53,7 +53,7 @@ GOLDEN_EXTRA = [
     (r"\frac{3}{2}", r"\frac{2}{3}", W),
     (r"\frac{7}{12}", "7/12", C),
     ("1/3", r"\frac{1}{3}", C),
-    (r"\frac{1}{3}", "0.3333333333", W),
+    (r"\frac{1}{3}", "0.3333333333", C),  # the rounding rule (compare.py): the fraction to the digits shown
     (r"\frac{10}{3}", r"3.\overline{3}", C),
     (r"\frac{-1}{-2}", "0.5", C),
     (r"\frac{1}{2}", r"-\frac{1}{2}", W),

@@ -9,7 +9,7 @@ from factory.config import FilterConfig, RepetitionFilter, ScriptFilter, load_pi
 from factory.errors import ConfigError
 from factory.simteacher.traces import reasoning_text
 from factory.stages.judge.batch import judge_batch
-from factory.verify import check_trace, verify
+from factory.verify import Options, check_trace, verify
 from factory.verify.filters import (
     SCRIPT_SLICE_CHARS,
     SCRIPT_SLICES,
@@ -193,6 +193,20 @@ def test_judge_batch_applies_over_length_and_the_hedged_policy():
     assert reason(r"$\boxed{3}$ or $\boxed{12}$", CFG) == "hedged"
     assert reason(r"$\boxed{3}$ or $\boxed{12}$", FilterConfig(hedged="accept_last")) == "correct"
     assert reason(BOX, CFG, PROSE + " 所以我们需要重新计算。") == "mixed_script"
+
+
+def test_judge_batch_reads_answers_under_the_verify_options(tmp_path):
+    tok = str(ROOT / "datasets" / "demo" / "tokenizer.json")
+
+    def reason(options):
+        return judge_batch([_sample(r"\boxed{12, -1}")], {"p": "-1, 12"}, tok, None, CFG, 5.0,
+                           options=options)["reason"][0].as_py()
+
+    assert reason(None) == "correct"
+    assert reason(Options(ordered_lists=True)) == "wrong_answer"
+    path = tmp_path / "p.yaml"
+    path.write_text(PIPELINE.replace("filters:\n", "verify: {prose_answers: true, ordered_lists: true}\n"))
+    assert load_pipeline(path).verify.options() == Options(prose=True, ordered_lists=True)
 
 
 # --- the pipeline file --------------------------------------------------------------------------

@@ -15,10 +15,10 @@ from factory.config import FilterConfig
 from factory.stages.judge.minhash import signature
 from factory.stages.judge.tokens import count_tokens, load_tokenizer
 from factory.store.records import VERDICT_SCHEMA
-from factory.verify import check_trace, prepare_reference, verify_prepared
+from factory.verify import Options, check_trace, prepare_reference, verify_prepared
 from factory.verify.filters import answer_policy
 
-JUDGE_VERSION = 3  # bump when the verifier or filters change meaning: stored verdicts are then redone
+JUDGE_VERSION = 4  # bump when the verifier or filters change meaning: stored verdicts are then redone
 SLIM_FIELDS = ("sample_id", "problem_id", "messages", "reasoning", "answer", "finish_reason", "think_closed",
                "outcome")
 
@@ -29,11 +29,13 @@ def trace_hash(reasoning: str, answer: str) -> str:
 
 def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str, revision: str | None,
                 filters: FilterConfig, timeout_s: float,
-                labels: dict[str, tuple[str | None, float]] | None = None) -> pa.Table:
+                labels: dict[str, tuple[str | None, float]] | None = None, options: Options | None = None
+                ) -> pa.Table:
     """Verdict rows for `samples` (dicts with SLIM_FIELDS); `references` maps problem_id -> answer.
 
     `labels` maps a problem without a reference to its majority vote (label or None below the agreement
     asked for, share that agreed): its samples are judged against the label, or rejected as `no_majority`.
+    `options`: the verifier's readings where graders differ (`verify.prose_answers`, `verify.ordered_lists`).
     """
     labels = labels or {}
     tok = load_tokenizer(tokenizer, revision)
@@ -53,8 +55,8 @@ def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str,
             reference = references.get(s["problem_id"]) or ""
             if s["problem_id"] not in prepared:  # each problem's reference is parsed once per batch
                 prepared[s["problem_id"]] = prepare_reference(reference)
-            verdict = verify_prepared(prepared[s["problem_id"]], answers[i], timeout_s=timeout_s)
-            verdict = answer_policy(verdict, prepared[s["problem_id"]], filters, timeout_s)
+            verdict = verify_prepared(prepared[s["problem_id"]], answers[i], timeout_s=timeout_s, options=options)
+            verdict = answer_policy(verdict, prepared[s["problem_id"]], filters, timeout_s, options)
             correct, reason, predicted = verdict.correct, verdict.reason, verdict.predicted
             if s["problem_id"] in labels and label is None and reason == "no_reference":
                 reason = "no_majority"

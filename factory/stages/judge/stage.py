@@ -36,6 +36,8 @@ def judge_key(cfg: PipelineConfig) -> str:
     rules = dict(version=JUDGE_VERSION, filters=cfg.filters.model_dump(), tokenizer=cfg.tokenizer.model_dump())
     if cfg.verify.majority_vote.enabled:  # absent otherwise, so that runs made before it keep their key
         rules["majority_vote"] = cfg.verify.majority_vote.model_dump()
+    if cfg.verify.options() != type(cfg.verify.options())():  # likewise: only a setting off its default counts
+        rules["options"] = dict(prose=cfg.verify.prose_answers, ordered_lists=cfg.verify.ordered_lists)
     return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -97,7 +99,8 @@ def _judge(cfg: PipelineConfig, run_dir: Path, part: str, todo: set[str], refs: 
     batches = (
         (batch, {s["problem_id"]: refs[s["problem_id"]] for s in batch}, cfg.tokenizer.name,
          cfg.tokenizer.revision, cfg.filters, cfg.verify.timeout_s,
-         {s["problem_id"]: labels[s["problem_id"]] for s in batch if s["problem_id"] in labels} if labels else None)
+         {s["problem_id"]: labels[s["problem_id"]] for s in batch if s["problem_id"] in labels} if labels else None,
+         cfg.verify.options())
         for batch in _batches(run_dir, todo, cfg.verify.batch_size)
     )
     # numbered on from this session's earlier parts of the same kind: `teacher.until` judges once per round
@@ -127,7 +130,8 @@ def vote(cfg: PipelineConfig, verdicts: pa.Table, unlabelled: set[str], executor
     groups = list(answers.items())
     size, mv = 256, cfg.verify.majority_vote
     tables: list[pa.Table] = []
-    executor.map(vote_batch, ((groups[i:i + size], mv.min_agreement, cfg.verify.timeout_s)
+    executor.map(vote_batch, ((groups[i:i + size], mv.min_agreement, cfg.verify.timeout_s,
+                               cfg.verify.ordered_lists)
                               for i in range(0, len(groups), size)), tables.append)
     return pa.concat_tables([LABEL_SCHEMA.empty_table(), *tables])
 

@@ -21,16 +21,17 @@ LABEL_SCHEMA = pa.schema([
     pa.field("agreement", pa.float64(), nullable=False), pa.field("voters", pa.int64(), nullable=False)])
 
 
-def majority(answers: list[str], timeout_s: float) -> tuple[str | None, int]:
+def majority(answers: list[str], timeout_s: float, ordered: bool = False) -> tuple[str | None, int]:
     """The majority answer of `answers` and how many gave it; None when two groups tie for the most.
 
     The label is the group's most frequent spelling (then the shortest, then the first in sort order),
-    so it does not depend on the order the answers come in.
+    so it does not depend on the order the answers come in. `ordered`: lists in another order differ
+    (`verify.ordered_lists`).
     """
     groups: list[tuple[object, list[str]]] = []  # (prepared first answer, every answer of the group)
     for answer in answers:
         for ref, members in groups:
-            if ref is not None and equivalent(ref, answer, timeout_s) == "correct":
+            if ref is not None and equivalent(ref, answer, timeout_s, ordered) == "correct":
                 members.append(answer)
                 break
         else:
@@ -46,11 +47,12 @@ def majority(answers: list[str], timeout_s: float) -> tuple[str | None, int]:
     return min(set(members), key=lambda a: (-members.count(a), len(a), a)), len(members)
 
 
-def vote_batch(problems: list[tuple[str, list[str]]], min_agreement: float, timeout_s: float) -> pa.Table:
+def vote_batch(problems: list[tuple[str, list[str]]], min_agreement: float, timeout_s: float,
+               ordered: bool = False) -> pa.Table:
     """LABEL_SCHEMA rows for (problem_id, voters' answers in sample order); label null below min_agreement."""
     rows = []
     for pid, answers in problems:
-        text, members = majority(answers, timeout_s)
+        text, members = majority(answers, timeout_s, ordered)
         share = members / len(answers)
         rows.append(dict(problem_id=pid, label=text if text is not None and share >= min_agreement else None,
                          agreement=share,

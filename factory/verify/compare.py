@@ -39,13 +39,13 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 
-from factory.verify.extract import answer_boxes, boxed_contents, extract_answer, final_part
+from factory.verify.extract import _key, answer_boxes, boxed_contents, extract_answer, final_part
 from factory.verify.latex import ParseError, names_unknown, normalize, parse_normalized
 from factory.verify.numeric import EvalError, TooBig, evaluate, log_magnitude, to_mpf, values_equal
 from factory.verify.options import DEFAULT, Options
 from factory.verify.sandbox import SandboxError, SandboxTimeout, SandboxUnavailable, simplify_equal
 
-_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")  # 0,111 is no thousand
 _DECIMAL = re.compile(r"-?\d*\.(\d+)")
 _LIST_COMMA = re.compile(r"\d,\s+\d")
 _DECIMAL_COMMA = re.compile(r"-?\d+,\d+")  # tried after _THOUSANDS: 1,000 stays a thousand
@@ -81,6 +81,7 @@ class Prepared:
     node: tuple | None  # AST, or None when unparseable
     decimals: int | None  # digits after the point when the text is a plain decimal literal
     choice: str | None = None  # "B" when the reference is a multiple-choice option, "(B) 6"
+    comma_decimal: str | None = None  # "1.22" when the text was "1,22" (no space): maybe a decimal comma
 
 
 class _Undecided(Exception):
@@ -96,6 +97,8 @@ def prepare(text: str, scalar_context: bool = True, decimal_comma: bool = False)
     `decimal_comma` (answers only, in a scalar context): `1,22` is 1.22. Never for a reference, where `3,5`
     is far more often the list of two answers than a European decimal."""
     plain = _PLAIN.fullmatch(text.strip())
+    if not plain and _DOUBLED.search(text) and not _SINGLE_CMD.search(text.replace("\\\\", "")):
+        text = text.replace("\\\\", "\\")  # every command doubled, none single: escaped twice (JSON in JSON)
     if plain:  # most answers of a math corpus: no normalising or parsing needed
         key = text.strip()
         digits = len(plain.group(1)) if plain.group(1) else None
@@ -116,7 +119,31 @@ def prepare(text: str, scalar_context: bool = True, decimal_comma: bool = False)
         node = parse_normalized(norm)
     except ParseError:
         node = None
-    return Prepared(key, node, len(dec.group(1)) if dec else None)
+    comma = _DECIMAL_COMMA.fullmatch(text.strip()) and not _THOUSANDS.fullmatch(text.strip())
+    return Prepared(key, node, len(dec.group(1)) if dec else None,
+                    comma_decimal=text.strip().replace(",", ".") if comma else None)
+
+
+_GAP_NOISE = re.compile(r"\$|\\[()\[\]]|\\q?quad|\\text\s*\{[^{}]*\}|[\s,;.:=]")
+_GAP_WORD = re.compile(r"[A-Za-z_]+")
+
+
+def _written_together(text: str, boxes: list[str]) -> bool:
+    """Whether a reference's boxes are parts of one answer: at most two words between consecutive boxes
+    (`\\boxed{1} and \\boxed{2}`, `x = \\boxed{1}, y = \\boxed{2}`), not boxes strewn through a solution."""
+    cursor = 0
+    ends = []
+    for box in boxes:
+        start = text.find(box, cursor)
+        if start < 0:
+            return False
+        ends.append((text.rfind("\\", cursor, start), start + len(box)))
+        cursor = start + len(box)
+    for (_, prev_end), (next_start, _) in zip(ends, ends[1:], strict=False):
+        gap = _GAP_NOISE.sub(" ", text[prev_end + 1:max(next_start, prev_end + 1)])
+        if len(_GAP_WORD.findall(gap)) > 2:
+            return False
+    return True
 
 
 def prepare_reference(reference: str | None) -> Prepared | None:
@@ -125,9 +152,10 @@ def prepare_reference(reference: str | None) -> Prepared | None:
         return None
     text = str(reference)
     boxes = boxed_contents(text[-20_000:]) if "box" in text else []
-    text = boxes[-1] if boxes else text.strip()
-    if _DOUBLED.search(text) and not _SINGLE_CMD.search(text.replace("\\\\", "")):
-        text = text.replace("\\\\", "\\")  # every command doubled, none single: escaped twice
+    if len({_key(b) for b in boxes}) > 1 and _written_together(text[-20_000:], boxes):
+        text = ", ".join(boxes)  # `\\boxed{1} and \\boxed{-2}`: a reference in parts is all of them
+    else:
+        text = boxes[-1] if boxes else text.strip()
     listed = _PY_LIST.fullmatch(text)
     if listed:  # "['9.6']" as some datasets store answers: the strings inside are the answer
         text = ", ".join(item.strip() for item in _PY_ITEM.findall(listed.group(1)))
@@ -426,6 +454,10 @@ def equivalent(ref: Prepared, answer: str, timeout_s: float = 5.0, ordered: bool
             return "correct" if letter.group(1) == ref.choice else "wrong_answer"
     scalar = ref.node is None or ref.node[0] not in _SEQ | {"interval"}
     ans = prepare(answer, scalar_context=scalar, decimal_comma=scalar)
+    if ans.decimals and ref.comma_decimal:
+        # a reference `1,22` against the answer `1.22`: read as a decimal comma only when the answer is a decimal
+        # (a model answering the list `1, 22` would not write 1.22)
+        ref = prepare(ref.comma_decimal)
     if ans.key and (ans.key == ref.key or (ans.key.isalpha() and ans.key.lower() == ref.key.lower())):
         return "correct"
     if ref.node is None or ans.node is None:
@@ -495,11 +527,13 @@ def _verify_prepared(ref: Prepared | None, response: str, timeout_s: float, opti
         return Verdict(False, "unparseable", predicted)
 
 
-def verify(reference: str, response: str, timeout_s: float = 5.0, *, options: Options | None = None) -> Verdict:
+def verify(reference: str | list[str], response: str, timeout_s: float = 5.0, *,
+           options: Options | None = None) -> Verdict:
     """Decide whether a response's final answer matches the reference.
 
     Args:
-        reference: Bare LaTeX (`\\frac{3}{4}`), `$...$`, or text containing `\\boxed{}`.
+        reference: Bare LaTeX (`\\frac{3}{4}`), `$...$`, or text containing `\\boxed{}`; or a list of such
+            references, each an acceptable answer on its own (`["0.5", "\\frac12"]`): right when any is.
         response: A whole trace (`<think>...</think> final part`), the final part, or a bare answer.
         timeout_s: Wall-clock limit for the sympy tier (rarely used).
         options: The readings where graders differ (`Options`); the strict defaults when None.
@@ -510,6 +544,11 @@ def verify(reference: str, response: str, timeout_s: float = 5.0, *, options: Op
     Raises:
         SandboxUnavailable: the sympy worker cannot start on this machine (not a property of the input).
     """
+    if isinstance(reference, (list, tuple)):
+        verdicts = [verify(r, response, timeout_s, options=options) for r in reference]
+        if not verdicts:
+            return verify("", response, timeout_s, options=options)
+        return next((v for v in verdicts if v.correct), verdicts[0])
     try:
         ref = prepare_reference(reference)
     except Exception:

@@ -87,7 +87,7 @@ def tokenize(s: str) -> list[tuple[str, str]]:
             out.append(("cmd", "\\pi"))
             continue
         if kind == "word":
-            if len(val) >= 4:
+            if len(val) >= 4 and out[-2:] != [("op", "_"), ("op", "{")]:  # S_{ABCD} names one point set
                 raise ParseError("word answer")
             out.extend(("letter", ch) for ch in val)  # "xy" is the product x*y
             continue
@@ -125,9 +125,10 @@ class _Parser:
         if self.take()[1] != val:
             raise ParseError(f"expected {val!r}")
 
-    def items(self) -> list:
+    def items(self, semicolons: bool = False) -> list:
+        """Comma-separated items; inside brackets a semicolon separates them too: `(0;-2;6)`."""
         out = [self.relation()]
-        while self.peek() == ("op", ","):
+        while self.peek() == ("op", ",") or (semicolons and self.peek() == ("op", ";")):
             self.take()
             out.append(self.relation())
             if len(out) > MAX_ITEMS:
@@ -307,7 +308,7 @@ class _Parser:
             # in an answer, e and i are the constants, not variables (e^{i\pi} = -1)
             return ("const", val) if val in ("e", "i") else ("sym", val)
         if val == "(" or val == "[":
-            items = self.items()
+            items = self.items(semicolons=True)
             close = self.take()[1]
             if close not in (")", "]"):
                 raise ParseError("unclosed bracket")
@@ -319,14 +320,14 @@ class _Parser:
                 return ("tuple", tuple(items))
             raise ParseError("bad bracket")
         if val == "{":
-            items = self.items()
+            items = self.items(semicolons=True)
             self.expect("}")
-            return items[0] if len(items) == 1 else ("set", tuple(items))
+            return items[0] if len(items) == 1 else ("set", tuple(items))  # {1, 2}: a set whose \{ was not escaped
         if val == "\\{":
             if self.peek() == ("cmd", "\\}"):
                 self.take()
                 return ("set", ())
-            items = self.items()
+            items = self.items(semicolons=True)
             self.expect("\\}")
             return ("set", tuple(items))
         if val == "|":
@@ -343,6 +344,8 @@ class _Parser:
         sub = self.arg()
         if sub[0] == "const" and sub[1] in ("e", "i"):
             sub = ("sym", sub[1])  # x_i is a name, not x times the imaginary unit
+        if sub[0] == "mul" and all(f[0] in ("num", "sym") for f in sub[1]):
+            return ("sym", f"{name}_{''.join(str(f[1]) for f in sub[1])}")  # S_{ABC}: one name
         if sub[0] not in ("num", "sym"):
             raise ParseError("complex subscript")
         return ("sym", f"{name}_{sub[1]}")
@@ -419,11 +422,17 @@ def _chain(op1: str, a, x, op2: str, c):
 
 def names_unknown(node) -> bool:
     """What a side of an equation names when it asks for the other: a variable (`x`, `a_n`), a function at a
-    point or variable (`f(x)`, `P(2)`: a letter times one factor), or a ratio of those (`V_1:V_2`)."""
+    point or variable (`f(x)`, `P(2)`: a letter times one factor), a ratio of those (`V_1:V_2`), a tuple of
+    them (`(p, q)`) or a length (`|AB|`)."""
     if node[0] == "sym":
         return True
     if node[0] == "div":
         return names_unknown(node[1]) and names_unknown(node[2])
+    if node[0] == "tuple":  # (p, q) = (3, 2)
+        return all(names_unknown(x) for x in node[1])
+    if node[0] == "func" and node[1] == "abs":  # |AB| = 5
+        inner = node[2]
+        return names_unknown(inner) or (inner[0] == "mul" and all(f[0] == "sym" for f in inner[1]))
     return (node[0] == "mul" and len(node[1]) == 2 and node[1][0][0] == "sym"
             and node[1][1][0] in ("sym", "num"))
 

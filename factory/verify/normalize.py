@@ -32,7 +32,7 @@ _SUBS = [
     (re.compile(r"\\[dt]binom(?![A-Za-z])"), r"\\binom"),
     (re.compile(r"\\(?:left|right)(?![A-Za-z])\s*\.?"), ""),
     (re.compile(r"\\[bB]igg?[lr]?(?![A-Za-z])"), ""),
-    (re.compile(r"\\(?:displaystyle|limits|,|;|:|!|\s|quad|qquad)(?![A-Za-z])|~"), " "),
+    (re.compile(r"\\(?:displaystyle|limits|,|;|:|!)(?![A-Za-z])|\\q?quad|\\\s|~"), " "),  # \quadx_2: a space
     (re.compile(r"\{,\}"), ""),
     (re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ(?![A-Za-z])|°|\\degree(?![A-Za-z])"), ""),
     (re.compile(r"\\%"), "%"),
@@ -46,7 +46,7 @@ _SUBS = [
     (re.compile(r"\\varnothing|\\emptyset"), r"\\{\\}"),
     (re.compile(r"\\mathbb\s*\{?\s*R\s*\}?"), r"(-\\infty,\\infty)"),
     (re.compile(r"(?<=\d)[eE]([+-]?\d+)(?![\d.])"), r"\\times10^{\1}"),
-    (re.compile(r"\s+(?:and|or)\s+"), ","),
+    (re.compile(r"\s+(?:and|or)\s+|(?<=[)\]])\s*(?:and|or)\s*(?=[(\[])"), ","),  # (11,7)or(7,11) too
     (re.compile(r"<=|=<"), r"\\le "),  # plain-text relations, as models type them
     (re.compile(r">="), r"\\ge "),
     (re.compile(r"(?<![\d)!}])\s*!="), r"\\ne "),  # 5!=120 is a factorial, x != 3 is not
@@ -141,6 +141,10 @@ def normalize(text: str) -> str:
         raise ParseError("answer too long")
     s = text.translate(_UNICODE).strip().replace("...", "\\dots ")  # an ellipsis, not a sentence's period
     s = re.sub(r"^\$+|\$+$|^\\\[|\\\]$|^\\\(|\\\)$", "", s).strip()
+    s = re.sub(r"(?<!\\)\$", " ", s)  # math shifts inside: `$28$ %`, `$1$ and $2$`
+    approx = re.search(r"\\approx(?![A-Za-z])", s)
+    if approx and "=" in s[:approx.start()]:
+        s = s[:approx.start()]  # x = \frac13 \approx 0.33: the exact value was stated, the rest is a gloss
     s = _ORDINAL.sub("", s)
     s = _MATRIX.sub(_matrix, s)
     s = _TRIG_DEGREES.sub(lambda m: f"{m.group(1)}{m.group(2)}({m.group(3)}\\pi/180)", s)

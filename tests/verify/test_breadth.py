@@ -151,3 +151,41 @@ def test_ordered_lists(ref, resp, default, ordered):
     _check(ref, resp, default)
     _check(ref, resp, ordered, ordered_lists=True)
 
+
+
+REFERENCES = [  # how references are written in the datasets and suites verifiers meet
+    (r"\boxed{3} and \boxed{-4}", r"\boxed{-4, 3}", C),  # a reference in several boxes is all of them
+    (r"\(\boxed{3}\), \(\boxed{-4}\)", r"\boxed{3, -4}", C),
+    (r"The width is \boxed{3} and, after the second step of the long computation, \boxed{-4}", r"\boxed{-4}", C),
+    (r"(a, b) = (6, 1)", r"\boxed{(6, 1)}", C),  # the left side names the unknowns
+    (r"(a, b) = (6, 1)", r"\boxed{(1, 6)}", W),
+    (r"|PQ| = 13", r"\boxed{13}", C),
+    (r"S_{PQRS} : S = 3 : 8", r"\boxed{3:8}", C),
+    (r"(1;0;2),(3;-1;0)", r"\boxed{(3, -1, 0), (1, 0, 2)}", C),  # semicolons inside a tuple
+    (r"(1;0;2),(3;-1;0)", r"\boxed{(3, -1, 1), (1, 0, 2)}", W),
+    (r"$4$ and $9$", r"\boxed{4, 9}", C),  # math shifts inside the reference
+    (r"$14,3$ or $8$", r"\boxed{14, 3, 8}", C),
+    (r"(4,9)or(9,4)", r"\boxed{(9,4), (4,9)}", C),
+    (r"y_{1} = 2,\quady_{2} = 5", r"\boxed{2} \quad \text{and} \quad \boxed{5}", C),
+    (r"\boxed{m = 2,\ n = 7}", r"\boxed{2, 7}", C),
+    ("1,25", r"\boxed{1.25}", C),  # a decimal comma in a reference, against a decimal answer
+    ("0,375", r"\boxed{0.375}", C),
+    ("1,25", r"\boxed{1, 25}", C),  # and still the list it may be
+    ("\\\\left( 2, \\\\frac{\\\\pi}{4} \\\\right)", "\\\\boxed{\\\\left( 2, \\\\frac{\\\\pi}{4} \\\\right)}", C),
+    (r"\frac{2}{7}", r"\boxed{x = \frac{2}{7} \approx 0.29}", C),  # the gloss after an exact value is dropped
+    (r"\frac{2}{7}", r"\boxed{x = \frac{3}{7} \approx 0.29}", W),
+    (r"\frac{2}{7}", r"\boxed{\approx 0.2857}", C),
+]
+
+
+@pytest.mark.parametrize(("ref", "resp", "expected"), REFERENCES)
+def test_references(ref, resp, expected):
+    _check(ref, resp, expected)
+
+
+def test_a_list_of_references_is_a_choice_of_answers():
+    assert verify(["0.25", r"\frac14", "one quarter"], r"\boxed{\frac{1}{4}}").correct
+    assert verify(["0.25", "one quarter"], r"\boxed{one quarter}").correct
+    wrong = verify(["0.25", r"\frac14"], r"\boxed{0.2}")
+    assert (wrong.correct, wrong.reason) == (False, "wrong_answer")
+    assert verify([], r"\boxed{1}").reason == "no_reference"

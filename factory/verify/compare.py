@@ -23,8 +23,16 @@ Policies:
     `a \\pm b` is the list of the two answers; `x > 2` equals the interval `(2, \\infty)`, and
         `1 < x \\le 3` is `(1, 3]`.
     `i` is the imaginary unit (and `e` Euler's number); complex values are decided by the symbolic tier.
-    Hedging: several boxed answers that are all the same value (`0.5` then `\\frac12`) are one answer.
-    A reference stored as a Python list string (`['9.6']`) means the strings inside it.
+    Hedging: several boxed answers that are all the same value (`0.5` then `\\frac12`) are one answer;
+        several boxes whose number is the reference's number of parts are one answer in parts.
+    Lists: a bare list (`3, 1`) is compared in any order unless `Options.ordered_lists`; a tuple always in
+        order, a set never. `p=5, q=2; p=7, q=2` (semicolons between answers) is the pairs (5, 2), (7, 2).
+    Relations: one linear in its variable is solved (`-x > -1` is `x < 1`, `2x + 1 \\le 7` is `x \\le 3`);
+        `0 < f(x) < 1` is the interval (0, 1); `<=`, `>=`, `!=`, `\\lt`, `\\gt` are the relations they spell.
+    Ratios: `7:32` is the quotient 7/32 (so `14:64` and `\\frac{7}{32}` match it); `1:2:3` a scaled triple.
+    Matrices: pmatrix, bmatrix, matrix and `\\begin{array}{..}` in any brackets are one matrix, compared cell
+        by cell (the rounding rule applies per cell); vmatrix is a determinant and is not parsed.
+    How references and answers are read before comparing (boxes, escapes, decimal commas): `prepare.py`.
     A reference equation is answered by a bare value only when one side names the unknown (`x = 5`,
         `f(x) = 3x+1`, `P(2) = 7`: the other side is the answer); `a + 3z = 0` or `2x = 6` needs an
         equivalent equation, since `0` or `6` alone is not what was asked.
@@ -32,34 +40,23 @@ Policies:
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import re
 import time
 from dataclasses import dataclass
 from fractions import Fraction
 
-from factory.verify.extract import _key, answer_boxes, boxed_contents, extract_answer, final_part
-from factory.verify.latex import ParseError, names_unknown, normalize, parse_normalized
+from factory.verify.extract import answer_boxes, boxed_contents, extract_answer, final_part
+from factory.verify.latex import names_unknown
 from factory.verify.numeric import EvalError, TooBig, evaluate, log_magnitude, to_mpf, values_equal
 from factory.verify.options import DEFAULT, Options
+from factory.verify.prepare import _OPTION, _TEXT_WRAP, Prepared, prepare, prepare_reference
 from factory.verify.sandbox import SandboxError, SandboxTimeout, SandboxUnavailable, simplify_equal
 
-_THOUSANDS = re.compile(r"-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")  # 0,111 is no thousand
-_DECIMAL = re.compile(r"-?\d*\.(\d+)")
-_LIST_COMMA = re.compile(r"\d,\s+\d")
-_DECIMAL_COMMA = re.compile(r"-?\d+,\d+")  # tried after _THOUSANDS: 1,000 stays a thousand
-# a reference stored with every backslash doubled (\\frac{1}{2}, from a JSON or Python string escaped twice)
-_DOUBLED = re.compile(r"\\\\(?=[A-Za-z{}])")
-_SINGLE_CMD = re.compile(r"(?<!\\)\\[A-Za-z]")
 _SEQ = frozenset(["tuple", "list", "set", "union"])
 _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "!=": "!="}
 _POINTS = 6
 # linear: each item is one quoted run, separators are unambiguous (no adjacent optional whitespace)
-_PY_LIST = re.compile(r"\[\s*('[^']*'(?:\s*,\s*'[^']*')*)\s*,?\s*\]")
-_PY_ITEM = re.compile(r"'([^']*)'")
-_TEXT_WRAP = re.compile(r"\\text(?:bf|rm)?\s*\{([^{}]*)\}")
-_OPTION = re.compile(r"\(([A-E])\)\s*(\S.*)", re.DOTALL)
 _LETTER = re.compile(r"\(?([A-E])\)?")
 STRICT = False  # tests set this to surface internal errors instead of folding them into "unparseable"
 
@@ -73,96 +70,8 @@ class Verdict:
     predicted: str | None  # the extracted answer (raw LaTeX inside the box), or None
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """An answer normalised and parsed once (the reference is reused across a batch)."""
-
-    key: str  # whitespace-free normalised text, for the string tier
-    node: tuple | None  # AST, or None when unparseable
-    decimals: int | None  # digits after the point when the text is a plain decimal literal
-    choice: str | None = None  # "B" when the reference is a multiple-choice option, "(B) 6"
-    comma_decimal: str | None = None  # "1.22" when the text was "1,22" (no space): maybe a decimal comma
-
-
 class _Undecided(Exception):
     """Neither equal nor different could be established (too big to evaluate, sympy failed)."""
-
-
-_PLAIN = re.compile(r"-?\d{1,50}(?:\.(\d{1,50}))?")
-
-
-def prepare(text: str, scalar_context: bool = True, decimal_comma: bool = False) -> Prepared:
-    """Normalise and parse one answer; never raises.
-
-    `decimal_comma` (answers only, in a scalar context): `1,22` is 1.22. Never for a reference, where `3,5`
-    is far more often the list of two answers than a European decimal."""
-    plain = _PLAIN.fullmatch(text.strip())
-    if not plain and _DOUBLED.search(text) and not _SINGLE_CMD.search(text.replace("\\\\", "")):
-        text = text.replace("\\\\", "\\")  # every command doubled, none single: escaped twice (JSON in JSON)
-    if plain:  # most answers of a math corpus: no normalising or parsing needed
-        key = text.strip()
-        digits = len(plain.group(1)) if plain.group(1) else None
-        return Prepared(key, ("num", Fraction(key), digits) if digits else ("num", Fraction(key)), digits)
-    try:
-        norm = normalize(text)
-    except ParseError:
-        return Prepared(re.sub(r"\s+", "", text[:1000]), None, None)
-    key = re.sub(r"\s+", "", norm)
-    # `32, 349` (a space after the comma, as written) is a list; `1,000` and LaTeX's `1,\!000` are one number
-    if scalar_context and not _LIST_COMMA.search(text):
-        if _THOUSANDS.fullmatch(key):
-            key = norm = key.replace(",", "")
-        elif decimal_comma and _DECIMAL_COMMA.fullmatch(key):  # 1,22 and 1000,99: a decimal comma
-            key = norm = key.replace(",", ".")
-    dec = _DECIMAL.fullmatch(key)
-    try:
-        node = parse_normalized(norm)
-    except ParseError:
-        node = None
-    comma = _DECIMAL_COMMA.fullmatch(text.strip()) and not _THOUSANDS.fullmatch(text.strip())
-    return Prepared(key, node, len(dec.group(1)) if dec else None,
-                    comma_decimal=text.strip().replace(",", ".") if comma else None)
-
-
-_GAP_NOISE = re.compile(r"\$|\\[()\[\]]|\\q?quad|\\text\s*\{[^{}]*\}|[\s,;.:=]")
-_GAP_WORD = re.compile(r"[A-Za-z_]+")
-
-
-def _written_together(text: str, boxes: list[str]) -> bool:
-    """Whether a reference's boxes are parts of one answer: at most two words between consecutive boxes
-    (`\\boxed{1} and \\boxed{2}`, `x = \\boxed{1}, y = \\boxed{2}`), not boxes strewn through a solution."""
-    cursor = 0
-    ends = []
-    for box in boxes:
-        start = text.find(box, cursor)
-        if start < 0:
-            return False
-        ends.append((text.rfind("\\", cursor, start), start + len(box)))
-        cursor = start + len(box)
-    for (_, prev_end), (next_start, _) in zip(ends, ends[1:], strict=False):
-        gap = _GAP_NOISE.sub(" ", text[prev_end + 1:max(next_start, prev_end + 1)])
-        if len(_GAP_WORD.findall(gap)) > 2:
-            return False
-    return True
-
-
-def prepare_reference(reference: str | None) -> Prepared | None:
-    """Prepare a reference given as bare LaTeX, `$...$`, or text holding `\\boxed{}`; None if empty."""
-    if reference is None or not str(reference).strip():
-        return None
-    text = str(reference)
-    boxes = boxed_contents(text[-20_000:]) if "box" in text else []
-    if len({_key(b) for b in boxes}) > 1 and _written_together(text[-20_000:], boxes):
-        text = ", ".join(boxes)  # `\\boxed{1} and \\boxed{-2}`: a reference in parts is all of them
-    else:
-        text = boxes[-1] if boxes else text.strip()
-    listed = _PY_LIST.fullmatch(text)
-    if listed:  # "['9.6']" as some datasets store answers: the strings inside are the answer
-        text = ", ".join(item.strip() for item in _PY_ITEM.findall(listed.group(1)))
-    option = _OPTION.fullmatch(_TEXT_WRAP.sub(r"\1", text).strip())
-    if option:  # "\textbf{(B) }6": the letter and the value are both the answer
-        return dataclasses.replace(prepare(option.group(2)), choice=option.group(1))
-    return prepare(text) if text.strip() else None
 
 
 def _symbols(node, out: set) -> set:

@@ -26,7 +26,8 @@ _FILLER = re.compile(r"^(?:definitely|indeed|exactly|simply|clearly|just)\s+", r
 _SOLUTION_TAGS = re.compile(r"<\|(?:begin|end)_of_solution\|>")
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _BARE_ARG = re.compile(r"[^\s$]+")
-_BRACE = re.compile(r"\\[{}]|[{}]")
+_BRACE = re.compile(r"\\[\\{}]|[{}]")  # "\\}" is a line break, then a brace
+_AFTER_BOX = re.compile(r"[ \t]*(?:$|[\n$.,;:!?]|\\[\])])")  # what may follow a box's closing brace
 _ANSWER_IS = re.compile(r"answer\s*(?:is\b|:)[\s:]*", re.IGNORECASE)
 _FENCES = re.compile(r"^(?:\$+|\\\[|\\\()\s*|\s*(?:\$+|\\\]|\\\))$")
 
@@ -47,17 +48,36 @@ def final_part(text: str) -> str:
 
 
 def boxed_contents(text: str) -> list[str]:
-    """All top-level `\\boxed{...}` / `\\fbox{...}` contents (and `\\boxed 5`), in order."""
+    """All top-level `\\boxed{...}` / `\\fbox{...}` contents (and `\\boxed 5`), in order.
+
+    A box left open only because its content ends in a stray `\\}` (`\\boxed{185\\}`: the backslash
+    escapes the closing brace) is closed there, when no `\\{` inside the box is left for it to close and
+    the box would end there (the text, its line, its math or its sentence ends).
+    """
     first = _BOX.search(text)
     if not first:
         return []
     close: dict[int, int] = {}  # position of "{" -> position of its matching "}"
-    stack: list[int] = []
+    stray: dict[int, int] = {}  # position of an unclosed "{" -> position of its stray "\}"
+    stack: list[list[int]] = []  # [position of "{", its escaped-brace depth, its first stray "\}" or -1]
     for m in _BRACE.finditer(text, first.start()):
-        if m.group() == "{":
-            stack.append(m.start())
-        elif m.group() == "}" and stack:
-            close[stack.pop()] = m.start()
+        brace = m.group()
+        if brace == "{":
+            stack.append([m.start(), 0, -1])
+        elif brace == "}":
+            if stack:
+                close[stack.pop()[0]] = m.start()
+        elif stack and brace != "\\\\":  # "\{" or "\}" directly inside the innermost open group
+            top = stack[-1]
+            if brace == "\\{":
+                top[1] += 1
+            elif top[1]:
+                top[1] -= 1
+            elif top[2] < 0:
+                top[2] = m.start()
+    for pos, _, bad in stack:  # never closed: a stray "\}" is where it should have closed
+        if bad >= 0:
+            stray[pos] = bad
     out: list[str] = []
     end = -1
     for m in _BOX.finditer(text, first.start()):
@@ -67,9 +87,12 @@ def boxed_contents(text: str) -> list[str]:
         while j < len(text) and text[j] == " ":
             j += 1
         if j < len(text) and text[j] == "{":
-            if j not in close:
+            if j in close:
+                content, end = text[j + 1 : close[j]], close[j] + 1
+            elif j in stray and _AFTER_BOX.match(text, stray[j] + 2):
+                content, end = text[j + 1 : stray[j]], stray[j] + 2
+            else:
                 continue  # never closed: no answer here
-            content, end = text[j + 1 : close[j]], close[j] + 1
         else:
             word = _BARE_ARG.match(text, j)
             if not word:

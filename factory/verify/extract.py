@@ -23,6 +23,18 @@ _STATED = re.compile(
 _MATHY = re.compile(r"[\d\\$^_{}()\[\]=+\-/π]")
 _CLOSING = re.compile(r"\b(?:answer|correct|right|good|confident|done)\b", re.IGNORECASE)
 _FILLER = re.compile(r"^(?:definitely|indeed|exactly|simply|clearly|just)\s+", re.IGNORECASE)
+# chat-template turn markers: what follows one (outside the response's own header) is another turn
+_TURN = re.compile(
+    r"<\|im_start\|>|<\|im_end\|>|<\|eot_id\|>|<\|start_header_id\|>|<\|endoftext\|>|</s>"
+    r"|<end_of_turn>|<start_of_turn>|<\|user\|>|<\|assistant\|>"
+)
+_OWN_HEADER = re.compile(
+    r"\s*(?:<\|im_start\|>(?![ \t]*(?:user|system|human|tool)\b)[^\n<]{0,40}\n?"
+    r"|<start_of_turn>(?![ \t]*(?:user|system)\b)[^\n<]{0,40}\n?"
+    r"|<\|start_header_id\|>(?![ \t]*(?:user|system|tool|ipython)\b)[^\n<]{0,40}<\|end_header_id\|>\n*"
+    r"|<\|assistant\|>\n?)"
+)
+_OWN_SPOT = re.compile(r"^\s*|(?:</think>|<\|end_of_thought\|>)\s*")
 _SOLUTION_TAGS = re.compile(r"<\|(?:begin|end)_of_solution\|>")
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _BARE_ARG = re.compile(r"[^\s$]+")
@@ -30,6 +42,25 @@ _BRACE = re.compile(r"\\[\\{}]|[{}]")  # "\\}" is a line break, then a brace
 _AFTER_BOX = re.compile(r"[ \t]*(?:$|[\n$.,;:!?]|\\[\])])")  # what may follow a box's closing brace
 _ANSWER_IS = re.compile(r"answer\s*(?:is\b|:)[\s:]*", re.IGNORECASE)
 _FENCES = re.compile(r"^(?:\$+|\\\[|\\\()\s*|\s*(?:\$+|\\\]|\\\))$")
+
+
+def _own_turn(text: str) -> str:
+    """The response up to the first chat-template turn marker that is not its own header.
+
+    A model that runs past its turn writes `<|im_end|>`, `<|eot_id|>`, `</s>`... and then someone else's
+    turn (a new question, another answer): nothing from there on is this response. A header that opens
+    the response's own text (`<|im_start|>assistant`, `<start_of_turn>model`, `<|assistant|>`, at the
+    start or right after the reasoning) is kept; a user or system header is another turn.
+    """
+    first = _TURN.search(text)
+    if not first:
+        return text
+    spots = {m.end() for m in _OWN_SPOT.finditer(text)}  # where a header of the response's own may stand
+    for m in _TURN.finditer(text, first.start()):
+        if m.start() in spots and _OWN_HEADER.match(text, m.start()):
+            continue
+        return text[: m.start()]
+    return text
 
 
 def final_part(text: str) -> str:
@@ -40,10 +71,15 @@ def final_part(text: str) -> str:
 
     Returns:
         At most the last MAX_SEARCH_CHARS characters after the last end-of-reasoning marker, with
-        `<|begin_of_solution|>` tags removed.
+        `<|begin_of_solution|>` tags removed; a chat-template tail (another turn, after an end-of-turn
+        or start-of-turn marker) is cut off first, and the response's own turn header dropped.
     """
+    text = _own_turn(text)
     cut = max((text.rfind(m) + len(m) for m in _END_MARKERS if m in text), default=0)
     part = text[cut:][-MAX_SEARCH_CHARS:]
+    header = _OWN_HEADER.match(part)
+    if header:
+        part = part[header.end() :]
     return _SOLUTION_TAGS.sub("", part)
 
 
@@ -148,6 +184,7 @@ def extract_answer(text: str) -> tuple[str | None, str]:
     """
     if not text:
         return None, "no_answer"
+    text = _own_turn(text)  # another turn after a chat-template marker is never the answer
     part = final_part(text)
     boxes = answer_boxes(part)
     if boxes:

@@ -16,9 +16,14 @@ _START_MARKERS = ("<think>", "<|begin_of_thought|>")
 _PHANTOM = re.compile(r"\\[hv]?phantom\s*\{[^{}]*\}|\\(?:quad|qquad|,|;|!)")
 # the last sentence of a final part that states its result: "... divided by 7 is 3." / "... = **194**"
 _BOLD = re.compile(r"\*\*([^*\n]{1,60})\*\*")
+MAX_MATH_CHARS = 500  # one stated math span (also in _STATED): a matrix or a long tuple runs to hundreds
+MAX_LINE_CHARS = 2000  # the end of a closing line that the sentence rules read
 _STATED = re.compile(
     r"(?:\bis|\bare|\bequals|=)\s+(?:definitely\s+|indeed\s+|exactly\s+)?"
-    r"(\$[^$]{1,80}\$|\\\((?:(?!\\\)).){1,80}\\\)|\\?\$?[^\s$]{1,40})(?:\s+[A-Za-z]{1,12}){0,3}\s*[.!]?\s*$")
+    r"(\$\$[^$]{1,500}\$\$|\$[^$]{1,500}\$|\\\((?:(?!\\\)).){1,500}\\\)|\\\[(?:(?!\\\]).){1,500}\\\]"
+    r"|\\?\$?[^\s$]{1,40})(?:\s+[A-Za-z]{1,12}){0,3}\s*[.!]?\s*$")
+_SIDE_TOKEN = re.compile(r"\\[{}()\[\]]|[{}()\[\]]|(?<![<>!:=\\])=(?!=)|\\approx(?![A-Za-z])")
+_COMMANDS = re.compile(r"\\(?:text|mathrm|operatorname)\s*\{[^{}]*\}|\\[A-Za-z]+")
 # a closing remark after the statement: "I think that's the answer." / "I'm confident this is correct."
 _MATHY = re.compile(r"[\d\\$^_{}()\[\]=+\-/π]")
 _CLOSING = re.compile(r"\b(?:answer|correct|right|good|confident|done)\b", re.IGNORECASE)
@@ -215,13 +220,35 @@ def extract_answer(text: str) -> tuple[str | None, str]:
     if lines and not _BOX.search(lines[-1]):
         last = lines[-1]
         closing = len(last) <= 200 and _CLOSING.search(last) and not re.search(r"\d", last)
-        if not closing and (stated := _stated(last[-400:])):
+        if not closing and (stated := _stated(last[-MAX_LINE_CHARS:])):
             return stated, "ok"
         if closing:
             for line in reversed(lines[-3:-1]):  # the statement just before the closing remark
-                if not _BOX.search(line) and (stated := _stated(line[-400:])):
+                if not _BOX.search(line) and (stated := _stated(line[-MAX_LINE_CHARS:])):
                     return stated, "ok"
     return None, "no_answer"
+
+
+def _result_side(value: str) -> str:
+    """What a concluding formula states: the last side of a chain (`E = 2.48/1.602 = 1.55`), and the right
+    side of a computation (`\\frac{4}{32} = \\frac18`); an equation with unknowns (`2x + y = 7`, `y = 4`)
+    is kept whole. An earlier side of a chain is working, not the result."""
+    sides, depth, start = [], 0, 0
+    for m in _SIDE_TOKEN.finditer(value):
+        tok = m.group()
+        if tok[-1] in "{([":  # "\\{" opens a set as "{" opens a group
+            depth += 1
+        elif tok[-1] in "})]":
+            depth = max(0, depth - 1)
+        elif depth == 0:  # "=" or "\\approx"
+            sides.append(value[start : m.start()])
+            start = m.end()
+    if not sides:
+        return value
+    sides.append(value[start:])
+    if len(sides) == 2 and re.search(r"[A-Za-z]", _COMMANDS.sub("", sides[0])):
+        return value
+    return sides[-1].strip() or value
 
 
 def _stated(line: str) -> str | None:
@@ -233,8 +260,10 @@ def _stated(line: str) -> str | None:
     if not m:
         return None
     value = m.group(1)
-    if value.startswith("\\("):
+    if value.startswith(("\\(", "\\[")):
         value = value[2:-2]
+    if len(value) > 80:  # a long formula stated: its result, not its working
+        value = _result_side(_strip(value))
     value = _strip(value)
     # a value, not a word: "x is a real number" and "this is correct" state nothing
     if not _MATHY.search(value) and not (len(value) == 1 and value not in "aAI"):

@@ -74,3 +74,26 @@ def test_final_part_stops_at_the_tail():
     text = "<think>r</think>\n<|im_start|>assistant\nSo \\boxed{3}.<|im_end|>\n<|im_start|>user\n\\boxed{4}"
     assert final_part(text).strip() == "So \\boxed{3}."
     assert final_part("no markers at all, \\boxed{2}") == "no markers at all, \\boxed{2}"
+
+
+WORK = "We expand both sides and collect the terms.\n\n"
+
+
+# -- a matrix stated in a sentence ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The matrix is $\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}$.", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"),
+        (WORK + "The inverse is $\\begin{pmatrix} -\\frac{5}{11} & \\frac{3}{11} & 0 \\\\ \\frac{2}{11} & "
+         "\\frac{1}{11} & 0 \\\\ 0 & 0 & 1 \\end{pmatrix}$.",
+         "\\begin{pmatrix} -\\frac{5}{11} & \\frac{3}{11} & 0 \\\\ \\frac{2}{11} & \\frac{1}{11} & 0 \\\\ "
+         "0 & 0 & 1 \\end{pmatrix}"),
+        (WORK + "Therefore, the projection matrix is \\(\\begin{pmatrix} \\frac{4}{29} & -\\frac{10}{29} \\\\ "
+         "-\\frac{10}{29} & \\frac{25}{29} \\end{pmatrix}\\).",
+         "\\begin{pmatrix} \\frac{4}{29} & -\\frac{10}{29} \\\\ -\\frac{10}{29} & \\frac{25}{29} \\end{pmatrix}"),
+    ],
+)
+def test_matrix_in_a_sentence(text, expected):
+    assert extract_answer(text) == (expected, "ok")

@@ -1,8 +1,11 @@
 """Find the final answer in a model response.
 
 Only the part after the reasoning counts (after the last `</think>` or `<|end_of_thought|>`), and only
-its last 20k characters are searched, so a megabyte trace costs the same as a short one. Boxed
-answers are cut out with real brace matching, computed in one pass over the braces.
+its last 20k characters are searched, so a megabyte trace costs the same as a short one; a chat-template
+tail (the model running on into another turn) is cut off first. Boxed answers are cut out with real
+brace matching, computed in one pass over the braces. Without a box, only a sentence that says it
+states the answer counts ("the answer is", "Answer $...$", "Therefore ... $x = 5$.", "... is 12.").
+Every pattern is linear in its input: model output is untrusted.
 """
 
 from __future__ import annotations
@@ -22,8 +25,43 @@ _STATED = re.compile(
     r"(?:\bis|\bare|\bequals|=)\s+(?:definitely\s+|indeed\s+|exactly\s+)?"
     r"(\$\$[^$]{1,500}\$\$|\$[^$]{1,500}\$|\\\((?:(?!\\\)).){1,500}\\\)|\\\[(?:(?!\\\]).){1,500}\\\]"
     r"|\\?\$?[^\s$]{1,40})(?:\s+[A-Za-z]{1,12}){0,3}\s*[.!]?\s*$")
+# a closing sentence that concludes: "Therefore, ...", "we find that ...", "which gives ..." (in the sentence
+# that ends with the math); "so" and "thus" open a clause ("so that" is a purpose, not a conclusion)
+_CONCLUDES = re.compile(
+    r"(?:^[\s*#>\-]*|[,;:(]\s*)(?:therefore|thus|hence|so(?!\s+that\b)|consequently|finally|altogether"
+    r"|in\s+(?:conclusion|summary|total|the\s+end)|as\s+a\s+result|overall)\b"
+    r"|\b(?:we|I)\s+(?:(?:can|now|then|finally|thus|therefore|indeed)\s+)?(?:find|found|get|got|obtain|obtained"
+    r"|have|conclude|concluded|arrive\s+at|deduce|end\s+up\s+with)\b"
+    r"|\b(?:which|this|that|it)\s+(?:gives|yields|means|implies|simplifies\s+to|leaves\s+us\s+with)\b"
+    r"|\b(?:giving|yielding|it\s+follows\s+that)\b"
+    r"|\b(?:solution|result|answer)s?\s+(?:is|are)\b",
+    re.IGNORECASE,
+)
+# a sentence that sets up, supposes or doubts states no result: "Let $x = 3$.", "Suppose $n > 2$.",
+# "Therefore, if $a = 1$.", "Let me check whether $y = 4$ is the solution."
+_DOUBT = re.compile(
+    r"\b(?:let|let's|suppose|assume|assuming|consider|define|denote|if|whether|maybe|perhaps|might|could"
+    r"|check|verify|try|guess|wait|unless|not)\b",
+    re.IGNORECASE,
+)
+# an instruction states nothing either: "Finally, compute $a + b$.", "Now substitute $t = 2$."
+_INSTRUCTION = re.compile(
+    r"(?:^|[,;:])[\s*#>\-]*(?:(?:finally|then|now|next|so|thus|therefore|hence)(?:\s*,)?\s*)?"
+    r"(?:calculate|compute|find|determine|solve|evaluate|simplify|substitute|plug|recall|note|use|apply|write"
+    r"|set|take|add|multiply|divide|subtract|express|rewrite|combine|factor|expand)\b",
+    re.IGNORECASE,
+)
 _SIDE_TOKEN = re.compile(r"\\[{}()\[\]]|[{}()\[\]]|(?<![<>!:=\\])=(?!=)|\\approx(?![A-Za-z])")
 _COMMANDS = re.compile(r"\\(?:text|mathrm|operatorname)\s*\{[^{}]*\}|\\[A-Za-z]+")
+# "$a = 1$, $b = 2$ and $c = 3$", "$x = 1$ or": the value is one item of a list
+_LISTED = re.compile(r"(?:\$|\\\)|\\\])[^$]{0,12}?(?:,|\band|\bor)\s*$", re.IGNORECASE)
+# "... $x \geq 5$ is the solution." / "... 44 is the correct answer."
+_IS_THE_ANSWER = re.compile(
+    r"\s(?:is|are)\s+(?:(?:indeed|definitely|clearly|certainly|also)\s+)?(?:the|my|our)\s+"
+    r"(?:(?:correct|right|final|required|desired|only|exact|true)\s+){0,2}(?:answer|solution|result)s?\b"
+    r"[^$\\]{0,80}$",
+    re.IGNORECASE,
+)
 # a closing remark after the statement: "I think that's the answer." / "I'm confident this is correct."
 _MATHY = re.compile(r"[\d\\$^_{}()\[\]=+\-/π]")
 _CLOSING = re.compile(r"\b(?:answer|correct|right|good|confident|done)\b", re.IGNORECASE)
@@ -45,7 +83,11 @@ _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _BARE_ARG = re.compile(r"[^\s$]+")
 _BRACE = re.compile(r"\\[\\{}]|[{}]")  # "\\}" is a line break, then a brace
 _AFTER_BOX = re.compile(r"[ \t]*(?:$|[\n$.,;:!?]|\\[\])])")  # what may follow a box's closing brace
-_ANSWER_IS = re.compile(r"answer\s*(?:is\b|:)[\s:]*", re.IGNORECASE)
+# "answer is X", "Answer: X", and "Answer" opening a line right before its math ("Final Answer $9$")
+_ANSWER_IS = re.compile(
+    r"(?:answer\s*(?:is\b|:)|^[\s*#>\-]*(?:final\s+)?answer\**(?=\s*(?:\$|\\[(\[])))[\s:]*", re.IGNORECASE
+)
+MAX_DISPLAY_LINES = 12  # a display block joined to the line that introduces it
 _FENCES = re.compile(r"^(?:\$+|\\\[|\\\()\s*|\s*(?:\$+|\\\]|\\\))$")
 
 
@@ -177,8 +219,10 @@ def _strip(ans: str) -> str:
 def extract_answer(text: str) -> tuple[str | None, str]:
     """Extract the final answer from a response.
 
-    Order: the last boxed answer in the final part; else the last "the (final) answer is X";
-    else, if the final part is a short single line, the line itself.
+    Order: the last boxed answer in the final part; else the last "the (final) answer is X" (or "Answer"
+    opening a line right before its math); else, if the final part is a short single line, the line itself;
+    else what the closing sentence states: "... is X.", "$x = 5$ is the solution.", or math that ends a
+    sentence that concludes ("Therefore ...", "we find that ...", "which gives ...").
 
     Args:
         text: A whole reasoning trace, only its final part, or a bare answer.
@@ -199,11 +243,12 @@ def extract_answer(text: str) -> tuple[str | None, str]:
     if any(m in text for m in _START_MARKERS) and not any(m in text for m in _END_MARKERS):
         # reasoning that never closed (cut off): a phrase in it is a thought, not the answer
         return None, "no_answer"
-    lines = [ln for ln in part.strip().splitlines() if ln.strip()]
-    for line in reversed(lines[-50:]):  # the statement is near the end; do not scan the whole part
-        heads = list(_ANSWER_IS.finditer(line[-2000:]))
+    raw = [ln for ln in part.strip().splitlines() if ln.strip()]
+    lines = _logical_lines(raw[-50:])  # the statement is near the end; do not scan the whole part
+    for line in reversed(lines):
+        heads = list(_ANSWER_IS.finditer(line[-MAX_LINE_CHARS:]))
         if heads:
-            rest = line[-2000:][heads[-1].end() :].strip()
+            rest = line[-MAX_LINE_CHARS:][heads[-1].end() :].strip()
             rest = _FILLER.sub("", rest)
             dollars = re.match(r"\$+((?:\\\$|[^$])+)\$+", rest)  # "\$41" is money, not the closing $
             ans = _strip(dollars.group(1) if dollars else re.split(r"\.\s", rest, maxsplit=1)[0])
@@ -214,19 +259,106 @@ def extract_answer(text: str) -> tuple[str | None, str]:
     bare = part.strip()
     if bare and not _BOX.search(bare) and len(bare) <= MAX_BARE_CHARS and "\n" not in bare:
         sentence = _BOLD.search(bare) or re.search(r"[A-Za-z]{3,}\s", bare)
-        ans = (sentence and _stated(bare)) or _strip(bare)
+        ans = (sentence and _closing_value(bare)) or _concluded(bare) or _strip(bare)
         if ans:
             return ans, "ok"
     if lines and not _BOX.search(lines[-1]):
-        last = lines[-1]
+        last = lines[-1][-MAX_LINE_CHARS:]
         closing = len(last) <= 200 and _CLOSING.search(last) and not re.search(r"\d", last)
-        if not closing and (stated := _stated(last[-MAX_LINE_CHARS:])):
+        if not closing and (stated := _closing_value(last)):
             return stated, "ok"
         if closing:
+            if stated := _concluded(last):  # "Thus $x$ is the correct answer."
+                return stated, "ok"
             for line in reversed(lines[-3:-1]):  # the statement just before the closing remark
-                if not _BOX.search(line) and (stated := _stated(line[-MAX_LINE_CHARS:])):
+                if not _BOX.search(line) and (stated := _closing_value(line[-MAX_LINE_CHARS:])):
                     return stated, "ok"
     return None, "no_answer"
+
+
+def _logical_lines(lines: list[str]) -> list[str]:
+    """The lines, with each display block (`\\[ ... \\]`, `$$ ... $$`, over up to MAX_DISPLAY_LINES lines)
+    joined into one line, and into the line before it when that one introduces it (ends in no period):
+    "Thus, the plane is:" + "\\[ x + y = 1 \\]" is one closing sentence."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        j = i
+        opener = "\\[" if line.startswith("\\[") else "$$" if line.startswith("$$") else None
+        if opener:
+            closer = "\\]" if opener == "\\[" else "$$"
+            if closer not in line[2:]:
+                j = next((k for k in range(i + 1, min(len(lines), i + MAX_DISPLAY_LINES)) if closer in lines[k]), i)
+            block = " ".join(ln.strip() for ln in lines[i : j + 1])
+            prev = out[-1].rstrip() if out else ""
+            if prev and not prev.endswith((".", "?", "!", "\\]", "$$")) and (j > i or closer in line[2:]):
+                out[-1] = f"{prev} {block}"
+            else:
+                out.append(block)
+        else:
+            out.append(line)
+        i = j + 1
+    return out
+
+
+def _closing_value(line: str) -> str | None:
+    """What a closing line states: "... is X." (`_stated`), else a concluding sentence (`_concluded`)."""
+    return _stated(line) or _concluded(line)
+
+
+def _trailing_math(line: str) -> tuple[str, int] | None:
+    """The math a sentence ends with (`$...$`, `$$...$$`, `\\(...\\)`, `\\[...\\]`, a period may follow):
+    its content and where it starts; None when the sentence ends otherwise or the span is too long."""
+    t = line.rstrip()
+    if t.endswith((".", "!")):
+        t = t[:-1].rstrip()
+    fence = next((f for f in (("$$", "$$"), ("\\(", "\\)"), ("\\[", "\\]"), ("$", "$")) if t.endswith(f[1])), None)
+    if fence is None:
+        return None
+    opener, closer = fence
+    inner_end = len(t) - len(closer)
+    start = t.rfind(opener, max(0, inner_end - MAX_MATH_CHARS - len(opener)), inner_end)
+    if start < 0 or (start and t[start - 1] == "\\"):  # none near enough, or "\\(" (a line break)
+        return None
+    content = t[start + len(opener) : inner_end]
+    if opener == "$":
+        # "\$5" is money; "$$" or an odd count of "$" means the "$" before is no opener
+        if t.endswith("\\$") or (start and t[start - 1] == "$") or (t.count("$") - t.count("\\$")) % 2:
+            return None
+    elif closer in content:
+        return None
+    content = content.strip()
+    return (content, start) if content else None
+
+
+def _concluded(line: str) -> str | None:
+    """The value a closing sentence concludes with: "$x \\geq 5$ is the solution.", "44 is the correct
+    answer.", or the math it ends with when it concludes ("Therefore ...", "we find that ...").
+    Never from a sentence that sets up or doubts."""
+    line = line[-MAX_LINE_CHARS:]
+    said = _IS_THE_ANSWER.search(line)
+    if said:
+        before = line[: said.start()]
+        found = _trailing_math(before)
+        if found:
+            value, start = found
+        else:  # a plain value: "so 44 is the correct answer"
+            words = before.rsplit(None, 1)
+            value, start = (words[-1], len(before) - len(words[-1])) if words else ("", 0)
+            if not re.search(r"\d", value):
+                return None
+        if _states(_last_sentence(line[:start])):
+            return _strip(_result_side(value)) or None
+        return None
+    found = _trailing_math(line)
+    if not found:
+        return None
+    value, start = found
+    lead = _last_sentence(line[:start])
+    if not _states(lead) or not _CONCLUDES.search(lead):
+        return None
+    return _strip(_result_side(value)) or None
 
 
 def _result_side(value: str) -> str:
@@ -249,6 +381,17 @@ def _result_side(value: str) -> str:
     if len(sides) == 2 and re.search(r"[A-Za-z]", _COMMANDS.sub("", sides[0])):
         return value
     return sides[-1].strip() or value
+
+
+def _states(lead: str) -> bool:
+    """Whether the words before a sentence's final value can state a result: not a set-up, a doubt, an
+    instruction, or a list whose last item the value is."""
+    return not (_DOUBT.search(lead) or _INSTRUCTION.search(lead) or _LISTED.search(lead))
+
+
+def _last_sentence(text: str) -> str:
+    """The last sentence of `text` (it may end mid-sentence): what follows its last ". ", "? " or "! "."""
+    return text[max(text.rfind(". "), text.rfind("? "), text.rfind("! ")) + 1 :]
 
 
 def _stated(line: str) -> str | None:

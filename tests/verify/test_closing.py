@@ -76,7 +76,88 @@ def test_final_part_stops_at_the_tail():
     assert final_part("no markers at all, \\boxed{2}") == "no markers at all, \\boxed{2}"
 
 
+# -- "Answer" right before its math, with no "is" or ":" ------------------------------------------------------
+
 WORK = "We expand both sides and collect the terms.\n\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Answer $ 9 $", "9"),
+        ("Answer \\[ 9 \\]", "9"),
+        ("Answer: \\( 9 \\)", "9"),
+        (WORK + "Answer $\\frac{7}{12}$", "\\frac{7}{12}"),
+        (WORK + "**Final Answer** $$x^2 - 3$$", "x^2 - 3"),
+        (WORK + "Answer\n\\[\n(4, -1)\n\\]", "(4, -1)"),  # a display block after the line that introduces it
+        (WORK + "The answer is:\n$$\n-\\frac{5}{2}\n$$", "-\\frac{5}{2}"),
+        (WORK + "### Final Answer\n\n\\[ 2\\sqrt{13} \\]", "2\\sqrt{13}"),
+    ],
+)
+def test_answer_before_math(text, expected):
+    assert extract_answer(text) == (expected, "ok")
+
+
+# -- math followed by "is the answer/solution/result" --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Therefore $x \\geq 5$ is the solution.", "x \\geq 5"),
+        (WORK + "So $t = 14$ is the answer.", "t = 14"),
+        (WORK + "Hence \\(\\frac{3}{8}\\) is the final answer.", "\\frac{3}{8}"),
+        (WORK + "I am sure that \\( 2 - \\sqrt{5} \\) is the correct result of the problem.", "2 - \\sqrt{5}"),
+        (WORK + "Both checks agree, so I'm confident that 61 is the correct answer.", "61"),
+        (WORK + "Thus $n = 3$ is the only solution.", "n = 3"),
+    ],
+)
+def test_math_then_is_the_answer(text, expected):
+    assert extract_answer(text) == (expected, "ok")
+
+
+# -- a closing sentence that concludes with math ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("We find that $x \\neq 3$.", "x \\neq 3"),
+        (WORK + "We find that $x \\neq 3$.", "x \\neq 3"),
+        (WORK + "Therefore, $y = -8$.", "y = -8"),
+        (WORK + "Thus \\(a_{10} = 512\\)", "512"),  # "= X" at the end: the value stated
+        (WORK + "Hence the perimeter comes to $$36 + 4\\pi$$", "36 + 4\\pi"),
+        (WORK + "So we get \\[ k = 11 \\].", "k = 11"),
+        (WORK + "Putting both parts together, we obtain $f(2) = 19$.", "f(2) = 19"),
+        (WORK + "Dividing by the common factor, which gives $\\frac{9}{14}$.", "\\frac{9}{14}"),
+        (WORK + "In conclusion, the remainder is $r = 6$.", "r = 6"),
+        (WORK + "Thus, the equation of the line is:\n\\[\ny = 2x - 7\n\\]", "y = 2x - 7"),
+        # a chain states its last side; a computation its result; an equation with unknowns stays whole
+        (WORK + "Therefore we get $E = \\frac{9.6}{1.6} = 6 \\text{ J}$.", "6 \\text{ J}"),
+        (WORK + "Thus, $\\frac{16}{40} = \\frac{2}{5}$.", "\\frac{2}{5}"),
+        (WORK + "Hence the plane is $3x - y + 2z = 5$.", "3x - y + 2z = 5"),
+        # the last math span of the sentence
+        (WORK + "Therefore, since $m$ is odd, we have $m^2 \\equiv 1 \\pmod 8$.", "m^2 \\equiv 1 \\pmod 8"),
+        # the statement before a closing remark
+        (WORK + "Therefore, $p = 0.35$.\n\nI think that is the right answer.", "p = 0.35"),
+    ],
+)
+def test_concluding_sentence(text, expected):
+    assert extract_answer(text) == (expected, "ok")
+
+
+# -- a Minerva-style final line, then a chat-template tail -------------------------------------------------
+
+
+def test_minerva_line_then_tail():
+    text = (
+        "Solving the two equations gives $p = \\frac15$ and $q = \\frac16$.\n"
+        "Final Answer: The final answer is $(\\frac15, \\frac16)$. I hope it is correct.<|im_end|>\n"
+        "<|im_start|>user\nWhat is the largest prime factor of 91?<|im_end|>\n<|im_start|>assistant\n"
+        "Since $91 = 7 \\cdot 13$, the answer is $\\boxed{13}$."
+    )
+    assert extract_answer(text) == ("(\\frac15, \\frac16)", "ok")
+    assert extract_answer(text.replace("<|im_end|>", "<|eot_id|>", 1)) == ("(\\frac15, \\frac16)", "ok")
 
 
 # -- a matrix stated in a sentence ----------------------------------------------------------------------------
@@ -97,3 +178,82 @@ WORK = "We expand both sides and collect the terms.\n\n"
 )
 def test_matrix_in_a_sentence(text, expected):
     assert extract_answer(text) == (expected, "ok")
+
+
+# -- what must NOT be taken for the answer -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # intermediate math in a line that is not the last
+        WORK + "Therefore $x = 4$.\nNow we need the area of the second region as well",
+        WORK + "We find that $k = 2$.\n\nNext, consider the case where $k$ is odd",
+        # a final question to the user
+        WORK + "Therefore, is it $x = 6$?",
+        WORK + "So would you like me to double-check $y = 7$?",
+        # a sentence that sets up, supposes, doubts or instructs
+        WORK + "Let $x = 3$.",
+        WORK + "Therefore, let $u = x^2 + 1$.",
+        WORK + "So suppose $n > 10$.",
+        WORK + "Thus we check whether $t = 5$.",
+        WORK + "Let me verify that $z = 12$ is the solution.",
+        WORK + "Maybe $a = 2$ is the answer.",
+        WORK + "Finally, compute $|p| + |q|$.",
+        WORK + "So, we have $b = 8$ or $b = -8$",  # one item of a list
+        WORK + "Hence $A = 1$, $B = 2$, and $C = 5$.",
+        # no conclusion marker
+        WORK + "The two curves meet at $(1, 2)$.",
+        WORK + "$x = 17$",
+    ],
+)
+def test_not_an_answer(text):
+    assert extract_answer(text) == (None, "no_answer")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a trace cut off mid-reasoning: the last formula is a thought, marker or not
+        "<think>Expanding, we find that $x = 5$.",
+        "<think>The product is 12. Therefore $y = 12$.\nThus $y = 12$ is the answer.",
+        "<|begin_of_thought|>\n\nSo we get \\(m = 40\\).",
+    ],
+)
+def test_cut_off_trace_gives_nothing(text):
+    assert extract_answer(text) == (None, "no_answer")
+
+
+def test_box_after_a_tail_is_ignored():
+    text = WORK + "I am not able to finish.\nIt needs more cases." + "<|endoftext|>Therefore $x = 2$. \\boxed{2}"
+    assert extract_answer(text) == (None, "no_answer")
+
+
+# -- hostile input: linear regexes, bounded search (a hang would show as a timeout) -----------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "$" * 20_000,
+        "\\(" * 10_000,
+        "\\[" * 10_000,
+        "$$\n" * 7_000,
+        "we find that " * 1_600,
+        "We find that $" * 1_500 + ".",
+        "Therefore $x$ " * 1_500 + ".",
+        "{" * 20_000,
+        "\\boxed{" * 3_000,
+        "\\boxed{" + "\\}" * 10_000,
+        "\\boxed{1\\}" * 2_000,
+        "Thus, " + " " * 20_000 + "$x$.",
+        "x is" + " " * 20_000 + "the answer",
+        " is the answer" * 1_500,
+        "So $" + "x = " * 5_000 + "1$.",
+        "</think><|im_start|>assistant\n" * 700,
+        "Answer $" * 2_500,
+    ],
+)
+def test_hostile_input_finishes(text):
+    answer, reason = extract_answer(text)
+    assert reason in {"ok", "no_answer", "hedged"}

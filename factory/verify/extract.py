@@ -4,8 +4,8 @@ Only the part after the reasoning counts (after the last `</think>` or `<|end_of
 its last 20k characters are searched, so a megabyte trace costs the same as a short one; a chat-template
 tail (the model running on into another turn) is cut off first. Boxed answers are cut out with real
 brace matching, computed in one pass over the braces. Without a box, only a sentence that says it
-states the answer counts ("the answer is", "Answer $...$", "Therefore ... $x = 5$.", "... is 12.").
-Every pattern is linear in its input: model output is untrusted.
+states the answer counts ("the answer is", "Answer $...$", "Therefore ... $x = 5$.", "... is 12."),
+unless the caller opts into `prose`. Every pattern is linear in its input: model output is untrusted.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ _IS_THE_ANSWER = re.compile(
     r"[^$\\]{0,80}$",
     re.IGNORECASE,
 )
+_APPROX = re.compile(r"\b(is|are|equals|=)\s+(?:approximately|about|around|roughly|nearly)\s+", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # a closing remark after the statement: "I think that's the answer." / "I'm confident this is correct."
 _MATHY = re.compile(r"[\d\\$^_{}()\[\]=+\-/π]")
 _CLOSING = re.compile(r"\b(?:answer|correct|right|good|confident|done)\b", re.IGNORECASE)
@@ -216,7 +218,7 @@ def _strip(ans: str) -> str:
     return ans
 
 
-def extract_answer(text: str) -> tuple[str | None, str]:
+def extract_answer(text: str, *, prose: bool = False) -> tuple[str | None, str]:
     """Extract the final answer from a response.
 
     Order: the last boxed answer in the final part; else the last "the (final) answer is X" (or "Answer"
@@ -226,6 +228,10 @@ def extract_answer(text: str) -> tuple[str | None, str]:
 
     Args:
         text: A whole reasoning trace, only its final part, or a bare answer.
+        prose: Also take an answer stated only in prose: the math that ends the closing sentence with no
+            conclusion marker ("The curves meet at $(1, 2)$."), and a value stated after "is" in any
+            sentence of the closing line. Off by default: then a response that never says it concludes
+            gives no answer, so the last formula of reasoning that was cut off is never taken for one.
 
     Returns:
         (answer, reason): reason is "ok", "no_answer" (answer None) or "hedged" (several different
@@ -259,19 +265,19 @@ def extract_answer(text: str) -> tuple[str | None, str]:
     bare = part.strip()
     if bare and not _BOX.search(bare) and len(bare) <= MAX_BARE_CHARS and "\n" not in bare:
         sentence = _BOLD.search(bare) or re.search(r"[A-Za-z]{3,}\s", bare)
-        ans = (sentence and _closing_value(bare)) or _concluded(bare) or _strip(bare)
+        ans = (sentence and _closing_value(bare, prose)) or _concluded(bare, prose) or _strip(bare)
         if ans:
             return ans, "ok"
     if lines and not _BOX.search(lines[-1]):
         last = lines[-1][-MAX_LINE_CHARS:]
         closing = len(last) <= 200 and _CLOSING.search(last) and not re.search(r"\d", last)
-        if not closing and (stated := _closing_value(last)):
+        if not closing and (stated := _closing_value(last, prose)):
             return stated, "ok"
         if closing:
-            if stated := _concluded(last):  # "Thus $x$ is the correct answer."
+            if stated := _concluded(last, prose):  # "Thus $x$ is the correct answer."
                 return stated, "ok"
             for line in reversed(lines[-3:-1]):  # the statement just before the closing remark
-                if not _BOX.search(line) and (stated := _closing_value(line[-MAX_LINE_CHARS:])):
+                if not _BOX.search(line) and (stated := _closing_value(line[-MAX_LINE_CHARS:], prose)):
                     return stated, "ok"
     return None, "no_answer"
 
@@ -302,9 +308,16 @@ def _logical_lines(lines: list[str]) -> list[str]:
     return out
 
 
-def _closing_value(line: str) -> str | None:
-    """What a closing line states: "... is X." (`_stated`), else a concluding sentence (`_concluded`)."""
-    return _stated(line) or _concluded(line)
+def _closing_value(line: str, prose: bool) -> str | None:
+    """What a closing line states: "... is X." (`_stated`), else a concluding sentence (`_concluded`); with
+    `prose`, also a value stated after "is" in any of its sentences, "approximately" allowed."""
+    found = _stated(line) or _concluded(line, prose)
+    if found or not prose or not line.rstrip().endswith((".", "!")):  # a line cut off mid-sentence: no
+        return found
+    for sentence in reversed(_SENTENCE_END.split(line)):
+        if found := _stated(_APPROX.sub(r"\1 ", sentence)):
+            return found
+    return None
 
 
 def _trailing_math(line: str) -> tuple[str, int] | None:
@@ -329,13 +342,15 @@ def _trailing_math(line: str) -> tuple[str, int] | None:
     elif closer in content:
         return None
     content = content.strip()
+    if content.endswith((",", ";", "?")):  # "$ABC,$" goes on, "$F(A, B) = C?$" asks
+        return None
     return (content, start) if content else None
 
 
-def _concluded(line: str) -> str | None:
+def _concluded(line: str, prose: bool = False) -> str | None:
     """The value a closing sentence concludes with: "$x \\geq 5$ is the solution.", "44 is the correct
-    answer.", or the math it ends with when it concludes ("Therefore ...", "we find that ...").
-    Never from a sentence that sets up or doubts."""
+    answer.", or the math it ends with when it concludes ("Therefore ...", "we find that ..."); with
+    `prose`, the math it ends with, marker or not. Never from a sentence that sets up or doubts."""
     line = line[-MAX_LINE_CHARS:]
     said = _IS_THE_ANSWER.search(line)
     if said:
@@ -356,7 +371,7 @@ def _concluded(line: str) -> str | None:
         return None
     value, start = found
     lead = _last_sentence(line[:start])
-    if not _states(lead) or not _CONCLUDES.search(lead):
+    if not _states(lead) or not (prose or _CONCLUDES.search(lead)):
         return None
     return _strip(_result_side(value)) or None
 

@@ -202,7 +202,7 @@ def test_matrix_in_a_sentence(text, expected):
         WORK + "Finally, compute $|p| + |q|$.",
         WORK + "So, we have $b = 8$ or $b = -8$",  # one item of a list
         WORK + "Hence $A = 1$, $B = 2$, and $C = 5$.",
-        # no conclusion marker
+        # no conclusion marker: prose only (see below)
         WORK + "The two curves meet at $(1, 2)$.",
         WORK + "$x = 17$",
     ],
@@ -222,11 +222,60 @@ def test_not_an_answer(text):
 )
 def test_cut_off_trace_gives_nothing(text):
     assert extract_answer(text) == (None, "no_answer")
+    assert extract_answer(text, prose=True) == (None, "no_answer")
 
 
 def test_box_after_a_tail_is_ignored():
     text = WORK + "I am not able to finish.\nIt needs more cases." + "<|endoftext|>Therefore $x = 2$. \\boxed{2}"
     assert extract_answer(text) == (None, "no_answer")
+    assert extract_answer(text, prose=True) == (None, "no_answer")
+
+
+# -- prose=False vs prose=True --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "strict", "prose"),
+    [
+        # the math that ends the closing sentence, with no conclusion marker
+        (WORK + "The two curves meet at $(1, 2)$.", None, "(1, 2)"),
+        (WORK + "The shaded area equals \\(18 - 2\\pi\\) square units, to be exact\nwhich is about \\(11.72\\).",
+         None, "11.72"),
+        (WORK + "The smallest such base turns out to be $b = 7$.", None, "b = 7"),
+        # a value after "is" in an earlier sentence of the closing line
+        (WORK + "So the product is 22. It is a neat use of the difference of squares.", None, "22"),
+        # "is approximately"
+        (WORK + "The angle is approximately $0.52$ radians.", None, "0.52"),
+        # the same with a marker, or stated: both modes agree
+        (WORK + "Therefore the curves meet at $(1, 2)$.", "(1, 2)", "(1, 2)"),
+        (WORK + "The number of paths is $35$.", "35", "35"),
+        (WORK + "Therefore, the height is 5 cm.", "5", "5"),
+    ],
+)
+def test_prose_option(text, strict, prose):
+    assert extract_answer(text) == ((strict, "ok") if strict else (None, "no_answer"))
+    assert extract_answer(text, prose=True) == (prose, "ok")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        WORK + "Let $x = 3$.",
+        WORK + "Is the answer $7$?",
+        WORK + "Now substitute $t = 2$.",
+        WORK + "We need $a$, $b$, and $c$.",
+        WORK + "The first term is 3. We still need the common ratio",
+        WORK + "The sum is taken over the sides $a,$ $b,$ and $c$ of the triangle $ABC,$",
+        WORK + "How many maps are there of the form $f(x, y) = z ?$",
+    ],
+)
+def test_prose_still_refuses(text):
+    assert extract_answer(text, prose=True) == (None, "no_answer")
+
+
+def test_prose_is_keyword_only():
+    with pytest.raises(TypeError):
+        extract_answer("The value is $4$.", True)  # type: ignore[misc]
 
 
 # -- hostile input: linear regexes, bounded search (a hang would show as a timeout) -----------------------------
@@ -255,5 +304,6 @@ def test_box_after_a_tail_is_ignored():
     ],
 )
 def test_hostile_input_finishes(text):
-    answer, reason = extract_answer(text)
-    assert reason in {"ok", "no_answer", "hedged"}
+    for prose in (False, True):
+        answer, reason = extract_answer(text, prose=prose)
+        assert reason in {"ok", "no_answer", "hedged"}

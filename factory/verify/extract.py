@@ -205,7 +205,7 @@ def answer_boxes(part: str) -> list[str]:
     return []
 
 
-def _key(ans: str) -> str:
+def answer_key(ans: str) -> str:
     """A whitespace/formatting-insensitive key, so repeats of one answer are not 'hedging'."""
     s = re.sub(r"\\(?:left|right)(?![A-Za-z])|\\[,;!]|\s+", "", ans)
     return re.sub(r"\\[dt]frac", r"\\frac", s).rstrip(".")
@@ -243,7 +243,7 @@ def extract_answer(text: str, *, prose: bool = False) -> tuple[str | None, str]:
     part = final_part(text)
     boxes = answer_boxes(part)
     if boxes:
-        if len({_key(b) for b in boxes}) > 1:
+        if len({answer_key(b) for b in boxes}) > 1:
             return boxes[-1], "hedged"
         return boxes[-1], "ok"
     if any(m in text for m in _START_MARKERS) and not any(m in text for m in _END_MARKERS):
@@ -292,6 +292,13 @@ def _logical_lines(lines: list[str]) -> list[str]:
         line = lines[i].strip()
         j = i
         opener = "\\[" if line.startswith("\\[") else "$$" if line.startswith("$$") else None
+        if opener is None and (line.count("\\[") > line.count("\\]") or line.count("$$") % 2):
+            # "Answer \[" with the block on the lines after it: one logical line
+            closer = "\\]" if line.count("\\[") > line.count("\\]") else "$$"
+            j = next((k for k in range(i + 1, min(len(lines), i + MAX_DISPLAY_LINES)) if closer in lines[k]), i)
+            out.append(" ".join(ln.strip() for ln in lines[i : j + 1]))
+            i = j + 1
+            continue
         if opener:
             closer = "\\]" if opener == "\\[" else "$$"
             if closer not in line[2:]:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from factory.verify.extract import _key, boxed_contents
+from factory.verify.extract import answer_key, boxed_contents
 from factory.verify.latex import ParseError, normalize, parse_normalized
 
 _THOUSANDS = re.compile(r"-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")  # 0,111 is no thousand
@@ -105,7 +105,7 @@ def prepare_reference(reference: str | None) -> Prepared | None:
         return None
     text = str(reference)
     boxes = boxed_contents(text[-20_000:]) if "box" in text else []
-    if len({_key(b) for b in boxes}) > 1 and _written_together(text[-20_000:], boxes):
+    if len({answer_key(b) for b in boxes}) > 1 and _written_together(text[-20_000:], boxes):
         text = ", ".join(boxes)  # `\\boxed{1} and \\boxed{-2}`: a reference in parts is all of them
     else:
         text = boxes[-1] if boxes else text.strip()

@@ -307,3 +307,12 @@ def test_hostile_input_finishes(text):
     for prose in (False, True):
         answer, reason = extract_answer(text, prose=prose)
         assert reason in {"ok", "no_answer", "hedged"}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Answer \\[\n 14 \n\\]", "14"),
+    ("Answer $$\n 14\n$$", "14"),
+    ("Some work.\n\nAnswer:\n\\[\n\\frac{5}{9}\n\\]", r"\frac{5}{9}"),
+])
+def test_a_display_block_opened_on_the_answer_line(text, expected):
+    assert extract_answer(text) == (expected, "ok")

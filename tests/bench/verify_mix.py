@@ -104,9 +104,11 @@ def fractions(rng: random.Random):
         forms.append(f"{whole}\\frac{{{rest}}}{{{f.denominator}}}")
     if f.denominator in (3, 6, 7, 9, 11, 12):
         forms.append(_repeating(f))
+        forms.append(f"{float(f):.4f}")  # the rounding rule: the fraction rounded to the 4+ significant digits shown
     wrong = rng.choice([Fraction(f.denominator, f.numerator), f + 1, Fraction(f.numerator + 1, f.denominator)])
     if rng.random() < 0.2 and f.denominator in (3, 6, 7, 9, 11, 12):
-        return _frac(f), rng.choice(forms), f"{float(f):.2f}"  # a rounded decimal is not the exact fraction
+        # |f| < 5: one decimal shows at most 2 significant digits, too few to stand for the exact fraction
+        return _frac(f), rng.choice(forms), f"{float(f):.1f}"
     if wrong == f:
         wrong = f + 1
     return _frac(f), rng.choice(forms), _frac(wrong)

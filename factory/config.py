@@ -163,17 +163,73 @@ class UntilConfig(_Config):
         return self
 
 
+class ServeConfig(_Config):
+    """Teacher servers the factory starts and stops itself: vLLM or SGLang replicas on the cluster's GPUs (one
+    Ray actor each), or any OpenAI-compatible server by `command`. Restarted when they crash."""
+
+    engine: Literal["vllm", "sglang"] = Field("vllm", description="the server to start: `vllm serve MODEL ...` or "
+                                              "`python -m sglang.launch_server --model-path MODEL ...`")
+    model: str | None = Field(None, description="the weights to serve (HF id or local directory); default: "
+                              "teacher.model. Requests use teacher.model, the served name (--served-model-name)")
+    tensor_parallel: int = Field(1, ge=0, description="GPUs one server spreads the model over "
+                                 "(--tensor-parallel-size / --tp); 0 only with `command`")
+    gpus_per_replica: int | None = Field(None, ge=0, description="GPUs each replica reserves (one placement group, "
+                                         "one node); default: tensor_parallel. 0 only with `command`")
+    cpus_per_replica: float = Field(1.0, ge=0, description="CPUs each replica reserves beside its GPUs")
+    replicas: int | None = Field(None, ge=1, le=1024, description="how many servers; default: as many as the "
+                                 "cluster's nodes hold (each node's GPUs // gpus_per_replica)")
+    args: list[str] = Field([], description="more flags for the engine, as written, e.g. [--reasoning-parser, "
+                            "deepseek_r1, --max-model-len, '32768']")
+    command: str | None = Field(None, description="any OpenAI-compatible server instead of the engine: a command "
+                                "line with {port}, and optionally {host}, {model} (the weights), {name} (the served "
+                                "name), {tp}, {python} (the interpreter of the Ray worker)")
+    host: str = Field("0.0.0.0", description="address the servers bind ({host}); the pool reaches each at its "
+                      "node's address")
+    env: dict[str, str] = Field({}, description="extra environment variables for the servers (stored with the "
+                                "run: no secrets; those belong in the cluster's environment)")
+    startup_timeout_s: float = Field(1800.0, gt=0, description="how long one server may take to load and answer "
+                                     "GET /v1/models before the run stops (or the restart counts as failed)")
+    max_restarts: int = Field(3, ge=0, description="restarts of each replica after its server crashed, in all")
+    shutdown_grace_s: float = Field(30.0, ge=0, description="after SIGTERM, how long a server may take to exit "
+                                    "before SIGKILL")
+
+    @model_validator(mode="after")
+    def _gpus(self):
+        if self.gpus_per_replica is None:
+            self.gpus_per_replica = self.tensor_parallel
+        if self.command is None:
+            if self.tensor_parallel < 1:
+                raise ValueError(f"serve.tensor_parallel {self.tensor_parallel}: the {self.engine} engine needs at "
+                                 "least 1 GPU; 0 is only for a `command` server")
+            if self.gpus_per_replica < self.tensor_parallel:
+                raise ValueError(f"serve.gpus_per_replica {self.gpus_per_replica} is below tensor_parallel "
+                                 f"{self.tensor_parallel}; each replica needs at least its tensor-parallel GPUs")
+        elif "{port}" not in self.command:
+            raise ValueError(f"serve.command {self.command!r} has no {{port}}; the factory picks each server's port "
+                             "and must pass it, e.g. `my-server --port {port}`")
+        if self.command is not None and self.args:
+            raise ValueError("serve.args are flags for the engine; with `command`, write them into the command")
+        if self.gpus_per_replica == 0 and self.replicas is None:
+            raise ValueError("serve.gpus_per_replica is 0, so the number of servers cannot follow the GPUs; set "
+                             "`replicas: N`")
+        return self
+
+
 class TeacherConfig(_Config):
     """The teacher endpoint(s) and how to ask them."""
 
     base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://host:8000/v1")
     base_url_env: str | None = Field(None, description="read the base URL from this environment variable")
     endpoints: list[EndpointConfig] = Field([], description="several servers of one model, used as one pool")
-    price: PriceConfig | None = Field(None, description="price of the single base_url endpoint")
+    price: PriceConfig | None = Field(None, description="price of the single base_url endpoint (with `serve`: of "
+                                      "each replica, gpu_hour per GPU)")
     model: str | None = None
     model_env: str | None = Field(None, description="read the model name from this environment variable")
     api_key_env: str | None = Field(None, description="environment variable holding the API key")
     simulated: SimulatedTeacherConfig | None = None
+    serve: ServeConfig | None = Field(None, description="servers the factory starts for the run (vLLM, SGLang or a "
+                                      "command), one Ray actor each, restarted on a crash and stopped at the end; "
+                                      "`price.gpu_hour` is then per GPU")
     n: int = Field(4, ge=1, le=1024, description="samples per problem; with `until`, the first round's")
     until: UntilConfig | None = Field(None, description="ask in rounds until `accepted` traces of a problem pass, "
                                                         "at most `max_n` samples; null: n samples of every problem")
@@ -190,9 +246,11 @@ class TeacherConfig(_Config):
 
     @model_validator(mode="after")
     def _endpoint(self):
-        where = [bool(self.base_url or self.base_url_env), bool(self.endpoints), self.simulated is not None]
+        where = [bool(self.base_url or self.base_url_env), bool(self.endpoints), self.simulated is not None,
+                 self.serve is not None]
         if sum(where) != 1:
-            raise ValueError("teacher: set exactly one of `base_url`/`base_url_env`, `endpoints` or `simulated`")
+            raise ValueError("teacher: set exactly one of `base_url`/`base_url_env`, `endpoints`, `simulated` or "
+                             "`serve`")
         if self.simulated is None and not (self.model or self.model_env):
             raise ValueError("teacher: set `model` or `model_env`")
         if "{problem}" not in self.prompt_template:

@@ -21,7 +21,7 @@ from factory.config import PipelineConfig
 from factory.errors import SourceError, TeacherUnreachable
 from factory.executor import Executor, ray_executor
 from factory.log import log
-from factory.meter.cost import record_prices, run_costs
+from factory.meter.cost import record_prices, record_replicas, run_costs
 from factory.stages.generate.stage import generate, settings_for
 from factory.stages.generate.until import plan_round
 from factory.stages.judge.accepted import accepted_per_problem
@@ -50,6 +50,7 @@ class Overrides:
             cfg.limit = self.limit
         if self.teacher_url is not None:
             cfg.teacher.base_url, cfg.teacher.base_url_env, cfg.teacher.simulated = self.teacher_url, None, None
+            cfg.teacher.serve = None
             cfg.teacher.endpoints = []
             if not (self.model or cfg.teacher.model or cfg.teacher.model_env):
                 cfg.teacher.model = "default"
@@ -143,11 +144,16 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
     curation = curate_pipeline(cfg)
     problems = curation.problems
     _check_askable(problems, cfg)
-    with serving_endpoints(cfg.teacher, reference_answers(problems)) as endpoints:
+    with serving_endpoints(cfg.teacher, reference_answers(problems), cfg.ray) as endpoints:
         rd = RunDir(out, cfg.name, command)
         try:
             log(f"[curate] {headline(write_curation(rd.path, curation))}")
-            ask_and_judge(cfg, problems, endpoints, rd, executor or ray_executor(cfg.ray), retry_failed)
+            try:
+                ask_and_judge(cfg, problems, endpoints, rd, executor or ray_executor(cfg.ray), retry_failed)
+            finally:
+                # servers the run started (teacher.serve) stop as soon as nothing more is asked (idle GPUs cost
+                # the same), and how long they held their GPUs goes where the cost report reads it
+                record_replicas(rd.path, rd.session["session_id"], endpoints.release())
             return _publish(cfg, rd, problems, curation.contamination, curation.sources)
         finally:
             rd.close()

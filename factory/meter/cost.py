@@ -6,7 +6,9 @@ less its reasoning, as the endpoint reports `completion_tokens_details.reasoning
 Every journaled result counts, including samples asked again (a raised budget, --retry-failed):
 they were paid for. Token prices apply per request; a GPU-hour price applies to the wall time each
 session used the endpoint (first request sent to last answer), since a self-hosted server costs the
-same whether it is busy or not.
+same whether it is busy or not. A replica the factory started itself (`teacher.serve`) is charged for
+its whole lifetime instead, startup to stop with its restarts (`REPLICAS_FILE`), at its hourly price: its
+GPUs times `gpu_hour` (see `factory.teacher.endpoint.serving_endpoints`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from factory.redact import public_endpoint
 from factory.store.rundir import write_atomic
 
 PRICES_FILE = "prices.json"
+# one line per replica a session started (`teacher.serve`): its endpoint, GPUs and lifetime, for the cost
+REPLICAS_FILE = "replicas.jsonl"
 
 
 def record_prices(run_dir: Path, endpoints) -> dict[str, PriceConfig]:
@@ -46,6 +50,30 @@ def load_prices(run_dir: Path) -> dict[str, PriceConfig]:
     return {url: PriceConfig.model_validate(p) for url, p in json.loads(path.read_text()).items()}
 
 
+def record_replicas(run_dir: Path, session_id: str, lifetimes: list[dict]) -> None:
+    """Append this session's replicas (`teacher.serve`) and how long each held its GPUs to RUN_DIR/replicas.jsonl."""
+    if not lifetimes:
+        return
+    with open(Path(run_dir) / REPLICAS_FILE, "a", encoding="utf-8") as f:
+        for r in lifetimes:
+            f.write(json.dumps(dict(r, session_id=session_id,
+                                    endpoint=r["endpoint"] and public_endpoint(r["endpoint"]))) + "\n")
+        f.flush()
+
+
+def load_replicas(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / REPLICAS_FILE
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # a line torn by a crash: that session's replicas go uncharged
+            continue
+    return out
+
+
 def token_usd(price: PriceConfig | None, prompt_tokens: int | None, completion_tokens: int | None) -> float:
     """Dollars for tokens at a token price (GPU-hour prices are charged per session, not here)."""
     if price is None:
@@ -57,7 +85,8 @@ def gpu_usd(price: PriceConfig | None, hours: float) -> float:
     """Dollars for the wall time an endpoint was used at its GPU-hour price.
 
     `gpu_hour` is the price of the whole endpoint (all the GPUs behind its URL) per hour, so this is
-    hours x gpu_hour; `factory.meter.progress` uses the same function for its live figure.
+    hours x gpu_hour; `factory.meter.progress` uses the same function for its live figure. A replica the
+    factory started (`teacher.serve`) is recorded at its GPUs times the configured (per GPU) `gpu_hour`.
     """
     return hours * price.gpu_hour if price is not None else 0.0
 
@@ -74,7 +103,7 @@ def run_costs(run_dir: Path, published: int) -> list[dict]:
     """`endpoint_costs` of everything a run's journal holds, at the prices its sessions recorded."""
     from factory.store.journal import iter_index
 
-    return endpoint_costs(iter_index(run_dir), load_prices(run_dir), published)
+    return endpoint_costs(iter_index(run_dir), load_prices(run_dir), published, load_replicas(run_dir))
 
 
 def widen(spans: dict, key, start: float, end: float) -> None:
@@ -83,8 +112,13 @@ def widen(spans: dict, key, start: float, end: float) -> None:
     span[0], span[1] = min(span[0], start), max(span[1], end)
 
 
-def endpoint_costs(records: Iterable[dict], prices: dict[str, PriceConfig], published: int) -> list[dict]:
-    """One row per endpoint (the `endpoint_costs` provenance table)."""
+def endpoint_costs(records: Iterable[dict], prices: dict[str, PriceConfig], published: int,
+                   replicas: Iterable[dict] = ()) -> list[dict]:
+    """One row per endpoint (the `endpoint_costs` provenance table).
+
+    `replicas` (`load_replicas`): in a session that started an endpoint's server itself, the hours it is
+    charged for are its lifetime, in place of the span of its requests.
+    """
     rows: dict[str, dict] = defaultdict(lambda: dict(samples=0, attempts=0, prompt_tokens=0, completion_tokens=0,
                                                      reasoning_tokens=0, answer_tokens=0))
     unreported: dict[str, int] = defaultdict(int)
@@ -99,6 +133,14 @@ def endpoint_costs(records: Iterable[dict], prices: dict[str, PriceConfig], publ
         row["answer_tokens"] += answer_tokens(r.get("completion_tokens"), r.get("reasoning_tokens"))
         unreported[r["endpoint"]] += bool(r.get("completion_tokens")) and r.get("reasoning_tokens") is None
         widen(spans, (r["endpoint"], r["session_id"]), r["started_at"], r["finished_at"])
+    owned: dict[tuple[str, str], float] = defaultdict(float)  # seconds the replicas behind an endpoint lived
+    for r in replicas:
+        if not r.get("endpoint"):  # never came up: no URL, and the session failed at start
+            continue
+        owned[(r["endpoint"], r["session_id"])] += max(0.0, r["stopped_at"] - r["started_at"])
+        rows[r["endpoint"]]  # a replica that served nothing still cost its GPUs
+    for key, seconds in owned.items():
+        spans[key] = [0.0, seconds]
     out = []
     for endpoint, row in sorted(rows.items()):
         hours = sum(b - a for (e, _), (a, b) in spans.items() if e == endpoint) / 3600

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from factory.config import PriceConfig, TeacherConfig
+from factory.config import PriceConfig, RayConfig, TeacherConfig
 from factory.errors import ConfigError, TeacherUnreachable
 from factory.log import log
 from factory.redact import public_endpoint
@@ -89,18 +89,45 @@ def preflight(endpoint: Endpoint, timeout_s: float = 10.0) -> None:
                                  "teacher.base_url and that the server is running") from None
 
 
+class Endpoints(list):
+    """The run's endpoints; `release()` stops the servers the factory started for them (`teacher.serve`) and
+    returns how long each held its GPUs (nothing for servers someone else runs)."""
+
+    def __init__(self, endpoints, release=None):
+        super().__init__(endpoints)
+        self._release = release
+
+    def release(self) -> list[dict]:
+        return self._release() if self._release is not None else []
+
+
 @contextlib.contextmanager
-def serving_endpoints(teacher: TeacherConfig, answers: dict[str, str]):
-    """Yield the endpoints to ask, each checked to answer; a simulated teacher (knowing `answers`, problem
-    text -> reference) is served for as long as the block runs."""
+def serving_endpoints(teacher: TeacherConfig, answers: dict[str, str], ray: RayConfig | None = None):
+    """Yield the endpoints to ask (`Endpoints`), each checked to answer; a simulated teacher (knowing `answers`,
+    problem text -> reference) or the servers of `teacher.serve` (on the run's Ray, `ray`) are served for as
+    long as the block runs."""
     sim = teacher.simulated
+    if teacher.serve is not None:
+        # imported here: Ray is loaded only when the factory runs the teacher's servers itself
+        from factory.executor.serve_replicas import serve_replicas
+
+        model, key = teacher.model or _env(teacher.model_env, "model"), _key(teacher.api_key_env)
+        price = teacher.price
+        if price is not None:  # `gpu_hour` is per GPU here; an endpoint's price is that of all its GPUs
+            price = price.model_copy(update={"gpu_hour": price.gpu_hour * teacher.serve.gpus_per_replica})
+        with serve_replicas(teacher.serve, model, ray or RayConfig()) as replicas:
+            endpoints = Endpoints([Endpoint(url, model, key, 1.0, price) for url in replicas.urls],
+                                  release=replicas.stop)
+            preflight_all(endpoints)
+            yield endpoints
+        return
     if sim is None:
         endpoints = resolve(teacher)
         preflight_all(endpoints)
-        yield endpoints
+        yield Endpoints(endpoints)
         return
     from factory.simteacher import SimTeacher
 
     with SimTeacher(sim, answers) as server:
         log(f"[teacher] simulated teacher (a test double) serving on {server.base_url}")
-        yield [Endpoint(server.base_url, teacher.model or sim.model, "", price=teacher.price)]
+        yield Endpoints([Endpoint(server.base_url, teacher.model or sim.model, "", price=teacher.price)])

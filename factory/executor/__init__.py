@@ -7,9 +7,10 @@ Two kinds of work, one interface (`Executor`, in `base`):
   results back in chunks; the driver makes each group durable (`on_chunks`), then acknowledges it, which
   is what frees a worker's slots (`dispatch`).
 
-`RayExecutor` (`ray_cluster`, the only module that imports Ray) runs them on an embedded local Ray or a
-cluster; `InProcessExecutor` (`in_process`) runs the same workers on the driver's event loop. Neither
-knows what the work computes: a streaming worker is any class with the `StreamWorker` methods.
+`RayExecutor` (`ray_cluster`, which with `serve_replicas` alone imports Ray) runs them on an embedded
+local Ray or a cluster; `InProcessExecutor` (`in_process`) runs the same workers on the driver's event
+loop. Neither knows what the work computes: a streaming worker is any class with the `StreamWorker`
+methods. `serve_replicas` starts the run's own teacher servers (`teacher.serve`) as Ray actors.
 """
 
 from factory.config import RayConfig

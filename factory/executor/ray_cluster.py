@@ -1,7 +1,8 @@
 """Stage work on Ray: an embedded local instance by default, a cluster when `RAY_ADDRESS` or `ray.address` names one.
 
-The only module of the factory that imports Ray. Streaming workers run as async actors (one CPU each,
-their own event loop and clients) that stream chunks back to the driver; mapped batches run as plain tasks.
+With `serve_replicas` (the run's own teacher servers), the only module that imports Ray. Streaming workers run
+as async actors (one CPU each, their own event loop and clients) that stream chunks back to the driver; mapped
+batches run as plain tasks.
 """
 
 from __future__ import annotations

@@ -63,3 +63,31 @@ def test_endpoint_rows_split_completion_into_reasoning_and_answer_per_record_and
                                         completion_tokens=9100, gpu_hours=10 / 3600 + 0.5, usd=0.026 + 1.8,
                                         published=5, usd_per_published=(0.026 + 1.8) / 5))
     assert cost_totals([], published=0)["usd_per_published"] is None
+
+
+def test_replicas_the_run_started_are_charged_for_their_lifetime_at_their_gpus_price(tmp_path):
+    from factory.meter.cost import load_replicas, record_replicas, run_costs
+    from factory.store.journal import Journal
+
+    # two replicas of 4 GPUs at $2.5 per GPU-hour: each endpoint's price is 4 x 2.5 (serving_endpoints)
+    prices = {"http://n1:20001/v1": PriceConfig(gpu_hour=10.0), "http://n2:20002/v1": PriceConfig(gpu_hour=10.0)}
+    record_replicas(tmp_path, "s1", [
+        dict(replica="r0", endpoint="http://n1:20001/v1", gpus=4, started_at=1000.0, stopped_at=1000.0 + 1800,
+             restarts=1),
+        dict(replica="r1", endpoint="http://n2:20002/v1", gpus=4, started_at=1000.0, stopped_at=1000.0 + 3600,
+             restarts=0)])
+    record_replicas(tmp_path, "s2", [])  # a session without served replicas writes nothing
+    replicas = load_replicas(tmp_path)
+    assert [r["session_id"] for r in replicas] == ["s1", "s1"]
+    # r0 answered for 60 s of its half hour; r1 answered nothing and still cost its hour
+    rows = {r["endpoint"]: r for r in endpoint_costs([rec("http://n1:20001/v1", "s1", 1100, 1160)], prices,
+                                                      published=2, replicas=replicas)}
+    assert rows["http://n1:20001/v1"]["gpu_hours"] == pytest.approx(0.5)
+    assert rows["http://n1:20001/v1"]["usd"] == pytest.approx(5.0)
+    assert rows["http://n2:20002/v1"]["samples"] == 0 and rows["http://n2:20002/v1"]["usd"] == pytest.approx(10.0)
+    assert rows["http://n1:20001/v1"]["usd_per_published"] == pytest.approx(7.5)
+    # the same URL in a later session that did not start it is charged by its requests' span, beside s1's life
+    later = endpoint_costs([rec("http://n1:20001/v1", "s3", 0, 360)], prices, published=1, replicas=replicas)
+    assert later[0]["endpoint"] == "http://n1:20001/v1" and later[0]["gpu_hours"] == pytest.approx(0.5 + 0.1)
+    Journal(tmp_path, "s1").close()
+    assert {r["endpoint"] for r in run_costs(tmp_path, 1)} == set(prices)  # read back from the run directory

@@ -128,7 +128,7 @@ class Replicas:
 
     def _poll(self) -> None:
         """Fetch every replica's status; log what happened to each since the last poll."""
-        for name, actor in zip(self.names, self.actors, strict=True):
+        for name, actor in zip(self.names, self.actors, strict=False):
             if self.last.get(name, {}).get("state") == "lost":
                 continue
             try:
@@ -173,7 +173,8 @@ class Replicas:
         if self._monitor is not None:
             self._monitor.join(timeout=15)
         refs = [a.stop.remote() for a in self.actors]
-        for name, ref in zip(self.names, refs, strict=True):
+        # fewer actors than names when the start failed early; no start time when no replica was ever placed
+        for name, ref in zip(self.names, refs, strict=False):
             try:
                 self.last[name] = ray.get(ref, timeout=self.serve.shutdown_grace_s + GROUP_EXIT_WAIT_S + 15)
             except ray.exceptions.RayError:  # gone or stuck: killing the actor kills its server (death signal)
@@ -184,7 +185,7 @@ class Replicas:
             remove_placement_group(group)
         stopped = time.time()
         self._lifetimes = []
-        for name, started in zip(self.names, self.started_at, strict=True):
+        for name, started in zip(self.names, self.started_at, strict=False):
             st = self.last.get(name, {})
             self._lifetimes.append(dict(
                 replica=name, endpoint=st.get("url"), gpus=self.serve.gpus_per_replica, started_at=started,

@@ -17,7 +17,6 @@ a fresh port and says so; the pool cannot reach it at its new URL until the next
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import random
@@ -69,6 +68,8 @@ def server_argv(serve: ServeConfig, served_name: str, port: int, python: str = s
         return [python, "-m", "sglang.launch_server", "--model-path", weights, "--host", serve.host,
                 "--port", str(port), "--tp", str(serve.tensor_parallel), "--served-model-name", served_name,
                 *serve.args]
+    # no --shutdown-timeout: a server is stopped only once nothing is in flight, or when the driver is quitting
+    # and could journal no answer anyway, so draining would only delay the stop (pass it in `args` if wanted)
     argv = [_vllm(python), "serve", weights, "--host", serve.host, "--port", str(port),
             "--tensor-parallel-size", str(serve.tensor_parallel), "--served-model-name", served_name]
     if serve.tensor_parallel > 1:
@@ -231,10 +232,10 @@ class Supervisor:
     called from other threads (a Ray actor with max_concurrency > 1), so `stop` answers while a start waits.
     """
 
-    def __init__(self, name: str, serve: ServeConfig, served_name: str, address: str,
-                 log_dir: str | None = None):
+    def __init__(self, name: str, serve: ServeConfig, served_name: str, address: str):
         self.name, self.serve, self.served_name, self.address = name, serve, served_name, address
-        self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="factory-serve-"))
+        # on the replica's node; named in every error, kept when something went wrong
+        self.log_dir = Path(tempfile.mkdtemp(prefix="factory-serve-"))
         self.log_path = self.log_dir / f"{name}.log"
         self.server: ServerProcess | None = None
         self.port = 0
@@ -283,6 +284,8 @@ class Supervisor:
             server.stop(0)  # the thread is stuck: stop what it started from here
         if self.state != "failed":
             self.state = "stopped"
+        if self.state == "stopped" and not self.restarts:  # nothing happened worth a look: leave no files behind
+            shutil.rmtree(self.log_dir, ignore_errors=True)
         return self.status()
 
     # -- the supervisor thread -----------------------------------------------------------------------------------
@@ -395,14 +398,3 @@ class Supervisor:
             else:
                 failures = 0
         return "stopped"
-
-
-@contextlib.contextmanager
-def supervised(name: str, serve: ServeConfig, served_name: str, address: str = "127.0.0.1"):
-    """A `Supervisor` started and always stopped (for use without Ray)."""
-    sup = Supervisor(name, serve, served_name, address)
-    try:
-        sup.start()
-        yield sup
-    finally:
-        sup.stop()

@@ -2,6 +2,7 @@
 stopped with everything it started; failures to start say why, with the server's last log lines."""
 
 import os
+import shutil
 import signal
 import socket
 import time
@@ -53,6 +54,7 @@ def supervisor():
     yield make
     for sup in made:
         sup.stop()
+        shutil.rmtree(sup.log_dir, ignore_errors=True)
 
 
 def test_a_crashed_server_is_restarted_on_its_port_and_stopped_for_good(supervisor):

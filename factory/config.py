@@ -282,18 +282,13 @@ class VerifyConfig(_Config):
     timeout_s: float = Field(5.0, gt=0, description="hard wall-clock limit per sample for the sympy tier")
     batch_size: int = Field(512, ge=1, description="samples per Ray verify task")
     majority_vote: MajorityVoteConfig = MajorityVoteConfig()
-    # where graders differ; both off is the stricter reading (factory.verify.options.Options)
+    # where graders differ (factory.verify.options.Options, built by `options_of`)
     prose_answers: bool = Field(False, description="also take an answer stated only in prose: the last math of "
                                                    "the closing line, with no box, 'answer' or conclusion word")
     ordered_lists: bool = Field(False, description="a bare list of answers (or one box per part) must follow "
                                                    "the reference's order; off: any order (sets never, tuples "
                                                    "always ordered)")
 
-    def options(self):
-        """These settings as the verifier's `Options`."""
-        from factory.verify.options import Options  # the config module stays free of the verifier's imports
-
-        return Options(prose=self.prose_answers, ordered_lists=self.ordered_lists)
 
 
 class SelectConfig(_Config):

@@ -326,6 +326,10 @@ class PublishConfig(_Config):
 class RayConfig(_Config):
     address: str | None = Field(None, description="cluster address; RAY_ADDRESS overrides, local when unset")
     num_workers: int | None = Field(None, ge=1, description="streaming workers (the teacher's); default: CPUs")
+    pip: Literal["pinned", "none"] | list[str] = Field(
+        "pinned", description="on a cluster, what the runtime environment installs beside the shipped package: "
+                              "pinned (the factory's dependencies at the versions the driver runs), none (the "
+                              "nodes' image has them), or a list of pip requirements")
 
 
 class NearDuplicateConfig(_Config):

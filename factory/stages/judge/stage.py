@@ -26,6 +26,7 @@ from factory.config import PipelineConfig
 from factory.executor import Executor
 from factory.meter.progress import Progress
 from factory.stages.judge.batch import JUDGE_VERSION, SLIM_FIELDS, judge_batch, trace_hash
+from factory.stages.judge.tokens import TokenizerSource
 from factory.stages.judge.vote import LABEL_SCHEMA, VOTING_REASONS, vote_batch
 from factory.store.journal import REPLIED, compact
 from factory.store.records import VERDICT_SCHEMA
@@ -98,8 +99,9 @@ def _judge(cfg: PipelineConfig, run_dir: Path, part: str, todo: set[str], refs: 
     out = Path(run_dir) / "verdicts" / judge_key(cfg)
     out.mkdir(parents=True, exist_ok=True)
     progress = Progress("verify", len(todo))
+    tokenizer = executor.share(TokenizerSource.of(cfg.tokenizer.name, cfg.tokenizer.revision))  # sent once
     batches = (
-        (batch, {s["problem_id"]: refs[s["problem_id"]] for s in batch}, cfg.tokenizer.name,
+        (batch, {s["problem_id"]: refs[s["problem_id"]] for s in batch}, tokenizer,
          cfg.tokenizer.revision, cfg.filters, cfg.verify.timeout_s,
          {s["problem_id"]: labels[s["problem_id"]] for s in batch if s["problem_id"] in labels} if labels else None,
          options_of(cfg.verify))

@@ -115,7 +115,8 @@ class BatchStore:
                                                "type": "server_error", "param": None, "code": None}}
             else:
                 status, body = self.answer(line["body"])
-            self.answered[cid] += status == 200
+            if status == 200:
+                self.answered[cid] += 1
             out = {"id": f"batch_req_{secrets.token_hex(6)}", "custom_id": cid,
                    "response": {"status_code": status, "request_id": secrets.token_hex(8), "body": body},
                    "error": None}

@@ -107,11 +107,12 @@ def split(sizes: list[int], max_requests: int, max_bytes: int) -> list[range]:
     return groups
 
 
-def _result(line: dict | None, batch_status: str) -> tuple[str, object, str]:
+def _result(line: dict | None, batch_status: str, why: str | None = None) -> tuple[str, object, str]:
     """What one request's line of the output or error file says: ("reply", body, ""), ("rejected", error,
-    class) for a 4xx aimed at it, or ("retry", error, class) for what another batch may answer."""
+    class) for a 4xx aimed at it, or ("retry", error, class) for what another batch may answer. `why`: the
+    batch's own error, when it failed as a whole."""
     if line is None:
-        return "retry", f"batch {batch_status} without a result for this request", \
+        return "retry", f"batch {batch_status}: {why or 'no result for this request'}", \
             "timeout" if batch_status == "expired" else "other"
     if isinstance(line.get("error"), dict):
         code, message = line["error"].get("code"), line["error"].get("message")
@@ -287,11 +288,12 @@ class BatchRun:
                               "the upload and removed only when the batch is done: restore it from a backup")
         requests = self.ledger.read_requests(batch.key)
         skip = self._already(batch) if batch.resumed else set()
+        why = got.errors.data[0].message if got.errors and got.errors.data else None  # a batch that failed whole
         records, retry, finished = [], {}, time.time()
         for cid, (pid, index, errors) in batch.samples.items():
             if cid in skip:
                 continue
-            kind, what, klass = _result(results.get(cid), got.status)
+            kind, what, klass = _result(results.get(cid), got.status, why)
             if kind == "retry" and len(errors) + 1 < self.limits.max_attempts:
                 retry[cid] = errors + [[what, klass]]
                 continue
@@ -300,8 +302,8 @@ class BatchRun:
         self.journal.append(records)  # durable before the batch counts as done
         self.progress.add(records)
         self.ledger.append("done", batch.key, status=got.status, retry=retry)
-        log(f"[batch] batch {batch.batch_id} {got.status}: {len(records)} journaled"
-            + (f", {len(retry)} to ask again" if retry else ""))
+        log(f"[batch] batch {batch.batch_id} {got.status}" + (f" ({why})" if why else "")
+            + f": {len(records)} journaled" + (f", {len(retry)} to ask again" if retry else ""))
         for cid, errs in retry.items():
             lines.append(requests[cid])
             samples[cid] = (batch.samples[cid][0], batch.samples[cid][1], errs)

@@ -73,6 +73,8 @@ def test_each_result_line_is_read_as_a_reply_a_refusal_or_a_re_ask():
     assert _result({"response": None, "error": {"code": "batch_expired", "message": "m"}}, "expired")[::2] == \
         ("retry", "timeout")
     assert _result(None, "cancelled")[::2] == ("retry", "other")
+    assert _result(None, "failed", "line 3 is not valid JSON") == \
+        ("retry", "batch failed: line 3 is not valid JSON", "other")
 
 
 def test_a_batch_run_journals_each_sample_once_in_the_sync_records_shape(demo, tmp_path):

@@ -10,6 +10,7 @@ they copy whatever earlier completion has already been sent for the problem.)
 `by_outcome` counts faults per request (429, 5xx, timeout, malformed, bad_request) and content
 outcomes per choice (ok, wrong, equivalent, truncated, duplicate). A simulated timeout holds the
 request for `hang_s`, then answers normally if the client is still there (so its choices count too).
+The Batch API (`/v1/files`, `/v1/batches`) answers each batch line with the same simulation; see `batches`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ A batch's life, and what is made durable when (`store.batches` has the ledger's 
 
 1. its request lines (custom_id = sample id) are cut to the API's limits (`teacher.batch.max_requests`,
    `max_bytes`), written to `RUN_DIR/batches/KEY.jsonl` and uploaded;
-2. **intent** is journaled: the key (derived from the session, a counter and the custom_ids), the
+2. **intent** is journaled: the key (a digest of the session, a nonce and the custom_ids), the
    file id and the samples. Only then is `batches.create` called, with the key in its metadata. The
    batch id cannot be journaled before the batch exists; the key stands in for it;
 3. **created** journals the batch id the create answered;
@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -59,7 +60,8 @@ from factory.teacher.batch_api import TERMINAL, BatchAPI, BatchUnknown, FileMiss
 from factory.teacher.client import AskSettings, check_shape, new_record, reply_fields, sampling_for
 from factory.teacher.failures import MalformedResponse, describe
 
-# statuses a request may end with in a batch's files that are worth another batch
+# statuses a request may end with in a batch's files that are worth another batch: those the chat client
+# retries (5xx aside; see teacher/client.py for why each)
 _RETRIED_STATUS = {408, 409, 425, 429}
 
 
@@ -128,7 +130,9 @@ def _result(line: dict | None, batch_status: str, why: str | None = None) -> tup
     message = body.get("error", {}).get("message") if isinstance(body, dict) and isinstance(body.get("error"), dict) \
         else None
     error = f"batch: HTTP {status}" + (f": {message}" if message else "")
-    if not isinstance(status, int) or status >= 500 or status in _RETRIED_STATUS:
+    if not isinstance(status, int):
+        return "retry", error, "malformed"
+    if status >= 500 or status in _RETRIED_STATUS:
         return "retry", error, "429" if status == 429 else "timeout" if status == 408 else "5xx"
     return "rejected", error, "4xx"
 
@@ -145,7 +149,6 @@ class BatchRun:
         self.api = BatchAPI(spec.base_url, spec.api_key, settings.timeout_s, attempts=settings.max_attempts)
         self.ledger = BatchLedger(run_dir)
         self.open: list[_Batch] = []
-        self._made = 0  # batches this session made (keys stay unique)
         self._collected: list[str] = []  # keys of batches done in this poll round
         self._resumed_at: set[float] = set()  # intent times of the batches taken over from earlier sessions
         self._journaled: set[tuple[str, float]] | None = None
@@ -211,9 +214,9 @@ class BatchRun:
                              lines[group[0]]["body"]["model"])
 
     def _submit_one(self, data: bytes, samples: dict, model: str) -> None:
-        self._made += 1
-        # derived from its custom_ids, and unique: a re-ask of the same samples is another batch
-        identity = json.dumps([self.settings.session_id, self._made, list(samples)])
+        # derived from its custom_ids, and never the same twice: a re-ask of the same samples (a later round,
+        # a larger budget) is another batch, and `find` must not mistake an old one for it
+        identity = json.dumps([self.settings.session_id, secrets.token_hex(8), list(samples)])
         key = hashlib.sha256(identity.encode()).hexdigest()[:24]
         self.ledger.write_requests(key, data)
         file_id = self.api.upload(f"{key}.jsonl", data)

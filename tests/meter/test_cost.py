@@ -63,3 +63,21 @@ def test_endpoint_rows_split_completion_into_reasoning_and_answer_per_record_and
                                         completion_tokens=9100, gpu_hours=10 / 3600 + 0.5, usd=0.026 + 1.8,
                                         published=5, usd_per_published=(0.026 + 1.8) / 5))
     assert cost_totals([], published=0)["usd_per_published"] is None
+
+
+def test_batch_mode_records_are_priced_at_the_batch_price(tmp_path):
+    from factory.meter.cost import batch_endpoint, load_prices, record_prices
+    from factory.teacher.endpoint import Endpoint
+
+    half = PriceConfig(input_per_mtok=1.0, output_per_mtok=4.0)
+    explicit = PriceConfig(input_per_mtok=1.0, output_per_mtok=4.0, batch_output_per_mtok=1.0)
+    assert half.batch_price() == PriceConfig(input_per_mtok=0.5, output_per_mtok=2.0)
+    assert explicit.batch_price() == PriceConfig(input_per_mtok=0.5, output_per_mtok=1.0)
+    assert PriceConfig(input_per_mtok=1.0, batch_discount=0.4).batch_price().input_per_mtok == pytest.approx(0.4)
+    record_prices(tmp_path, [Endpoint("http://api:1/v1?key=s3cret", "m", "k", price=half)], batch=True)
+    prices = load_prices(tmp_path)
+    assert set(prices) == {"http://api:1/v1", batch_endpoint("http://api:1/v1")} == {"http://api:1/v1",
+                                                                                  "http://api:1/v1#batch"}
+    rows = {r["endpoint"]: r for r in endpoint_costs([rec("http://api:1/v1#batch", "s", 0, 10),
+                                                      rec("http://api:1/v1", "s", 0, 10)], prices, published=2)}
+    assert rows["http://api:1/v1#batch"]["usd"] == pytest.approx(rows["http://api:1/v1"]["usd"] / 2)

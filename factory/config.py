@@ -97,6 +97,18 @@ class SimulatedTeacherConfig(_Config):
     seed: int = 0
     record_times: bool = Field(False, description="keep every answered request's arrival and answer time in "
                                "/stats (for benchmarks; grows with the number of requests)")
+    # the Batch API (/v1/files, /v1/batches) and its faults, for tests of teacher.mode: batch
+    batch_delay_s: float = Field(0.2, ge=0, description="how long a batch stays validating/in_progress before "
+                                 "its requests are answered")
+    batch_expire: int = Field(0, ge=0, description="the first N batches created expire: every other request "
+                              "is answered, the rest go to the error file as `batch_expired`")
+    batch_fail_rate: float = Field(0.0, ge=0, le=1, description="share of a batch's requests answered with a "
+                                   "500 in the error file")
+    batch_file_not_found_once: bool = Field(False, description="the first create after each upload answers "
+                                            "400 'Cannot find file' (the file is not processed yet)")
+    batch_create_hang_s: float = Field(0.0, ge=0, description="a create registers the batch, then holds its "
+                                       "answer this long (a create that times out after it took effect)")
+    batch_hold: bool = Field(False, description="batches stay in_progress until SimTeacher.release_batches()")
 
 
 class SamplingConfig(_Config):
@@ -112,6 +124,20 @@ class PriceConfig(_Config):
     input_per_mtok: float = Field(0.0, ge=0, description="$ per million prompt tokens")
     output_per_mtok: float = Field(0.0, ge=0, description="$ per million completion tokens (reasoning included)")
     gpu_hour: float = Field(0.0, ge=0, description="$ per hour the endpoint is used, for self-hosted servers")
+    batch_discount: float = Field(0.5, gt=0, le=1, description="teacher.mode: batch pays the token prices times "
+                                  "this (the OpenAI Batch API's is half)")
+    batch_input_per_mtok: float | None = Field(None, ge=0, description="$ per million prompt tokens through the "
+                                               "Batch API; null: input_per_mtok x batch_discount")
+    batch_output_per_mtok: float | None = Field(None, ge=0, description="$ per million completion tokens through "
+                                                "the Batch API; null: output_per_mtok x batch_discount")
+
+    def batch_price(self) -> PriceConfig:
+        """The price of requests sent through the Batch API (tokens only: nothing runs by the hour)."""
+        def pick(explicit: float | None, sync: float) -> float:
+            return explicit if explicit is not None else sync * self.batch_discount
+
+        return PriceConfig(input_per_mtok=pick(self.batch_input_per_mtok, self.input_per_mtok),
+                           output_per_mtok=pick(self.batch_output_per_mtok, self.output_per_mtok))
 
 
 class EndpointConfig(_Config):
@@ -215,6 +241,18 @@ class ServeConfig(_Config):
         return self
 
 
+class BatchConfig(_Config):
+    """`teacher.mode: batch`: how work is cut into Batch API files and how their batches are watched."""
+
+    max_requests: int = Field(50_000, ge=1, le=50_000, description="most requests per batch file (the API's "
+                              "limit is 50,000)")
+    max_bytes: int = Field(200 * 10**6, ge=1024, le=200 * 10**6, description="largest batch file in bytes (the "
+                           "API's limit is 200 MB)")
+    poll_s: float = Field(30.0, gt=0, description="seconds between two looks at the batches in progress")
+    max_attempts: int = Field(3, ge=1, le=20, description="batches one sample is put in at most: its first and "
+                              "re-asks of what expired or failed; then it is journaled `failed`")
+
+
 class TeacherConfig(_Config):
     """The teacher endpoint(s) and how to ask them."""
 
@@ -243,6 +281,9 @@ class TeacherConfig(_Config):
     batch_size: int = Field(256, ge=1, description="most samples handed to a teacher worker at once")
     limits: LimitsConfig = LimitsConfig()
     truncation: TruncationConfig = TruncationConfig()
+    mode: Literal["sync", "batch"] = Field("sync", description="sync: one request per sample as it is asked; "
+                                           "batch: through the OpenAI Batch API (half price, within 24 hours)")
+    batch: BatchConfig = Field(BatchConfig(), description="batch files and polling, for mode: batch")
 
     @model_validator(mode="after")
     def _endpoint(self):
@@ -255,6 +296,12 @@ class TeacherConfig(_Config):
             raise ValueError("teacher: set `model` or `model_env`")
         if "{problem}" not in self.prompt_template:
             raise ValueError("teacher.prompt_template must contain {problem}")
+        if self.mode == "batch" and self.endpoints:
+            raise ValueError("teacher.mode: batch sends each batch to one API, not a pool of endpoints; set "
+                             "base_url (or base_url_env) instead of endpoints, or use mode: sync")
+        if self.mode == "batch" and self.serve is not None:
+            raise ValueError("teacher.mode: batch needs the OpenAI Batch API, which the servers of `serve` (vLLM, "
+                             "SGLang) do not have; use mode: sync with serve")
         if self.until is not None and self.until.max_n < self.n:
             raise ValueError(f"teacher.until.max_n {self.until.max_n} is below the first round's n {self.n}; "
                              f"set max_n to at least {self.n} or lower n")
@@ -340,18 +387,13 @@ class VerifyConfig(_Config):
     timeout_s: float = Field(5.0, gt=0, description="hard wall-clock limit per sample for the sympy tier")
     batch_size: int = Field(512, ge=1, description="samples per Ray verify task")
     majority_vote: MajorityVoteConfig = MajorityVoteConfig()
-    # where graders differ; both off is the stricter reading (factory.verify.options.Options)
+    # where graders differ (factory.verify.options.Options, built by `options_of`)
     prose_answers: bool = Field(False, description="also take an answer stated only in prose: the last math of "
                                                    "the closing line, with no box, 'answer' or conclusion word")
     ordered_lists: bool = Field(False, description="a bare list of answers (or one box per part) must follow "
                                                    "the reference's order; off: any order (sets never, tuples "
                                                    "always ordered)")
 
-    def options(self):
-        """These settings as the verifier's `Options`."""
-        from factory.verify.options import Options  # the config module stays free of the verifier's imports
-
-        return Options(prose=self.prose_answers, ordered_lists=self.ordered_lists)
 
 
 class SelectConfig(_Config):
@@ -389,6 +431,10 @@ class PublishConfig(_Config):
 class RayConfig(_Config):
     address: str | None = Field(None, description="cluster address; RAY_ADDRESS overrides, local when unset")
     num_workers: int | None = Field(None, ge=1, description="streaming workers (the teacher's); default: CPUs")
+    pip: Literal["pinned", "none"] | list[str] = Field(
+        "pinned", description="on a cluster, what the runtime environment installs beside the shipped package: "
+                              "pinned (the factory's dependencies at the versions the driver runs), none (the "
+                              "nodes' image has them), or a list of pip requirements")
 
 
 class NearDuplicateConfig(_Config):

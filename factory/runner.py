@@ -103,7 +103,7 @@ def ask_and_judge(cfg: PipelineConfig, problems: pa.Table, endpoints, rd: RunDir
     write_atomic(rd.path / "config.resolved.json", json.dumps(cfg.stored(), indent=2))
     write_parquet_atomic(rd.path / "problems.parquet", problems)
     settings = settings_for(cfg, endpoints, rd.session["session_id"])
-    prices = record_prices(rd.path, endpoints)
+    prices = record_prices(rd.path, endpoints, batch=cfg.teacher.mode == "batch")
     if cfg.teacher.until is not None:
         _ask_in_rounds(cfg, problems, settings, rd, executor, retry_failed, prices)
         return settings

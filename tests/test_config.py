@@ -128,3 +128,17 @@ def test_until_must_be_reachable_and_start_from_n(tmp_path):
     with pytest.raises(ConfigError, match=r"teacher.until.rounds: unknown key"):
         load_pipeline(write(tmp_path, MINIMAL.replace("model: m}", "model: m, until: {accepted: 1, max_n: 4, "
                                                                     "rounds: 3}}")))
+
+
+def test_batch_mode_takes_one_endpoint_and_the_api_limits(tmp_path):
+    ok = load_pipeline(write(tmp_path, MINIMAL.replace("model: m}", "model: m, mode: batch, batch: {max_requests: 3, "
+                                                                    "poll_s: 0.1}}")))
+    assert (ok.teacher.mode, ok.teacher.batch.max_requests, ok.teacher.batch.max_bytes) == ("batch", 3, 200 * 10**6)
+    pool = MINIMAL.replace('base_url: "http://127.0.0.1:1/v1", model: m}',
+                           'endpoints: [{url: "http://a:1/v1"}], model: m, mode: batch}')
+    with pytest.raises(ConfigError, match=r"teacher: .*mode: batch sends each batch to one API.*set base_url"):
+        load_pipeline(write(tmp_path, pool))
+    with pytest.raises(ConfigError, match=r"teacher.batch.max_requests: .*less than or equal to 50000"):
+        load_pipeline(write(tmp_path, MINIMAL.replace("model: m}", "model: m, batch: {max_requests: 60000}}")))
+    with pytest.raises(ConfigError, match=r"teacher.mode: "):
+        load_pipeline(write(tmp_path, MINIMAL.replace("model: m}", "model: m, mode: offline}")))

@@ -43,6 +43,10 @@ def test_serve_excludes_every_other_kind_of_teacher(tmp_path, other):
     assert "exactly one of" in message and "`serve`" in message
 
 
+def test_batch_mode_needs_an_api_not_served_replicas(tmp_path):
+    assert "use mode: sync with serve" in error(tmp_path, "{model: m, mode: batch, serve: {}}")
+
+
 def test_a_served_teacher_needs_the_name_it_is_asked_by(tmp_path):
     assert "teacher: set `model` or `model_env`" in error(tmp_path, "{serve: {}}")
 

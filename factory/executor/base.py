@@ -76,6 +76,14 @@ class Executor(Protocol):
         a worker or `on_chunks` raised, after handing over what arrived before it.
         """
 
+    def share(self, value: Any) -> Any:
+        """A value many `map` tasks take, sent to the workers once (on a cluster: put in Ray's object store).
+
+        Pass what this returns as a top-level argument of `map`'s function, where the value would go; the
+        function receives the value itself. This is how files only the driver can read (a local
+        `tokenizer.json`) reach workers on other nodes, which share no filesystem with the driver.
+        """
+
     def map(self, fn: Callable[..., Any], batches: Iterable[tuple], on_result: Callable[[Any], None],
             max_in_flight: int | None = None) -> None:
         """Run `fn(*batch)` for every batch, handing each result to `on_result` in completion order."""

@@ -41,6 +41,9 @@ class InProcessExecutor:
             for worker in workers:
                 await worker.close()
 
+    def share(self, value: Any) -> Any:
+        return value  # one process: the value is already where the work runs
+
     def map(self, fn: Callable[..., Any], batches: Iterable[tuple], on_result: Callable[[Any], None],
             max_in_flight: int | None = None) -> None:
         for args in batches:

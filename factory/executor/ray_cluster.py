@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,35 @@ def cluster_address(cfg: RayConfig) -> tuple[str | None, str]:
     return None, "RAY_ADDRESS and ray.address unset"
 
 
+DISTRIBUTION = "distill-factory"
+
+
+def pinned_requirements() -> list[str]:
+    """The factory's own dependencies at the versions installed here (not Ray: the cluster runs its own)."""
+    from importlib import metadata
+
+    pins = []
+    for spec in metadata.requires(DISTRIBUTION) or []:
+        if ";" in spec:  # an extra's requirement (`; extra == "train"`): not needed by the stage workers
+            continue
+        name = re.match(r"[A-Za-z0-9._-]+", spec).group()
+        extras = re.match(r"[A-Za-z0-9._-]+(\[[^\]]*\])?", spec).group(1) or ""
+        if name.lower() == "ray":
+            continue
+        pins.append(f"{name}{extras}=={metadata.version(name)}")
+    return pins
+
+
+def runtime_env(cfg: RayConfig) -> dict:
+    """What a cluster's workers get: this package as the driver has it, and its dependencies (`ray.pip`)."""
+    env: dict = {"py_modules": [str(Path(factory.__file__).parent)]}
+    if cfg.pip == "pinned":
+        env["pip"] = pinned_requirements()
+    elif isinstance(cfg.pip, list) and cfg.pip:
+        env["pip"] = list(cfg.pip)
+    return env
+
+
 def start_ray(cfg: RayConfig) -> None:
     """Join the cluster `RAY_ADDRESS` (or `ray.address`) names, else start an embedded local Ray (once)."""
     if ray.is_initialized():
@@ -48,7 +78,17 @@ def start_ray(cfg: RayConfig) -> None:
     if address:
         log(f"[ray] joining the cluster at {address} (from {origin})")
         # ship our package to the cluster's workers so they run the same code as the driver
-        ray.init(address=address, runtime_env={"py_modules": [str(Path(factory.__file__).parent)]}, **common)
+        env = runtime_env(cfg)
+        if "pip" in env:
+            log(f"[ray] the runtime environment installs {len(env['pip'])} pinned requirements on each node "
+                "(once per node; ray.pip: none when the nodes' image has them)")
+        try:
+            ray.init(address=address, runtime_env=env, **common)
+        except ConnectionError as e:
+            hint = "" if os.environ.get("RAY_AUTH_MODE") else (
+                "; a `ray start --head` cluster uses token auth: export RAY_AUTH_MODE=token (the token is read from "
+                "~/.ray/auth_token or RAY_AUTH_TOKEN)")
+            raise TerminalError(f"cannot join the Ray cluster at {address} (from {origin}): {e}{hint}") from None
         where = f"cluster at {address} (from {origin})"
     else:
         # the embedded cluster lives on loopback for this run only; Ray's notice about its auth token
@@ -152,6 +192,10 @@ class RayExecutor:
                 pass
             for actor in actors:
                 ray.kill(actor)
+
+    def share(self, value: Any) -> Any:
+        start_ray(self.cfg)
+        return ray.put(value)  # a top-level ObjectRef argument reaches a task as its value
 
     def map(self, fn: Callable[..., Any], batches: Iterable[tuple], on_result: Callable[[Any], None],
             max_in_flight: int | None = None) -> None:

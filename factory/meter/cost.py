@@ -25,20 +25,31 @@ from factory.store.rundir import write_atomic
 PRICES_FILE = "prices.json"
 # one line per replica a session started (`teacher.serve`): its endpoint, GPUs and lifetime, for the cost
 REPLICAS_FILE = "replicas.jsonl"
+# what batch mode's records name as their endpoint: the API's URL and this, priced at its batch price
+BATCH_SUFFIX = "#batch"
+_TOKEN_PRICES = {"input_per_mtok", "output_per_mtok"}
 
 
-def record_prices(run_dir: Path, endpoints) -> dict[str, PriceConfig]:
+def batch_endpoint(url: str) -> str:
+    """The endpoint a sample asked through the Batch API of `url` is journaled (and priced) under."""
+    return public_endpoint(url) + BATCH_SUFFIX
+
+
+def record_prices(run_dir: Path, endpoints, batch: bool = False) -> dict[str, PriceConfig]:
     """Add this session's endpoints and prices to RUN_DIR/prices.json; return all of them.
 
     Prices are keyed by the public URL the journal records, resolved for this session (from the
     environment, the command line, or the simulated teacher's port), so later `status` and provenance
-    price every session's requests at what was configured when they were made.
+    price every session's requests at what was configured when they were made. With `batch`
+    (teacher.mode: batch) each also gets its batch price under `batch_endpoint(url)`.
     """
     path = Path(run_dir) / PRICES_FILE
     known = json.loads(path.read_text()) if path.exists() else {}
     for e in endpoints:
         if e.price is not None:
             known[public_endpoint(e.base_url)] = e.price.model_dump()
+            if batch:
+                known[batch_endpoint(e.base_url)] = e.price.batch_price().model_dump(include=_TOKEN_PRICES)
     write_atomic(path, json.dumps(known, indent=2, sort_keys=True))
     return load_prices(run_dir)
 

@@ -21,6 +21,7 @@ from factory.meter.cost import cost_totals, run_costs
 from factory.stages.judge.accepted import accepted_per_problem
 from factory.stages.judge.stage import judge_key, read_verdicts
 from factory.store.journal import ledger, lost_requests
+from factory.store.records import asked_statuses
 
 
 def collect(run_dir: Path) -> dict:
@@ -36,6 +37,8 @@ def collect(run_dir: Path) -> dict:
     records = ledger(run_dir)
     outcomes = Counter(outcome for outcome, *_ in records.values())
     pipeline = PipelineConfig.model_validate(cfg)
+    # the problems the teacher is asked about: `ok`, and `no_reference` under a majority vote
+    asked = sum(by_status.get(s, 0) for s in asked_statuses(pipeline.verify.majority_vote.enabled))
     verdicts = read_verdicts(run_dir, judge_key(pipeline))
     reasons = Counter(verdicts["reason"].to_pylist())
     manifest_path = run_dir / "manifest.json"
@@ -48,9 +51,9 @@ def collect(run_dir: Path) -> dict:
     return dict(
         run_id=info["run_id"], pipeline=info["pipeline"],
         problems=dict(total=sum(by_status.values()), **dict(sorted(by_status.items()))),
-        generate=dict(**_expected(pipeline, by_status.get("ok", 0)), journaled=len(records),
+        generate=dict(**_expected(pipeline, asked), journaled=len(records),
                       **dict(sorted(outcomes.items()))),
-        **_until(pipeline, by_status.get("ok", 0), verdicts),
+        **_until(pipeline, asked, verdicts),
         verify=dict(judged=verdicts.num_rows, **dict(sorted(reasons.items()))),
         publish=(dict(published=published, shards=len(manifest["shards"]),
                       **{k: v for k, v in sorted(manifest["counts"].items()) if k.startswith("rejected")})

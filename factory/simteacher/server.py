@@ -10,6 +10,7 @@ they copy whatever earlier completion has already been sent for the problem.)
 `by_outcome` counts faults per request (429, 5xx, timeout, malformed, bad_request) and content
 outcomes per choice (ok, wrong, equivalent, truncated, duplicate). A simulated timeout holds the
 request for `hang_s`, then answers normally if the client is still there (so its choices count too).
+The Batch API (`/v1/files`, `/v1/batches`) answers each batch line with the same simulation; see `batches`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from aiohttp import web
 from factory.config import SimulatedTeacherConfig
 from factory.serving import BackgroundServer, quiet_runner
 from factory.simteacher import traces
+from factory.simteacher.batches import BatchStore, add_batch_routes
 from factory.simteacher.lookup import ProblemIndex, approx_tokens
 
 OUTCOMES = ("ok", "wrong", "equivalent", "truncated", "duplicate", "429", "5xx", "timeout", "malformed", "bad_request")
@@ -51,6 +53,19 @@ class _Sim:
         self.first_request_at: float | None = None
         self.last_request_at: float | None = None
         self.by_outcome = dict.fromkeys(OUTCOMES, 0)  # all keys up front: snapshots never race a resize
+        self.batches = BatchStore(config, self.batch_answer)
+
+    def batch_answer(self, body) -> tuple[int, dict]:
+        """One line of a batch, answered by the same simulation as the chat endpoint (no HTTP faults:
+        a batch's own faults are the store's)."""
+        number = self.counter
+        self.counter += 1
+        problem, messages, n, max_tokens = _validate(body)
+        if problem is not None:
+            self.by_outcome["bad_request"] += 1
+            return 400, {"error": {"message": problem, "type": "invalid_request_error", "param": None, "code": None}}
+        rng = random.Random(self.config.seed * 1_000_003 + number)
+        return 200, _completion(self, rng, number, body, messages, n, max_tokens)
 
     def snapshot(self) -> dict:
         """The `/stats` document."""
@@ -58,7 +73,7 @@ class _Sim:
             "requests": self.requests, "completions": self.completions, "choices": self.choices,
             "in_flight": self.in_flight, "max_in_flight": self.max_in_flight,
             "first_request_at": self.first_request_at, "last_request_at": self.last_request_at,
-            "by_outcome": dict(self.by_outcome),
+            "by_outcome": dict(self.by_outcome), "batch": self.batches.snapshot(),
             **({"arrived_at": list(self.arrived_at), "answered_at": list(self.answered_at)}
                if self.arrived_at is not None else {}),
         }
@@ -212,6 +227,13 @@ async def _answer(request: web.Request, sim: _Sim, rng: random.Random, number: i
         sim.by_outcome["malformed"] += 1
         broken = f'{{"id": "chatcmpl-sim-{number}", "object": "chat.completion", "choices": [{{"index": 0, "mess'
         return web.Response(text=broken, content_type="application/json")
+    return web.json_response(_completion(sim, rng, number, body, messages, n, max_tokens))
+
+
+def _completion(sim: _Sim, rng: random.Random, number: int, body: dict, messages: list, n: int,
+                max_tokens: int | None) -> dict:
+    """The chat completion body for a valid request (the chat endpoint's and each batch line's)."""
+    cfg = sim.config
     users = [m for m in messages if m.get("role") == "user"]
     prompt = _text_of((users or messages)[-1].get("content"))
     key, reference = sim.index.lookup(prompt)
@@ -229,7 +251,7 @@ async def _answer(request: web.Request, sim: _Sim, rng: random.Random, number: i
     model = body.get("model") if isinstance(body.get("model"), str) and body.get("model") else cfg.model
     sim.completions += 1
     sim.choices += n
-    return web.json_response({
+    return {
         "id": f"chatcmpl-sim-{number}-{rng.getrandbits(32):08x}",
         "object": "chat.completion",
         "created": int(time.time()),
@@ -242,7 +264,7 @@ async def _answer(request: web.Request, sim: _Sim, rng: random.Random, number: i
             "total_tokens": prompt_tokens + completion_tokens,
             "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
         },
-    })
+    }
 
 
 async def _models(request: web.Request) -> web.Response:
@@ -280,6 +302,7 @@ def _build_app(sim: _Sim) -> web.Application:
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/chat/completions", _chat)
         app.router.add_get(f"{prefix}/models", _models)
+    add_batch_routes(app, sim.batches)
     app.router.add_get("/health", _health)
     app.router.add_get("/stats", _stats)
     return app
@@ -305,6 +328,10 @@ class SimTeacher(BackgroundServer):
     def stats(self) -> dict:
         """The same document as `GET /stats`."""
         return self._sim.snapshot()
+
+    def release_batches(self) -> None:
+        """Let batches held by `batch_hold` run (a test stops a driver while they are in progress first)."""
+        self._sim.batches.hold = False
 
 
 async def _serve_until_signalled(config: SimulatedTeacherConfig, answers: dict[str, str], host: str, port: int) -> None:

@@ -149,7 +149,7 @@ def _usage(body: dict) -> dict:
     return usage if isinstance(usage, dict) else {}
 
 
-def _check_shape(body) -> dict:
+def check_shape(body) -> dict:
     """The first choice's message of a completion body; MalformedResponse (retried) if it has none.
 
     The body is read as plain JSON rather than through the SDK's pydantic models: at hundreds of
@@ -195,7 +195,7 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
                                        body={"model": settings.model, "messages": spec["messages"], **sampling})
         headers = raw.headers
         body = raw.json()
-        _check_shape(body)
+        check_shape(body)
         used = _int(_usage(body).get("total_tokens"))
         answered = True
         return body
@@ -220,7 +220,7 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
         await limits.after(estimate, used, overloaded, headers, latency_s=time.monotonic() - sent, answered=answered)
 
 
-def _sampling_for(settings: AskSettings, spec: dict) -> dict:
+def sampling_for(settings: AskSettings, spec: dict) -> dict:
     sampling = settings.sampling
     if "max_tokens" in spec:  # a truncated sample asked again with a larger budget
         sampling = sampling | {"max_tokens": spec["max_tokens"]}
@@ -228,6 +228,39 @@ def _sampling_for(settings: AskSettings, spec: dict) -> dict:
     if sampling.get("seed") is not None:
         sampling = sampling | {"seed": sampling["seed"] + spec["sample_index"]}
     return sampling
+
+
+def new_record(spec: dict, *, session_id: str, model: str, endpoint: str, sampling: dict,
+               prompt_template_hash: str) -> dict:
+    """A sample's journal record before anything is known of its reply (the batch path fills it in too)."""
+    return dict(
+        sample_id=spec["sample_id"], problem_id=spec["problem_id"], sample_index=spec["sample_index"],
+        session_id=session_id, model=model, endpoint=endpoint,
+        messages=spec["messages"], sampling=json.dumps(sampling, sort_keys=True),
+        prompt_template_hash=prompt_template_hash, error=None, error_class=None, finish_reason=None,
+        reasoning=None, answer=None, reasoning_source="none", think_closed=True,
+        prompt_tokens=None, completion_tokens=None, reasoning_tokens=None, attempt_errors=[], attempt_classes=[],
+    )
+
+
+def reply_fields(response: dict) -> dict:
+    """What a chat completion body (already through `check_shape`) says of a sample: outcome, finish
+    reason, reasoning and answer, token counts. The one place a reply becomes record fields."""
+    choice = response["choices"][0]
+    message = choice["message"]
+    split = split_reasoning(message.get("content"), message.get("reasoning_content"), message.get("reasoning"))
+    refused = bool(message.get("refusal"))  # the model declined: same class as a filter
+    usage = _usage(response)
+    details = usage.get("completion_tokens_details")
+    details = details if isinstance(details, dict) else {}
+    finish = choice.get("finish_reason")
+    return dict(
+        outcome="filtered" if refused else _outcome(finish, split),
+        finish_reason=finish, reasoning=split.reasoning, answer=split.answer,
+        reasoning_source=split.source, think_closed=split.closed,
+        prompt_tokens=_int(usage.get("prompt_tokens")), completion_tokens=_int(usage.get("completion_tokens")),
+        reasoning_tokens=_int(details.get("reasoning_tokens")),
+    )
 
 
 async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spec: dict) -> dict:
@@ -239,15 +272,10 @@ async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spe
     """
     started = time.time()
     attempts = 0
-    sampling = _sampling_for(settings, spec)
-    record = dict(
-        sample_id=spec["sample_id"], problem_id=spec["problem_id"], sample_index=spec["sample_index"],
-        session_id=settings.session_id, model=settings.model, endpoint=pool.members[0].public_url,
-        messages=spec["messages"], sampling=json.dumps(sampling, sort_keys=True),
-        prompt_template_hash=settings.prompt_template_hash, error=None, error_class=None, finish_reason=None,
-        reasoning=None, answer=None, reasoning_source="none", think_closed=True,
-        prompt_tokens=None, completion_tokens=None, reasoning_tokens=None, attempt_errors=[], attempt_classes=[],
-    )
+    sampling = sampling_for(settings, spec)
+    record = new_record(spec, session_id=settings.session_id, model=settings.model,
+                        endpoint=pool.members[0].public_url, sampling=sampling,
+                        prompt_template_hash=settings.prompt_template_hash)
     failed_on: list = []
     retrying = AsyncRetrying(
         stop=stop_after_attempt(settings.max_attempts), wait=_WaitRetryAfterOrBackoff(),
@@ -271,21 +299,7 @@ async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spe
         # try may be paid for, but "failed", not "rejected", so --retry-failed can ask again later.
         record.update(outcome="failed", error=describe(exc), error_class=classify(exc))
     else:
-        choice = response["choices"][0]
-        message = choice["message"]
-        split = split_reasoning(message.get("content"), message.get("reasoning_content"), message.get("reasoning"))
-        refused = bool(message.get("refusal"))  # the model declined: same class as a filter
-        usage = _usage(response)
-        details = usage.get("completion_tokens_details")
-        details = details if isinstance(details, dict) else {}
-        finish = choice.get("finish_reason")
-        record.update(
-            outcome="filtered" if refused else _outcome(finish, split),
-            finish_reason=finish, reasoning=split.reasoning, answer=split.answer,
-            reasoning_source=split.source, think_closed=split.closed,
-            prompt_tokens=_int(usage.get("prompt_tokens")), completion_tokens=_int(usage.get("completion_tokens")),
-            reasoning_tokens=_int(details.get("reasoning_tokens")),
-        )
+        record.update(reply_fields(response))
         if record["completion_tokens"]:
             limits.observe_completion(record["completion_tokens"])
     finished = time.time()

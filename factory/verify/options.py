@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from factory.config import VerifyConfig
+
 
 @dataclass(frozen=True)
 class Options:
@@ -29,3 +31,8 @@ class Options:
 
 
 DEFAULT = Options()
+
+
+def options_of(cfg: VerifyConfig) -> Options:
+    """A pipeline's `verify:` settings as the verifier's `Options`."""
+    return Options(prose=cfg.prose_answers, ordered_lists=cfg.ordered_lists)

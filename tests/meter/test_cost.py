@@ -91,3 +91,21 @@ def test_replicas_the_run_started_are_charged_for_their_lifetime_at_their_gpus_p
     assert later[0]["endpoint"] == "http://n1:20001/v1" and later[0]["gpu_hours"] == pytest.approx(0.5 + 0.1)
     Journal(tmp_path, "s1").close()
     assert {r["endpoint"] for r in run_costs(tmp_path, 1)} == set(prices)  # read back from the run directory
+
+
+def test_batch_mode_records_are_priced_at_the_batch_price(tmp_path):
+    from factory.meter.cost import batch_endpoint, load_prices, record_prices
+    from factory.teacher.endpoint import Endpoint
+
+    half = PriceConfig(input_per_mtok=1.0, output_per_mtok=4.0)
+    explicit = PriceConfig(input_per_mtok=1.0, output_per_mtok=4.0, batch_output_per_mtok=1.0)
+    assert half.batch_price() == PriceConfig(input_per_mtok=0.5, output_per_mtok=2.0)
+    assert explicit.batch_price() == PriceConfig(input_per_mtok=0.5, output_per_mtok=1.0)
+    assert PriceConfig(input_per_mtok=1.0, batch_discount=0.4).batch_price().input_per_mtok == pytest.approx(0.4)
+    record_prices(tmp_path, [Endpoint("http://api:1/v1?key=s3cret", "m", "k", price=half)], batch=True)
+    prices = load_prices(tmp_path)
+    assert set(prices) == {"http://api:1/v1", batch_endpoint("http://api:1/v1")} == {"http://api:1/v1",
+                                                                                  "http://api:1/v1#batch"}
+    rows = {r["endpoint"]: r for r in endpoint_costs([rec("http://api:1/v1#batch", "s", 0, 10),
+                                                      rec("http://api:1/v1", "s", 0, 10)], prices, published=2)}
+    assert rows["http://api:1/v1#batch"]["usd"] == pytest.approx(rows["http://api:1/v1"]["usd"] / 2)

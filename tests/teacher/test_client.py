@@ -81,16 +81,16 @@ def test_preflight():
 
 
 def test_each_sample_gets_its_own_seed():
-    from factory.teacher.client import _sampling_for
+    from factory.teacher.client import sampling_for
 
     seeded = AskSettings(**{**settings("http://x/v1").__dict__, "sampling": {"seed": 7, "max_tokens": 5}})
-    assert [_sampling_for(seeded, {"sample_index": i})["seed"] for i in range(3)] == [7, 8, 9]
-    assert "seed" not in _sampling_for(settings("http://x/v1"), {"sample_index": 2})
-    assert _sampling_for(seeded, {"sample_index": 0, "max_tokens": 99})["max_tokens"] == 99
+    assert [sampling_for(seeded, {"sample_index": i})["seed"] for i in range(3)] == [7, 8, 9]
+    assert "seed" not in sampling_for(settings("http://x/v1"), {"sample_index": 2})
+    assert sampling_for(seeded, {"sample_index": 0, "max_tokens": 99})["max_tokens"] == 99
 
 
 def test_replies_of_the_wrong_shape_are_malformed_not_crashes():
-    from factory.teacher.client import MalformedResponse, _check_shape
+    from factory.teacher.client import MalformedResponse, check_shape
 
     def reply(message, **choice):
         return {"choices": [{"message": message, **choice}]}
@@ -98,8 +98,8 @@ def test_replies_of_the_wrong_shape_are_malformed_not_crashes():
     for bad in ({"choices": []}, [], {"choices": "x"}, reply(None), reply({"content": "x", "reasoning_content": ["a"]}),
                 reply({"content": 5}), reply({"content": "x"}, finish_reason=3)):
         with pytest.raises(MalformedResponse):
-            _check_shape(bad)
-    assert _check_shape(reply({"content": "fine", "reasoning": "ok"}))["reasoning"] == "ok"
+            check_shape(bad)
+    assert check_shape(reply({"content": "fine", "reasoning": "ok"}))["reasoning"] == "ok"
 
 
 def test_truncation_class_follows_where_the_cut_fell():

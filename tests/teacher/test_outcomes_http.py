@@ -121,14 +121,14 @@ def test_connection_errors_are_transient():
 
 
 def test_an_unexpected_error_is_failed_not_rejected_and_not_retried(monkeypatch):
-    real_check = client._check_shape
+    real_check = client.check_shape
 
     def check(body):  # stands for a bug met only by some replies
         if body["choices"][0]["message"]["content"] == "odd":
             raise RuntimeError("nobody expected this")
         return real_check(body)
 
-    monkeypatch.setattr(client, "_check_shape", check)
+    monkeypatch.setattr(client, "check_shape", check)
     with Scripted(lambda prompt, nth: completion("odd" if prompt == "bad" else GOOD)) as server:
         records = ask(server.base_url, ["ok1", "bad", "ok2"], max_attempts=4)
     bad = records["bad-0"]

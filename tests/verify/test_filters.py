@@ -19,6 +19,7 @@ from factory.verify.filters import (
     loop_window,
     script_sample,
 )
+from factory.verify.options import options_of
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = FilterConfig()
@@ -206,7 +207,7 @@ def test_judge_batch_reads_answers_under_the_verify_options(tmp_path):
     assert reason(Options(ordered_lists=True)) == "wrong_answer"
     path = tmp_path / "p.yaml"
     path.write_text(PIPELINE.replace("filters:\n", "verify: {prose_answers: true, ordered_lists: true}\n"))
-    assert load_pipeline(path).verify.options() == Options(prose=True, ordered_lists=True)
+    assert options_of(load_pipeline(path).verify) == Options(prose=True, ordered_lists=True)
 
 
 # --- the pipeline file --------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from factory.errors import TeacherUnreachable
 from factory.executor import Chunk, Executor
 from factory.log import log
 from factory.meter.progress import Progress
+from factory.stages.generate.batch import ask_in_batches, has_open_batches
 from factory.stages.generate.identity import prompt_template_hash, sampling_params
 from factory.stages.generate.specs import Specs, missing_specs
 from factory.store.journal import Journal, lost_requests
@@ -48,6 +49,10 @@ def _warn_if_no_reasoning(progress: Progress, final: bool = False) -> bool:
 
 def _ask(cfg: PipelineConfig, specs: Specs, settings: AskSettings, run_dir: Path, executor: Executor, stage: str,
          prices: dict) -> Progress:
+    if cfg.teacher.mode == "batch":  # through the Batch API (batch.py): the same records, the same journal
+        progress = ask_in_batches(cfg, specs, settings, run_dir, stage, prices)
+        _warn_if_no_reasoning(progress, final=True)
+        return _check_failures(progress, specs, stage)
     journal = Journal(run_dir, settings.session_id)
     progress = Progress(stage, len(specs), prices=prices)
     warned = False
@@ -68,6 +73,10 @@ def _ask(cfg: PipelineConfig, specs: Specs, settings: AskSettings, run_dir: Path
     finally:
         journal.close()
         progress.line(final=True)
+    return _check_failures(progress, specs, stage)
+
+
+def _check_failures(progress: Progress, specs: Specs, stage: str) -> Progress:
     if progress.done and progress.by.get("failed", 0) == progress.done:
         if specs.reasks == len(specs):
             # only re-asks of kept, cut replies: those stay as they were (kept and tagged) and the run
@@ -102,7 +111,7 @@ def generate(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run
         if round_ == 0 and notices and failed_kept:
             log(f"[generate] {failed_kept} stored samples failed after retries; add --retry-failed to ask them "
                 "again")
-        if not specs:
+        if not specs and not (cfg.teacher.mode == "batch" and has_open_batches(run_dir)):
             if round_ == 0:
                 log("[generate] nothing missing: every sample is in the journal")
             break

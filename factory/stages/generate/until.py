@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from factory.config import PipelineConfig
 from factory.stages.generate.identity import sample_id
 from factory.store.journal import ledger
+from factory.store.records import asked_statuses
 from factory.teacher.client import AskSettings
 
 # how many samples' worth of weight the run's pooled acceptance rate gets in a problem's own estimate
@@ -81,9 +82,11 @@ def _target(width: int, stored: int, accepted: int, cfg: PipelineConfig, pooled:
 
 def plan_round(cfg: PipelineConfig, problems: pa.Table, settings: AskSettings, run_dir: Path,
                accepted: dict[str, int]) -> RoundPlan:
-    """The next round of `teacher.until` for the `ok` problems, from the journal and `accepted`
+    """The next round of `teacher.until` for the problems the teacher is asked about (`ok`, and `no_reference`
+    under a majority vote, whose samples are accepted against the label), from the journal and `accepted`
     (problem_id -> accepted traces, from verdicts covering every journaled reply)."""
-    ids = problems.filter(pc.equal(problems["status"], "ok"))["problem_id"].to_pylist()
+    statuses = pa.array(asked_statuses(cfg.verify.majority_vote.enabled), pa.string())
+    ids = problems.filter(pc.is_in(problems["status"], statuses))["problem_id"].to_pylist()
     indexes = stored_indexes(ids, settings, run_dir, cfg.teacher.until.max_n)
     asked = sum(count for _, count in indexes.values())
     pooled = min(1.0, sum(accepted.get(p, 0) for p in ids) / asked) if asked else 0.0

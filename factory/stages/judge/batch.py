@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from factory.config import FilterConfig
 from factory.stages.judge.minhash import signature
-from factory.stages.judge.tokens import count_tokens, load_tokenizer
+from factory.stages.judge.tokens import TokenizerSource, count_tokens, load_tokenizer
 from factory.store.records import VERDICT_SCHEMA
 from factory.verify import Options, check_trace, prepare_reference, verify_prepared
 from factory.verify.filters import answer_policy
@@ -27,18 +27,22 @@ def trace_hash(reasoning: str, answer: str) -> str:
     return hashlib.sha256(f"{reasoning}\x00{answer}".encode()).hexdigest()[:16]
 
 
-def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: str, revision: str | None,
+def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: TokenizerSource | str,
+                revision: str | None,
                 filters: FilterConfig, timeout_s: float,
                 labels: dict[str, tuple[str | None, float]] | None = None, options: Options | None = None
                 ) -> pa.Table:
     """Verdict rows for `samples` (dicts with SLIM_FIELDS); `references` maps problem_id -> answer.
+
+    `tokenizer`: a `TokenizerSource` (what the stage sends: a local file's text travels with it), or a name
+    loaded where this runs with `revision`.
 
     `labels` maps a problem without a reference to its majority vote (label or None below the agreement
     asked for, share that agreed): its samples are judged against the label, or rejected as `no_majority`.
     `options`: the verifier's readings where graders differ (`verify.prose_answers`, `verify.ordered_lists`).
     """
     labels = labels or {}
-    tok = load_tokenizer(tokenizer, revision)
+    tok = tokenizer.load() if isinstance(tokenizer, TokenizerSource) else load_tokenizer(tokenizer, revision)
     prompts = ["\n".join(m["content"] for m in s["messages"]) for s in samples]
     reasonings = [s["reasoning"] or "" for s in samples]
     answers = [s["answer"] or "" for s in samples]

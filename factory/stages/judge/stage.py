@@ -26,17 +26,20 @@ from factory.config import PipelineConfig
 from factory.executor import Executor
 from factory.meter.progress import Progress
 from factory.stages.judge.batch import JUDGE_VERSION, SLIM_FIELDS, judge_batch, trace_hash
+from factory.stages.judge.tokens import TokenizerSource
 from factory.stages.judge.vote import LABEL_SCHEMA, VOTING_REASONS, vote_batch
 from factory.store.journal import REPLIED, compact
 from factory.store.records import VERDICT_SCHEMA
 from factory.store.rundir import write_parquet_atomic
+from factory.verify import Options
+from factory.verify.options import options_of
 
 
 def judge_key(cfg: PipelineConfig) -> str:
     rules = dict(version=JUDGE_VERSION, filters=cfg.filters.model_dump(), tokenizer=cfg.tokenizer.model_dump())
     if cfg.verify.majority_vote.enabled:  # absent otherwise, so that runs made before it keep their key
         rules["majority_vote"] = cfg.verify.majority_vote.model_dump()
-    if cfg.verify.options() != type(cfg.verify.options())():  # likewise: only a setting off its default counts
+    if options_of(cfg.verify) != Options():  # likewise: only a setting off its default counts
         rules["options"] = dict(prose=cfg.verify.prose_answers, ordered_lists=cfg.verify.ordered_lists)
     return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -96,11 +99,12 @@ def _judge(cfg: PipelineConfig, run_dir: Path, part: str, todo: set[str], refs: 
     out = Path(run_dir) / "verdicts" / judge_key(cfg)
     out.mkdir(parents=True, exist_ok=True)
     progress = Progress("verify", len(todo))
+    tokenizer = executor.share(TokenizerSource.of(cfg.tokenizer.name, cfg.tokenizer.revision))  # sent once
     batches = (
-        (batch, {s["problem_id"]: refs[s["problem_id"]] for s in batch}, cfg.tokenizer.name,
+        (batch, {s["problem_id"]: refs[s["problem_id"]] for s in batch}, tokenizer,
          cfg.tokenizer.revision, cfg.filters, cfg.verify.timeout_s,
          {s["problem_id"]: labels[s["problem_id"]] for s in batch if s["problem_id"] in labels} if labels else None,
-         cfg.verify.options())
+         options_of(cfg.verify))
         for batch in _batches(run_dir, todo, cfg.verify.batch_size)
     )
     # numbered on from this session's earlier parts of the same kind: `teacher.until` judges once per round

@@ -6,12 +6,45 @@ with `tokenizers.Tokenizer.from_pretrained(name, revision=...)` just as a traini
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from tokenizers import Tokenizer
 
 from factory.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TokenizerSource:
+    """What a worker needs to load the pipeline's tokenizer, wherever it runs.
+
+    A local file is read on the driver and travels as its JSON text (workers on other nodes cannot read the
+    driver's files); a hub repo id travels as the id, and each node loads it from the hub (or its cache).
+    """
+
+    name: str
+    revision: str | None = None
+    json: str | None = None  # the local tokenizer.json's text
+
+    @classmethod
+    def of(cls, name: str, revision: str | None = None) -> TokenizerSource:
+        """Read a local tokenizer file now (on the driver); a hub id stays an id."""
+        path = Path(name)
+        if path.is_dir():
+            path = path / "tokenizer.json"
+        if path.is_file():
+            return cls(name, revision, path.read_text(encoding="utf-8"))
+        load_tokenizer(name, revision)  # a missing file or a bad id fails here, on the driver, in one line
+        return cls(name, revision)
+
+    def load(self) -> Tokenizer:
+        return _from_json(self.json) if self.json is not None else load_tokenizer(self.name, self.revision)
+
+
+@lru_cache(maxsize=4)
+def _from_json(text: str) -> Tokenizer:
+    return Tokenizer.from_str(text)
 
 
 @lru_cache(maxsize=4)

@@ -68,3 +68,11 @@ def test_the_plan_reads_stored_indexes_holes_included_from_the_journal(tmp_path)
     # P_ADD has enough, P_FRAC asks its hole again, P_EVAL was never asked, P_NOREF reached max_n; the
     # contaminated problem is not asked
     assert (plan.counts, plan.done, plan.capped, plan.stored, plan.new) == ({ids[1]: 8, ids[2]: 2}, 1, 1, 17, 3)
+    # a `no_reference` problem is asked only under a majority vote (its samples are accepted against the label)
+    noref = problems.set_column(problems.schema.get_field_index("status"), "status",
+                                pa.array(["ok", "ok", "ok", "no_reference", "contaminated"]))
+    plan = plan_round(cfg(), noref, s, tmp_path, {ids[0]: 2, ids[1]: 1})
+    assert (plan.capped, plan.stored) == (0, 9)
+    voting = PipelineConfig.model_validate(cfg().model_dump() | {"verify": {"majority_vote": {"enabled": True}}})
+    plan = plan_round(voting, noref, s, tmp_path, {ids[0]: 2, ids[1]: 1})
+    assert (plan.counts, plan.done, plan.capped, plan.stored, plan.new) == ({ids[1]: 8, ids[2]: 2}, 1, 1, 17, 3)

@@ -170,7 +170,9 @@ class RayExecutor:
 
     def parallelism(self, limit: int) -> int:
         start_ray(self.cfg)
-        return max(1, min(limit, self.cfg.num_workers or int(ray.cluster_resources().get("CPU", 1))))
+        # the CPUs free now, not all the cluster's: the run's own teacher servers (teacher.serve) hold theirs in
+        # placement groups, and a worker asking for one of those would never start
+        return max(1, min(limit, self.cfg.num_workers or int(ray.available_resources().get("CPU", 1))))
 
     def stream(self, workers: list[WorkerSpec], items: Sequence, on_chunks: OnChunks, max_batch: int) -> None:
         start_ray(self.cfg)

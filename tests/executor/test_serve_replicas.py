@@ -60,6 +60,15 @@ def test_a_replica_in_its_placement_group_is_stopped_and_its_group_removed(tmp_p
     assert lifetimes[0]["stopped_at"] > lifetimes[0]["started_at"] and not alive(pids(tmp_path)[0])
 
 
+def test_teacher_workers_leave_the_cpus_replicas_hold_alone(tmp_path):
+    from factory.executor.ray_cluster import RayExecutor
+
+    executor = RayExecutor(RayConfig())
+    cpus = executor.parallelism(64)
+    with serve_replicas(toy(tmp_path, replicas=1, cpus_per_replica=1), "toy", RayConfig()):
+        assert executor.parallelism(64) == max(1, cpus - 1)
+
+
 def test_a_server_that_cannot_start_stops_the_run_naming_the_replica_and_its_log(tmp_path):
     serve = toy(tmp_path, command="{python} -c \"print('CUDA out of memory'); raise SystemExit(1)\" {port}")
     with pytest.raises(ServeError) as e:  # our own error, not Ray's wrapping of it

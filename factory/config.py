@@ -142,6 +142,9 @@ class LimitsConfig(_Config):
     tpm: float | None = Field(None, gt=0, description="tokens per minute (prompt + completion), all workers")
     adaptive: bool = Field(False, description="grow concurrency while healthy, back off on 429/503 (AIMD)")
     adaptive_start: int = Field(16, ge=1, description="starting in-flight limit per worker when adaptive")
+    max_rate_limited_s: float = Field(3600.0, gt=0, description="waits on rate limits (429s, Retry-After) are not "
+                                      "attempts; a sample fails only once every endpoint has been rate limited, "
+                                      "with no request accepted, for this many seconds")
 
 
 class TruncationConfig(_Config):

@@ -2,13 +2,14 @@
 
 Only transient failures are retried (429, 5xx, timeouts, connection errors, malformed bodies); a
 4xx like "prompt too long" is final and recorded as `rejected`. A 429 is not an attempt: it holds back
-the endpoint that sent it (see `pace`), and the request waits for an endpoint that may be sent to,
+the endpoint that sent it (see `pace`), and the request waits for an endpoint that may be sent to
 without using up `max_attempts`, for as long as some endpoint accepts requests (at most
-`max_rate_limited_s` with none accepted, then the sample is `failed`). `attempts` in the record still
-counts every request sent, 429s included: it is what the server was asked. A failure of one sample is data, not
-an exception: the caller gets a `SampleResult`-shaped dict whatever the sample met, so one bad problem
-never stops a run. Only an endpoint that refuses everyone (401/403/404 from a lone endpoint) raises
-`EndpointRefused`, which stops the run.
+`max_rate_limited_s` with none accepted; then the sample is `failed`). `attempts` in the record still
+counts every request sent, 429s included: it is what the server was asked.
+
+A failure of one sample is data, not an exception: the caller gets a `SampleResult`-shaped dict
+whatever the sample met, so one bad problem never stops a run. Only an endpoint that refuses everyone
+(401/403/404 from a lone endpoint) raises `EndpointRefused`, which stops the run.
 """
 
 from __future__ import annotations
@@ -196,11 +197,13 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
     `failed_on` holds the member the previous try failed on: a retry goes elsewhere when it can.
     """
     estimate = _estimate_tokens(spec, limits)
-    await limits.before(estimate)
+    # the endpoint first, then the budgets: a request that waited out an endpoint's pause must not go
+    # on a budget token taken before it, or all that waited would go at once when the pause ends
+    member = await pool.acquire(avoid=failed_on[-1] if failed_on else None)
     try:
-        member = await pool.acquire(avoid=failed_on[-1] if failed_on else None)
+        await limits.before(estimate)
     except BaseException:
-        await limits.after(estimate, None, False, answered=False)  # nothing was sent: free what before() took
+        pool.give_back(member)  # nothing was sent
         raise
     sent = time.monotonic()
     record["endpoint"] = member.public_url

@@ -175,6 +175,13 @@ class EndpointPool:
         member.retired = True
         return True
 
+    def give_back(self, member: Member) -> None:
+        """`member` was acquired but nothing was sent to it (the request was cancelled)."""
+        member.in_flight -= 1
+        member.probing = False
+        member.pace.on_failed(math.inf)  # frees the probe, if it was to be one
+        self._changed.set()
+
     def release(self, member: Member, healthy: bool) -> None:
         """Record how the attempt went; `healthy` is False only for failures that blame the server."""
         member.in_flight -= 1

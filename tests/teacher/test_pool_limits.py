@@ -77,6 +77,26 @@ def test_requests_per_minute_budget_spaces_requests():
     assert len(records) == 13 and elapsed >= 0.25
 
 
+def test_requests_that_waited_out_a_pause_still_keep_to_the_request_budget():
+    """rpm 600: 10 a second, 10 saved up at most. Requests held by a 2 s Retry-After take their budget
+    only once the pause is over, so they do not all go at its end on tokens taken while they waited."""
+    from support.teacher import GOOD, Scripted, completion, error
+
+    answered = []
+
+    def reply(prompt, nth):
+        answered.append(prompt)
+        return error(429, "wait", headers={"Retry-After": "2"}) if len(answered) == 1 else completion(GOOD)
+
+    with Scripted(reply) as server:
+        records, _ = run_asker(settings(server.base_url, rpm=600), 40, concurrency=40)
+        arrivals = sorted(t for t, _ in server.seen)
+    assert len(records) == 40 and all(r["outcome"] == "complete" for r in records)
+    resumed = next(t for t in arrivals if t > arrivals[0] + 1.9)  # the first request after the pause
+    burst = [t for t in arrivals if resumed <= t < resumed + 0.5]
+    assert len(burst) <= 10 + 5 + 1, len(burst)  # saved up, half a second's worth, the probe
+
+
 @pytest.mark.parametrize("value, seconds", [("1s", 1.0), ("6m0s", 360.0), ("250ms", 0.25), ("2.5", 2.5),
                                             ("1h2m", 3720.0), ("soon", None)])
 def test_parse_reset(value, seconds):

@@ -160,6 +160,19 @@ def test_adaptive_mode_backs_off_against_a_server_that_answers_429():
     assert limit < 24  # cut below where it started, with 429s coming all along
 
 
+def test_when_every_endpoint_is_paused_a_request_waits_for_the_first_to_resume():
+    from factory.teacher.pool import EndpointPool, EndpointSpec
+
+    pool = EndpointPool([EndpointSpec("http://x/v1", ""), EndpointSpec("http://y/v1", "")], lambda spec: None)
+    x, y = pool.members
+    pool.pause(x, 30)
+    pool.pause(y, 0.2)
+
+    async def go():
+        return await pool.acquire()
+    assert asyncio.run(go()) is y
+
+
 def test_a_stated_pause_holds_one_endpoint_and_is_handed_to_other_workers_by_endpoint():
     from factory.teacher.pool import EndpointPool, EndpointSpec
 

@@ -3,7 +3,8 @@
 Reproduces the issue's measurement as a new user would meet it: `factory sim-teacher --window-requests 3
 --window-s 60` in its own process stands for a proxy allowing 3 requests a minute in front of the model, and
 `factory run` asks it for 8 samples (the demo pipeline, 2 problems x n=4) with the pipeline's defaults
-(`max_attempts` 6, concurrency 256). It prints the samples' final outcomes, the requests the server received
+(`max_attempts` 6, concurrency 256). The demo teacher's own 1% of random 429s and 5xx are off, so every
+refusal is the proxy's. It prints the samples' final outcomes, the requests the server received
 and how many it refused (429), the windows in which it accepted requests against the ideal ceil(samples /
 N), and the span from the first request to the last answer against that of a perfect client that started
 at the same moment: N requests at once, then N more at each window's start (so its last answer comes at
@@ -50,7 +51,8 @@ def main() -> None:
     sim = subprocess.Popen(
         [sys.executable, "-m", "factory.cli", "sim-teacher", "--port", str(port), "--problems", str(DEMO),
          "--latency-ms", str(args.latency_ms), "--window-requests", str(args.window_requests),
-         "--window-s", str(args.window_s), "--record-times"], cwd=ROOT, env=ENV, stderr=subprocess.DEVNULL)
+         "--window-s", str(args.window_s), "--record-times", "--rate-429", "0", "--rate-5xx", "0"],
+        cwd=ROOT, env=ENV, stderr=subprocess.DEVNULL)
     try:
         wait_up(f"http://127.0.0.1:{port}/health")
         with tempfile.TemporaryDirectory() as tmp:

@@ -244,6 +244,10 @@ def eval_command(config, out, teacher_url, model, model_dir, retry_failed):
 @click.option("--rate-timeout", type=click.FloatRange(0, 1), help="Share held for --hang-s before answering.")
 @click.option("--rate-malformed", type=click.FloatRange(0, 1), help="Share answered with a broken JSON body.")
 @click.option("--hang-s", type=float, help="How long a simulated timeout holds the request.")
+@click.option("--window-requests", type=click.IntRange(1), help="Act like a naive rate-limiting proxy: accept at "
+              "most this many requests per --window-s window, answer the rest 429 with no Retry-After.")
+@click.option("--window-s", type=click.FloatRange(0, min_open=True),
+              help="Length of that window in seconds (default 60).")
 @click.option("--reasoning-field", type=click.Choice(["inline", "reasoning_content", "reasoning"]),
               help="Where the reasoning goes: inline <think> tags, or a separate message field.")
 @click.option("--seed", type=int, help="Random seed for outcomes and text.")

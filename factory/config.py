@@ -91,6 +91,11 @@ class SimulatedTeacherConfig(_Config):
     rate_malformed: float = Field(0.0, ge=0, le=1)
     retry_after_s: float = Field(1.0, ge=0, description="Retry-After sent with simulated 429s")
     hang_s: float = Field(30.0, ge=0, description="how long a simulated timeout holds the request")
+    window_requests: int | None = Field(None, ge=1, description="act like a naive rate-limiting proxy: accept at "
+                                        "most this many requests per fixed `window_s` window and answer the "
+                                        "rest 429 with no Retry-After; null: no such limit")
+    window_s: float = Field(60.0, gt=0, description="the length of that window (windows start at multiples of it "
+                                                    "on the wall clock, as a per-minute proxy's do)")
     mean_reasoning_tokens: int = Field(600, ge=10)
     reasoning_field: Literal["inline", "reasoning_content", "reasoning"] = "inline"
     model: str = "sim-r1"
@@ -163,6 +168,9 @@ class LimitsConfig(_Config):
     tpm: float | None = Field(None, gt=0, description="tokens per minute (prompt + completion), all workers")
     adaptive: bool = Field(False, description="grow concurrency while healthy, back off on 429/503 (AIMD)")
     adaptive_start: int = Field(16, ge=1, description="starting in-flight limit per worker when adaptive")
+    max_rate_limited_s: float = Field(3600.0, gt=0, description="waits on rate limits (429s, Retry-After) are not "
+                                      "attempts; a sample fails only once every endpoint has been rate limited, "
+                                      "with no request accepted, for this many seconds")
 
 
 class TruncationConfig(_Config):

@@ -17,7 +17,9 @@ class Chunk(NamedTuple):
 
     results: list  # finished items; each holds one of the worker's slots until it is acknowledged
     notices: list  # side records that free nothing (e.g. ids of work just started), kept with the results
-    hold_until: float = 0.0  # wall-clock time this worker was told to start nothing new before (0: none)
+    # wall-clock time this worker was told to start nothing new before (0: none); or, per thing held (the
+    # teacher's: an endpoint), {key: time}, handed on as hold(time, key)
+    hold_until: float | dict[str, float] = 0.0
 
 
 class StreamWorker(Protocol):
@@ -43,8 +45,9 @@ class StreamWorker(Protocol):
     def ack(self, count: int) -> None:
         """The driver made `count` more results durable."""
 
-    def hold(self, until: float) -> None:
-        """Start nothing new before wall-clock time `until`: another worker was told to wait."""
+    def hold(self, until: float, key: str | None = None) -> None:
+        """Start nothing new (for `key`, when the hold named one) before wall-clock time `until`: another
+        worker was told to wait."""
 
     async def close(self) -> None:
         """Release clients and connections."""

@@ -58,7 +58,7 @@ class Dispatcher:
         self.ceiling = max(capacities) + batch_size
         self.outstanding = [0] * len(workers)  # given and not yet back, per worker
         self.given = [0] * len(workers)
-        self.told = 0.0  # the latest hold handed to every worker (wall-clock time)
+        self.told: dict = {}  # key (None: the whole worker) -> the latest hold handed to every worker (wall clock)
         self.errors: list[BaseException] = []
         self._wake = asyncio.Event()  # results came back, or something failed
         self._arrived: asyncio.Queue = asyncio.Queue()  # (worker, chunk) pairs, then None at the end
@@ -104,13 +104,15 @@ class Dispatcher:
     async def _read(self, k: int) -> None:
         try:
             async for chunk in self.workers[k].chunks():
-                if chunk.hold_until > self.told:
-                    # one worker was told to wait (a Retry-After, an exhausted quota): that means the
-                    # client, so every worker holds its new work as long
-                    self.told = chunk.hold_until
-                    for j, other in enumerate(self.workers):
-                        if j != k:
-                            other.call("hold", chunk.hold_until)
+                holds = chunk.hold_until if isinstance(chunk.hold_until, dict) else {None: chunk.hold_until}
+                for key, until in holds.items():
+                    if until > self.told.get(key, 0.0):
+                        # one worker was told to wait (a Retry-After, an exhausted quota): that means the
+                        # client, so every worker holds its new work (for that key) as long
+                        self.told[key] = until
+                        for j, other in enumerate(self.workers):
+                            if j != k:
+                                other.call("hold", *((until,) if key is None else (until, key)))
                 if not chunk.results and not chunk.notices:
                     continue
                 self.outstanding[k] -= len(chunk.results)

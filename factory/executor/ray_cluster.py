@@ -126,8 +126,8 @@ class _StreamActor:
     async def ack(self, count: int) -> None:
         self.worker.call("ack", count)
 
-    async def hold(self, until: float) -> None:
-        self.worker.call("hold", until)
+    async def hold(self, until: float, key: str | None = None) -> None:
+        self.worker.call("hold", *((until,) if key is None else (until, key)))
 
     async def results(self):
         async for chunk in self.worker.results():

@@ -11,6 +11,11 @@ they copy whatever earlier completion has already been sent for the problem.)
 outcomes per choice (ok, wrong, equivalent, truncated, duplicate). A simulated timeout holds the
 request for `hang_s`, then answers normally if the client is still there (so its choices count too).
 The Batch API (`/v1/files`, `/v1/batches`) answers each batch line with the same simulation; see `batches`.
+
+With `window_requests` it also acts like a naive rate-limiting proxy in front of the model: at most that
+many requests are let through per fixed window of `window_s` (windows start at multiples of `window_s`
+on the wall clock, like a per-minute counter keyed by the minute), and the rest are answered 429 at once,
+with no Retry-After or x-ratelimit headers at all. They count under `429`.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class _Sim:
         self.last_request_at: float | None = None
         self.by_outcome = dict.fromkeys(OUTCOMES, 0)  # all keys up front: snapshots never race a resize
         self.batches = BatchStore(config, self.batch_answer)
+        self.window: tuple[int, int] = (-1, 0)  # (index of the proxy's current window, requests let through in it)
 
     def batch_answer(self, body) -> tuple[int, dict]:
         """One line of a batch, answered by the same simulation as the chat endpoint (no HTTP faults:
@@ -66,6 +72,15 @@ class _Sim:
             return 400, {"error": {"message": problem, "type": "invalid_request_error", "param": None, "code": None}}
         rng = random.Random(self.config.seed * 1_000_003 + number)
         return 200, _completion(self, rng, number, body, messages, n, max_tokens)
+
+    def window_admits(self, now: float) -> bool:
+        """The naive proxy's check: True while this fixed window has room, counting the request in."""
+        index = int(now // self.config.window_s)
+        current, used = self.window if self.window[0] == index else (index, 0)
+        if used >= self.config.window_requests:
+            return False
+        self.window = (current, used + 1)
+        return True
 
     def snapshot(self) -> dict:
         """The `/stats` document."""
@@ -199,6 +214,11 @@ async def _chat(request: web.Request) -> web.Response:
 
 async def _answer(request: web.Request, sim: _Sim, rng: random.Random, number: int) -> web.Response:
     cfg = sim.config
+    if cfg.window_requests is not None and not sim.window_admits(time.time()):
+        # a proxy's refusal: before the model sees the request, and saying nothing of when to come back
+        sim.by_outcome["429"] += 1
+        return _error(429, f"Rate limit exceeded: {cfg.window_requests} requests per {cfg.window_s:g}s "
+                           "(simulated proxy window).", "rate_limit_error", "rate_limit_exceeded")
     try:
         body = json.loads(await request.read())
     except (ValueError, UnicodeDecodeError):

@@ -9,7 +9,6 @@ results not yet made durable, and one result stream.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import openai
@@ -58,12 +57,12 @@ class Asker:
             self._sem = asyncio.Semaphore(self.concurrency + int(self.concurrency * TRANSIT_SHARE))
             self._in_flight = asyncio.Semaphore(self.concurrency)
             self._done = asyncio.Queue()
-            self.pool = EndpointPool(list(s.endpoints), self._client)
+            self.pool = EndpointPool(list(s.endpoints), self._client, max_rate_limited_s=s.max_rate_limited_s)
             adaptive = Adaptive(s.adaptive_start, self.concurrency) if s.adaptive else None
             # until the first answers come back only estimates are charged: assume the whole budget
             self.limits = Limits(s.rpm, s.tpm, adaptive, expected_completion=s.sampling.get("max_tokens") or 1024)
             # a new pause wakes the result stream, which hands it on even with no results to carry
-            self.limits.on_pause = lambda: self._done.put_nowait(None)
+            self.pool.on_pause = lambda: self._done.put_nowait(None)
         return self.pool, self.limits, self._sem
 
     def submit(self, specs: list[dict]) -> None:
@@ -120,7 +119,7 @@ class Asker:
             raise RuntimeError("results() is already being read; one stream per Asker")
         self._streaming = True
         done = self._done
-        told = 0.0  # the pause last handed on
+        told: dict[str, float] = {}  # endpoint -> the pause last handed on
         try:
             while self._expected is None or self._yielded < self._expected:
                 events = [await done.get()]
@@ -130,10 +129,11 @@ class Asker:
                 error = next((e for e in events if isinstance(e, Exception)), None)
                 records = [e for e in events if isinstance(e, dict)]
                 started = [e for e in events if isinstance(e, str)]
-                pause = self.paused_until()
-                if records or started or pause > told:
+                paused = self.paused_until()
+                news = any(until > told.get(url, 0.0) for url, until in paused.items())
+                if records or started or news:
                     # what came with an error is handed over first: it was paid for and must be journaled
-                    told = max(told, pause)
+                    told.update(paused)
                     self._yielded += len(records)
                     yield records, started
                     if not self.acked:
@@ -156,15 +156,15 @@ class Asker:
         async for chunk in self.results():
             yield chunk
 
-    def paused_until(self) -> float:
-        """This worker's pause (a Retry-After, an exhausted quota) as wall-clock time; 0 when none."""
-        return self.limits.paused_until() if self.limits else 0.0
+    def paused_until(self) -> dict[str, float]:
+        """The pauses servers stated to this worker (a Retry-After, an exhausted quota): endpoint -> wall clock."""
+        return self.pool.paused() if self.pool else {}
 
-    def pause_until(self, until: float) -> None:
-        """Hold new requests until wall-clock `until`: another worker was told to wait by the server."""
+    def pause_until(self, until: float, endpoint: str | None = None) -> None:
+        """Hold new requests to `endpoint` (a public URL; None: every endpoint) until wall-clock `until`:
+        another worker was told to wait by that server."""
         self._ensure()
-        if (left := until - time.time()) > 0:
-            self.limits.pause(left)
+        self.pool.hold(until, endpoint)
 
     def ack(self, count: int) -> None:
         """Free the slots of `count` results the consumer has made durable."""
@@ -172,10 +172,11 @@ class Asker:
             self._sem.release()
 
     def health(self) -> list[dict]:
-        """Per endpoint: public URL, in flight, retired, attempts ok/failed, times ejected."""
+        """Per endpoint: public URL, in flight, retired, attempts ok/failed, times ejected, 429s met, and
+        the learned spacing between requests (s) and requests per cycle (None while none is learned)."""
         if self.pool is None:
             return []
-        return [dict(endpoint=m.public_url, in_flight=m.in_flight, retired=m.retired, **m.stats)
+        return [dict(endpoint=m.public_url, in_flight=m.in_flight, retired=m.retired, **m.stats, **m.pace.describe())
                 for m in self.pool.members]
 
     async def close(self) -> None:

@@ -1,10 +1,15 @@
 """Ask the teacher for one sample: the `openai` SDK with its own retries off, tenacity on top.
 
 Only transient failures are retried (429, 5xx, timeouts, connection errors, malformed bodies); a
-4xx like "prompt too long" is final and recorded as `rejected`. A failure of one sample is data, not
-an exception: the caller gets a `SampleResult`-shaped dict whatever the sample met, so one bad problem
-never stops a run. Only an endpoint that refuses everyone (401/403/404 from a lone endpoint) raises
-`EndpointRefused`, which stops the run.
+4xx like "prompt too long" is final and recorded as `rejected`. A 429 is not an attempt: it holds back
+the endpoint that sent it (see `pace`), and the request waits for an endpoint that may be sent to
+without using up `max_attempts`, for as long as some endpoint accepts requests (at most
+`max_rate_limited_s` with none accepted; then the sample is `failed`). `attempts` in the record still
+counts every request sent, 429s included: it is what the server was asked.
+
+A failure of one sample is data, not an exception: the caller gets a `SampleResult`-shaped dict
+whatever the sample met, so one bad problem never stops a run. Only an endpoint that refuses everyone
+(401/403/404 from a lone endpoint) raises `EndpointRefused`, which stops the run.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from factory.errors import EndpointRefused
 from factory.teacher.failures import EndpointRetired, MalformedResponse, classify, describe
 from factory.teacher.limits import Limits
-from factory.teacher.pool import EndpointPool, EndpointSpec
+from factory.teacher.pool import EndpointPool, EndpointSpec, RateLimitStalled
 from factory.teacher.reasoning import split_reasoning
 from factory.teacher.sdk import RawResponse
 
@@ -54,6 +59,7 @@ class AskSettings:
     tpm: float | None = None
     adaptive: bool = False
     adaptive_start: int = 16
+    max_rate_limited_s: float = 3600.0  # how long samples wait on rate limits with nothing accepted
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -102,7 +108,11 @@ def _seconds_until(http_date: str) -> float | None:
 
 
 class _WaitRetryAfterOrBackoff:
-    """Honour the server's Retry-After when it gives one, else exponential backoff with jitter."""
+    """No wait when the server stated one (Retry-After), else exponential backoff with jitter.
+
+    A stated wait pauses the endpoint that stated it (`EndpointPool.pause`), not the request: the
+    retry waits for it only if no other endpoint of the pool may be sent to.
+    """
 
     def __init__(self):
         self._backoff = wait_random_exponential(multiplier=0.5, max=30)
@@ -110,7 +120,11 @@ class _WaitRetryAfterOrBackoff:
     def __call__(self, retry_state) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         hinted = _retry_after(exc) if exc else None
-        return hinted if hinted is not None else self._backoff(retry_state)
+        return 0.0 if hinted is not None else self._backoff(retry_state)
+
+
+class _RateLimited(Exception):
+    """A 429: the request waits for the pool and goes again, without counting as an attempt."""
 
 
 def _outcome(finish_reason: str | None, split) -> str:
@@ -183,11 +197,19 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
     `failed_on` holds the member the previous try failed on: a retry goes elsewhere when it can.
     """
     estimate = _estimate_tokens(spec, limits)
-    await limits.before(estimate)
+    # the endpoint first, then the budgets: a request that waited out an endpoint's pause must not go
+    # on a budget token taken before it, or all that waited would go at once when the pause ends
     member = await pool.acquire(avoid=failed_on[-1] if failed_on else None)
+    try:
+        await limits.before(estimate)
+    except BaseException:
+        pool.give_back(member)  # nothing was sent
+        raise
     sent = time.monotonic()
     record["endpoint"] = member.public_url
+    record["attempts"] += 1
     healthy, overloaded, headers, used, answered = True, False, None, None, False
+    outcome, wait = "failed", None
     try:
         # the SDK's client (base URL, auth, headers, status errors) without its per-call parameter
         # transform and model parse: both cost more CPU than the request itself at hundreds per second
@@ -197,7 +219,7 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
         body = raw.json()
         check_shape(body)
         used = _int(_usage(body).get("total_tokens"))
-        answered = True
+        answered, outcome = True, "accepted"
         return body
     except Exception as exc:
         healthy, overloaded = not _blames_server(exc), _overloaded(exc)
@@ -211,13 +233,19 @@ async def _attempt(pool: EndpointPool, limits: Limits, settings: AskSettings, sp
         response_obj = getattr(exc, "response", None)
         headers = getattr(response_obj, "headers", None)
         if (wait := _retry_after(exc)) is not None:
-            limits.pause(wait)  # the server asked this client, not this request, to wait
+            pool.pause(member, wait)  # the server asked this client, not this request, to wait for this endpoint
+        if isinstance(exc, openai.APIStatusError) and exc.status_code == 429:
+            outcome = "limited"
+            raise _RateLimited() from exc
         if retired:
             raise EndpointRetired(f"{member.public_url} answered {exc.status_code}; retired from the pool") from exc
         raise
     finally:
+        if headers:
+            pool.obey(member, headers)
+        pool.settle(member, sent, outcome, wait)
         pool.release(member, healthy)
-        await limits.after(estimate, used, overloaded, headers, latency_s=time.monotonic() - sent, answered=answered)
+        await limits.after(estimate, used, overloaded, latency_s=time.monotonic() - sent, answered=answered)
 
 
 def sampling_for(settings: AskSettings, spec: dict) -> dict:
@@ -271,11 +299,11 @@ async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spe
             run stops instead of recording every sample as rejected.
     """
     started = time.time()
-    attempts = 0
     sampling = sampling_for(settings, spec)
     record = new_record(spec, session_id=settings.session_id, model=settings.model,
                         endpoint=pool.members[0].public_url, sampling=sampling,
                         prompt_template_hash=settings.prompt_template_hash)
+    record["attempts"] = 0  # every request sent, 429s included (counted in _attempt)
     failed_on: list = []
     retrying = AsyncRetrying(
         stop=stop_after_attempt(settings.max_attempts), wait=_WaitRetryAfterOrBackoff(),
@@ -284,8 +312,14 @@ async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spe
     try:
         async for attempt in retrying:
             with attempt:
-                attempts += 1
-                response = await _attempt(pool, limits, settings, spec, sampling, record, failed_on)
+                while True:  # 429s: the pool holds the next try until an endpoint may be sent to
+                    try:
+                        response = await _attempt(pool, limits, settings, spec, sampling, record, failed_on)
+                        break
+                    except _RateLimited:
+                        continue
+    except RateLimitStalled as exc:
+        record.update(outcome="failed", error=f"RateLimitStalled: {exc}", error_class="429")
     except openai.APIStatusError as exc:
         if exc.status_code in _ENDPOINT_STATUS:
             raise EndpointRefused(f"teacher at {record['endpoint']} answered {describe(exc)}; check the URL "
@@ -303,5 +337,5 @@ async def ask_one(pool: EndpointPool, limits: Limits, settings: AskSettings, spe
         if record["completion_tokens"]:
             limits.observe_completion(record["completion_tokens"])
     finished = time.time()
-    record.update(attempts=attempts, started_at=started, finished_at=finished, latency_s=finished - started)
+    record.update(started_at=started, finished_at=finished, latency_s=finished - started)
     return record

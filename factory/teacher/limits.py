@@ -1,13 +1,14 @@
-"""Client-side limits on what a worker sends: request and token budgets, server hints, AIMD.
+"""Client-side limits on what a worker sends: request and token budgets, AIMD.
 
 One `Limits` object per worker gates every attempt (not every sample, since retries cost too):
 - requests-per-minute and tokens-per-minute budgets as token buckets (a worker's share of the
   pipeline's budget); a token estimate is charged up front and corrected by the reported usage;
-- the server's own view: `x-ratelimit-remaining-*` at zero pauses new attempts until the matching
-  `x-ratelimit-reset-*`;
 - an optional adaptive concurrency limit for self-hosted endpoints: additive increase while
   answers come back healthy and about as fast as the server's best, a gentle decrease when they
   slow down (a queue is building), multiplicative decrease on 429/503/timeouts (AIMD, as in TCP).
+
+What the servers say about their own limits (Retry-After, x-ratelimit headers, 429s with no hint) is
+about one endpoint, and is kept per endpoint: see `pace`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncio
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_S = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -148,7 +149,7 @@ class Adaptive:
 
 
 class Limits:
-    """Everything that may delay an attempt, in one place."""
+    """The worker's own budgets, whatever endpoint an attempt goes to."""
 
     def __init__(self, rpm: float | None = None, tpm: float | None = None, adaptive: Adaptive | None = None,
                  expected_completion: int = 1024):
@@ -161,24 +162,9 @@ class Limits:
         self.requests = TokenBucket(rpm) if rpm else None
         self.tokens = TokenBucket(tpm) if tpm else None
         self.adaptive = adaptive
-        self._paused_until = 0.0
-        self.on_pause: Callable[[], None] | None = None  # told when a pause starts or grows longer
-        self.waited_s = 0.0  # time spent held back, reported by progress
+        self.waited_s = 0.0  # time spent held back by the budgets
         self.expected_completion = expected_completion  # running mean of completion tokens, for estimates
         self._observed = False
-
-    def pause(self, seconds: float) -> None:
-        """Hold every new attempt for `seconds` (a Retry-After from the server)."""
-        until = time.monotonic() + min(seconds, 300.0)
-        if until > self._paused_until:
-            self._paused_until = until
-            if self.on_pause is not None:
-                self.on_pause()
-
-    def paused_until(self) -> float:
-        """The pause in force as wall-clock time, 0 when none: what the other workers are told."""
-        left = self._paused_until - time.monotonic()
-        return time.time() + left if left > 0 else 0.0
 
     def observe_completion(self, tokens: int) -> None:
         # the first answer replaces the guess outright: one real size says more than any default
@@ -188,9 +174,6 @@ class Limits:
 
     async def before(self, estimated_tokens: int) -> None:
         started = time.monotonic()
-        # a loop: a pause may grow longer while this attempt waits (another worker's Retry-After)
-        while (left := self._paused_until - time.monotonic()) > 0:
-            await asyncio.sleep(left)
         if self.requests:
             await self.requests.take(1)
         if self.tokens:
@@ -200,15 +183,12 @@ class Limits:
         self.waited_s += time.monotonic() - started
 
     async def after(self, estimated_tokens: int, used_tokens: int | None, overloaded: bool,
-                    headers: Mapping[str, str] | None, latency_s: float | None = None,
-                    answered: bool | None = None) -> None:
-        """Settle one attempt: its usage (None if it failed or the server reports none), overload,
-        rate-limit headers, the seconds from sending it to its answer if the caller measured them, and
-        whether it was answered (default: whether there is usage)."""
+                    latency_s: float | None = None, answered: bool | None = None) -> None:
+        """Settle one attempt: its usage (None if it failed or the server reports none), overload, the
+        seconds from sending it to its answer if the caller measured them, and whether it was answered
+        (default: whether there is usage)."""
         if self.tokens and used_tokens is not None:
             self.tokens.adjust(used_tokens - estimated_tokens)
-        if headers:
-            self._obey(headers)
         if self.adaptive:
             # Seconds per token, not per request: a reasoning reply of 8k tokens takes ten times one of
             # 800 on an idle server, and that spread would read as congestion; time per token rises
@@ -217,17 +197,3 @@ class Limits:
             # a server that reports no usage still answers: it grows the limit, with no latency to judge
             answered = used_tokens is not None if answered is None else answered
             await self.adaptive.release(overloaded, per_token, answered=answered)
-
-    def _obey(self, headers: Mapping[str, str]) -> None:
-        for kind in ("requests", "tokens"):
-            remaining = headers.get(f"x-ratelimit-remaining-{kind}")
-            reset = headers.get(f"x-ratelimit-reset-{kind}")
-            if remaining is None or reset is None:
-                continue
-            try:
-                exhausted = float(remaining) <= 0
-            except ValueError:
-                continue
-            wait = parse_reset(reset) if exhausted else None
-            if wait:
-                self.pause(wait)

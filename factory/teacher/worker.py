@@ -36,8 +36,8 @@ class TeacherWorker:
     def ack(self, count: int) -> None:
         self.asker.ack(count)
 
-    def hold(self, until: float) -> None:
-        self.asker.pause_until(until)
+    def hold(self, until: float, endpoint: str | None = None) -> None:
+        self.asker.pause_until(until, endpoint)
 
     async def close(self) -> None:
         await self.asker.close()

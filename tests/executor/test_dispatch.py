@@ -57,9 +57,10 @@ class Echo:
     them, as a worker that lost work would; `hold_at` puts a hold on the chunk that carries that item.
     """
 
-    def __init__(self, name, capacity, log, fail_after=None, lose=0, hold_at=None, broken=None):
+    def __init__(self, name, capacity, log, fail_after=None, lose=0, hold_at=None, broken=None, hold=123.0):
         self.name, self.capacity, self.log = name, capacity, log
         self.fail_after, self.lose, self.hold_at, self.broken = fail_after, lose, hold_at, broken
+        self.hold_value = hold  # what the chunk carrying `hold_at` says: a time, or {key: time}
         self.total = None
         self.out = self.dropped = 0
 
@@ -103,7 +104,7 @@ class Echo:
             if not items:
                 continue
             self.out += len(items)
-            hold = 123.0 if self.hold_at in items else 0.0
+            hold = self.hold_value if self.hold_at in items else 0.0
             yield Chunk(items, [f"{self.name}:{i}" for i in items], hold)
             if self.fail_after is not None and self.out >= self.fail_after:
                 raise ConfigError(f"{self.name} broke")
@@ -115,8 +116,8 @@ class Echo:
         for _ in range(count):
             self.slots.release()
 
-    def hold(self, until):
-        self.log["held"].append((self.name, until))
+    def hold(self, until, *key):
+        self.log["held"].append((self.name, until, *key))
 
     async def close(self):
         for task in self.tasks:
@@ -206,6 +207,13 @@ def test_a_hold_from_one_worker_is_handed_to_the_others():
     _, _, log, error = run(100, hold_at=5)
     assert error is None
     assert log["held"] == [("w1", 123.0)]  # once, and not back to the worker that was told
+
+
+def test_a_hold_per_key_is_handed_on_per_key():
+    # the teacher's workers hold per endpoint: one endpoint's Retry-After holds that endpoint everywhere
+    _, _, log, error = run(100, hold_at=5, hold={"http://a/v1": 123.0, "http://b/v1": 0.0})
+    assert error is None
+    assert log["held"] == [("w1", 123.0, "http://a/v1")]
 
 
 def test_parallelism_is_bounded_by_the_limit_and_the_workers():

@@ -107,6 +107,30 @@ def test_429_carries_retry_after():
         assert sim.stats()["by_outcome"]["429"] == 1 and sim.stats()["completions"] == 0
 
 
+def test_a_proxy_window_lets_n_through_and_refuses_the_rest_without_any_hint():
+    # a window of ~11 days: the burst below cannot straddle two of them
+    with SimTeacher(_cfg(window_requests=3, window_s=10**6), ANSWERS) as sim:
+        answered, refused = 0, []
+        for _ in range(5):
+            try:
+                _ask(sim.base_url)
+                answered += 1
+            except openai.RateLimitError as err:
+                refused.append(err.response.headers)
+        assert answered == 3 and len(refused) == 2
+        assert not any(k.lower().startswith(("retry-after", "x-ratelimit")) for h in refused for k in h)
+        assert sim.stats()["by_outcome"]["429"] == 2 and sim.stats()["requests"] == 5
+
+
+def test_the_proxy_window_is_fixed_on_the_clock():
+    from factory.simteacher.server import _Sim
+
+    sim = _Sim(_cfg(window_requests=2, window_s=60), ANSWERS)
+    # 2 per window [60, 120), whatever their spacing inside it; the count starts over at 120
+    assert [sim.window_admits(t) for t in (60.0, 61.0, 119.9, 120.0, 120.5, 179.0, 185.0)] == \
+        [True, True, False, True, True, False, True]
+
+
 def test_5xx():
     with SimTeacher(_cfg(rate_5xx=1), ANSWERS) as sim:
         statuses = set()

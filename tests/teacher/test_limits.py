@@ -149,15 +149,15 @@ def test_limits_judges_latency_per_token_and_holds_on_plain_failures():
         for i in range(40):  # short and long replies at the same speed: 10 ms a token
             await limits.before(1)
             used = 100 if i % 2 else 1000
-            await limits.after(1, used, False, None, latency_s=used * 0.01)
+            await limits.after(1, used, False, latency_s=used * 0.01)
         grown = limits.adaptive.limit
         for _ in range(10):  # a 500: no usage, not an overload
             await limits.before(1)
-            await limits.after(1, None, False, None, latency_s=0.5, answered=False)
+            await limits.after(1, None, False, latency_s=0.5, answered=False)
         held = limits.adaptive.limit
         for _ in range(10):  # answers from a server that reports no usage: they still count as healthy
             await limits.before(1)
-            await limits.after(1, None, False, None, latency_s=0.5, answered=True)
+            await limits.after(1, None, False, latency_s=0.5, answered=True)
         return grown, held, limits.adaptive.limit
     grown, after_failures, after_bare_answers = asyncio.run(go())
     assert grown > 8 and after_failures == grown and after_bare_answers > grown

@@ -9,7 +9,7 @@ import pytest
 from factory.config import SimulatedTeacherConfig
 from factory.simteacher import SimTeacher
 from factory.teacher.asker import Asker
-from factory.teacher.limits import Adaptive, Limits, TokenBucket, parse_reset
+from factory.teacher.limits import Adaptive, TokenBucket, parse_reset
 
 from support.teacher import ANSWERS, settings, spec
 
@@ -77,19 +77,45 @@ def test_requests_per_minute_budget_spaces_requests():
     assert len(records) == 13 and elapsed >= 0.25
 
 
+def test_requests_that_waited_out_a_pause_still_keep_to_the_request_budget():
+    """rpm 600: 10 a second, 10 saved up at most. Requests held by a 2 s Retry-After take their budget
+    only once the pause is over, so they do not all go at its end on tokens taken while they waited."""
+    from support.teacher import GOOD, Scripted, completion, error
+
+    answered = []
+
+    def reply(prompt, nth):
+        answered.append(prompt)
+        return error(429, "wait", headers={"Retry-After": "2"}) if len(answered) == 1 else completion(GOOD)
+
+    with Scripted(reply) as server:
+        records, _ = run_asker(settings(server.base_url, rpm=600), 40, concurrency=40)
+        arrivals = sorted(t for t, _ in server.seen)
+    assert len(records) == 40 and all(r["outcome"] == "complete" for r in records)
+    resumed = next(t for t in arrivals if t > arrivals[0] + 1.9)  # the first request after the pause
+    burst = [t for t in arrivals if resumed <= t < resumed + 0.5]
+    assert len(burst) <= 10 + 5 + 1, len(burst)  # saved up, half a second's worth, the probe
+
+
 @pytest.mark.parametrize("value, seconds", [("1s", 1.0), ("6m0s", 360.0), ("250ms", 0.25), ("2.5", 2.5),
                                             ("1h2m", 3720.0), ("soon", None)])
 def test_parse_reset(value, seconds):
     assert parse_reset(value) == seconds
 
 
-def test_exhausted_quota_headers_pause_new_attempts():
+def test_exhausted_quota_headers_pause_that_endpoint_only():
+    from factory.teacher.pool import EndpointPool, EndpointSpec
+
+    pool = EndpointPool([EndpointSpec("http://x/v1", ""), EndpointSpec("http://y/v1", "")], lambda spec: None)
+    x, y = pool.members
+    y.in_flight = 50  # by load alone, x would be chosen
+
     async def go():
-        limits = Limits()
-        await limits.after(0, None, False, {"x-ratelimit-remaining-requests": "0",
-                                            "x-ratelimit-reset-requests": "200ms"})
+        pool.obey(x, {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "200ms"})
+        assert await pool.acquire() is y  # x is paused: the pool goes on with the other one
+        y.retired = True
         started = time.monotonic()
-        await limits.before(10)
+        assert await pool.acquire() is x  # nothing else: the request waits out x's pause
         return time.monotonic() - started
     assert asyncio.run(go()) >= 0.15
 
@@ -134,14 +160,59 @@ def test_adaptive_mode_backs_off_against_a_server_that_answers_429():
     assert limit < 24  # cut below where it started, with 429s coming all along
 
 
-def test_retry_after_holds_the_whole_worker():
+def test_when_every_endpoint_is_paused_a_request_waits_for_the_first_to_resume():
+    from factory.teacher.pool import EndpointPool, EndpointSpec
+
+    pool = EndpointPool([EndpointSpec("http://x/v1", ""), EndpointSpec("http://y/v1", "")], lambda spec: None)
+    x, y = pool.members
+    pool.pause(x, 30)
+    pool.pause(y, 0.2)
+
     async def go():
-        limits = Limits()
-        limits.pause(0.2)
+        return await pool.acquire()
+    assert asyncio.run(go()) is y
+
+
+def test_a_stated_pause_holds_one_endpoint_and_is_handed_to_other_workers_by_endpoint():
+    from factory.teacher.pool import EndpointPool, EndpointSpec
+
+    told = []
+    pool = EndpointPool([EndpointSpec("http://x/v1", ""), EndpointSpec("http://y/v1", "")], lambda spec: None)
+    pool.on_pause = lambda: told.append(pool.paused())
+    x, y = pool.members
+    pool.pause(x, 30)
+    assert len(told) == 1 and list(told[0]) == ["http://x/v1"] and told[0]["http://x/v1"] > time.time() + 29
+    pool.pause(x, 1)  # shorter than the pause in force: nothing new to tell
+    assert len(told) == 1
+
+    other = EndpointPool([EndpointSpec("http://x/v1", ""), EndpointSpec("http://y/v1", "")], lambda spec: None)
+    other.on_pause = lambda: told.append("handed back")
+    other.hold(time.time() + 30, "http://x/v1")  # what the driver hands another worker
+    assert other.members[0].pace.limited(time.monotonic()) and not other.members[1].pace.limited(time.monotonic())
+    assert len(told) == 1  # a hold from the driver is not handed on again
+    other.hold(time.time() + 30)  # a hold naming no endpoint (a whole-worker hold) holds them all
+    assert other.members[1].pace.limited(time.monotonic())
+
+
+def test_a_pool_rate_limited_with_nothing_accepted_gives_up_after_the_bound():
+    from factory.teacher.pool import EndpointPool, EndpointSpec, RateLimitStalled
+
+    pool = EndpointPool([EndpointSpec("http://x/v1", ""), EndpointSpec("http://y/v1", "")], lambda spec: None,
+                        max_rate_limited_s=0.3)
+
+    async def go():
+        for _ in range(2):
+            member = await pool.acquire()
+            pool.settle(member, time.monotonic(), "limited", hint=None)
+            pool.release(member, healthy=True)
         started = time.monotonic()
-        await limits.before(1)
+        with pytest.raises(RateLimitStalled, match="max_rate_limited_s"):
+            while True:  # probes keep being refused
+                member = await pool.acquire()
+                pool.settle(member, time.monotonic(), "limited", hint=None)
+                pool.release(member, healthy=True)
         return time.monotonic() - started
-    assert asyncio.run(go()) >= 0.15
+    assert asyncio.run(go()) < 5
 
 
 def test_the_last_endpoint_in_rotation_is_never_ejected():

@@ -28,7 +28,7 @@ def settings_for(cfg: PipelineConfig, endpoints: list[Endpoint], session_id: str
         model=endpoints[0].model, sampling=sampling_params(cfg.teacher),
         prompt_template_hash=prompt_template_hash(cfg.teacher), timeout_s=cfg.teacher.timeout_s,
         max_attempts=cfg.teacher.max_attempts, session_id=session_id, rpm=limits.rpm, tpm=limits.tpm,
-        adaptive=limits.adaptive, adaptive_start=limits.adaptive_start,
+        adaptive=limits.adaptive, adaptive_start=limits.adaptive_start, max_rate_limited_s=limits.max_rate_limited_s,
     )
 
 

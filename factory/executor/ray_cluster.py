@@ -183,6 +183,8 @@ class RayExecutor:
             except ray.exceptions.GetTimeoutError:
                 raise TerminalError(f"{len(actors)} workers did not start within {_ACTOR_START_S:.0f}s (each needs "
                                     "a free CPU); lower ray.num_workers or add nodes to the cluster") from None
+            except ray.exceptions.RuntimeEnvSetupError as e:
+                raise _env_failed(self.cfg, e) from None
             capacities = [w.capacity for w in workers]
             dispatcher = Dispatcher([_ActorHandle(a) for a in actors], capacities, items, on_chunks,
                                     batch_size_for(capacities, max_batch))
@@ -204,12 +206,24 @@ class RayExecutor:
         start_ray(self.cfg)
         limit = max_in_flight or 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
         pending: list = []
-        for args in batches:
-            pending.append(_remote.remote(fn, *args))
-            if len(pending) >= limit:
+        try:
+            for args in batches:
+                pending.append(_remote.remote(fn, *args))
+                if len(pending) >= limit:
+                    done, pending = ray.wait(pending, num_returns=1)
+                    on_result(ray.get(done[0]))
+            while pending:
                 done, pending = ray.wait(pending, num_returns=1)
                 on_result(ray.get(done[0]))
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            on_result(ray.get(done[0]))
+        except ray.exceptions.RuntimeEnvSetupError as e:
+            raise _env_failed(self.cfg, e) from None
+
+
+def _env_failed(cfg: RayConfig, error: Exception) -> TerminalError:
+    """A node could not build the job's runtime environment: one line, with what to change."""
+    last = next((ln.strip() for ln in reversed(str(error).splitlines()) if ln.strip()), type(error).__name__)
+    hint = ("ray.pip installs the factory's dependencies on each node through Ray's pip runtime environment, "
+            "which needs `virtualenv` on the nodes; install it there, or set ray.pip: none when the nodes' image "
+            "has the dependencies") if cfg.pip != "none" else "check the nodes can import the shipped package"
+    return TerminalError(f"a Ray node could not set up the run's runtime environment ({last[:300]}); {hint}")
 

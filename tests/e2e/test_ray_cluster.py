@@ -62,12 +62,13 @@ def _wait_for_nodes(address: str, count: int, env: dict, seconds: float = 90) ->
     raise AssertionError(f"the cluster at {address} never had {count} live nodes")
 
 
-@pytest.fixture
-def two_node_cluster(tmp_path):
-    """(address, hidden dir, env): a head with 0 CPUs and a 2-CPU node that cannot see `hidden`."""
+@pytest.fixture(scope="module")
+def two_node_cluster(tmp_path_factory):
+    """(address, hidden dir, env): a head with 0 CPUs and a 2-CPU node that cannot see `hidden` (one cluster for
+    the module's tests: starting one takes a while)."""
     if not _can_hide_a_directory():
         pytest.skip("needs `unshare --mount` (root) to hide the driver's files from the second node")
-    hidden = tmp_path / "driver-only"
+    hidden = tmp_path_factory.mktemp("cluster") / "driver-only"
     hidden.mkdir()
     temp = Path(tempfile.mkdtemp(prefix="rc", dir="/tmp"))  # short: Ray's unix sockets live under it
     port = free_port()
@@ -122,6 +123,28 @@ def test_a_run_on_a_cluster_whose_worker_node_cannot_read_the_drivers_files(two_
     total, distinct = rows.fetchone()
     assert total == distinct > 0
     assert len(list((out / "verdicts").rglob("part-*.parquet"))) > 0  # judged on the node, written by the driver
+
+
+def test_a_node_that_cannot_build_the_pinned_environment_stops_the_run_in_one_line(two_node_cluster):
+    """`ray.pip: pinned` (the default) installs through Ray's pip runtime environment, which needs `virtualenv` on
+    the nodes; where it is missing the run must say so and what to change, not fail deep inside Ray."""
+    import importlib.util
+
+    if importlib.util.find_spec("virtualenv") is not None:
+        pytest.skip("virtualenv is installed here: the nodes can build the environment")
+    address, hidden, env = two_node_cluster
+    run_dir = hidden / "pinned"
+    run_dir.mkdir()
+    pipeline = pipeline_copy(run_dir)
+    cfg = yaml.safe_load(pipeline.read_text())
+    cfg["ray"] = {"pip": "pinned"}
+    pipeline.write_text(yaml.safe_dump(cfg))
+    result = factory("run", pipeline, "--out", run_dir / "run", "--limit", 2, env=env | {"RAY_ADDRESS": address},
+                     timeout=300)
+    assert result.returncode != 0
+    assert "could not set up the run's runtime environment" in result.stderr
+    assert "install it there, or set ray.pip: none" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_the_runtime_environment_ships_the_package_and_pinned_dependencies():

@@ -37,7 +37,11 @@ def connect(run_dir: Path) -> duckdb.DuckDBPyConnection:
     db = Path(run_dir) / PROVENANCE_DB
     if not db.is_file():
         raise RunDirError(f"no provenance database at {str(db)!r}; it is written when `factory run` publishes")
-    return duckdb.connect(str(db), read_only=True)
+    # read-only for files too: no COPY ... TO, no reading or attaching other files, no INSTALL or LOAD, and
+    # the setting locked so a query cannot turn it back on (writing is an explicit export, not a query)
+    con = duckdb.connect(str(db), read_only=True, config={"enable_external_access": False})
+    con.execute("SET lock_configuration = true")
+    return con
 
 
 def _table(rel: duckdb.DuckDBPyRelation) -> str:

@@ -70,3 +70,22 @@ def test_the_database_is_opened_read_only(run_dir):
 def test_a_run_without_provenance_is_named(tmp_path):
     with pytest.raises(RunDirError, match="no provenance database at"):
         audit(tmp_path)
+
+
+@pytest.mark.parametrize("sql", [
+    "COPY (SELECT 1 AS x) TO '{out}'",
+    "COPY published TO '{out}' (FORMAT parquet)",
+    "SELECT * FROM read_csv_auto('{secret}')",
+    "ATTACH '{out}.duckdb' AS other",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "SET enable_external_access = true",
+])
+def test_read_only_holds_for_files_too(run_dir, tmp_path, sql):
+    secret = tmp_path / "secret.csv"
+    secret.write_text("token\nabc\n")
+    out = tmp_path / "written.csv"
+    with pytest.raises(FactoryError, match="^SQL failed:"):
+        audit(run_dir, sql.format(out=out, secret=secret))
+    assert not out.exists() and not (tmp_path / "written.csv.duckdb").exists()
+    assert audit(run_dir, "SELECT count(*) AS n FROM published").splitlines()[-1].strip() == "4"

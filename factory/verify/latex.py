@@ -125,24 +125,23 @@ class _Parser:
         if self.take()[1] != val:
             raise ParseError(f"expected {val!r}")
 
-    def items(self, semicolons: bool = False) -> list:
-        """Comma-separated items; inside brackets a semicolon separates them too: `(0;-2;6)`."""
-        out = [self.relation()]
-        while self.peek() == ("op", ",") or (semicolons and self.peek() == ("op", ";")):
+    def separated(self, parse, separators: tuple[str, ...]) -> list:
+        """`parse()` once, then again after each separator token, at most MAX_ITEMS times."""
+        out = [parse()]
+        while self.peek()[0] == "op" and self.peek()[1] in separators:
             self.take()
-            out.append(self.relation())
+            out.append(parse())
             if len(out) > MAX_ITEMS:
                 raise ParseError("too many items")
         return out
 
+    def items(self, semicolons: bool = False) -> list:
+        """Comma-separated items; inside brackets a semicolon separates them too: `(0;-2;6)`."""
+        return self.separated(self.relation, (",", ";") if semicolons else (",",))
+
     def groups(self) -> list:
         """`p=5, q=2; p=7, q=2`: semicolons separate whole answers, commas the parts of one."""
-        groups = [self.items()]
-        while self.peek() == ("op", ";"):
-            self.take()
-            groups.append(self.items())
-            if len(groups) > MAX_ITEMS:
-                raise ParseError("too many items")
+        groups = self.separated(self.items, (";",))
         if len(groups) == 1:
             return groups[0]
         return [_group(g) for g in groups]
@@ -168,12 +167,7 @@ class _Parser:
 
     def ratio(self):
         """`7:32` is the quotient 7/32 (22:42 is the same ratio); `1:2:3` is the triple scaled to start at 1."""
-        parts = [self.union()]
-        while self.peek() == ("op", ":"):
-            self.take()
-            parts.append(self.union())
-            if len(parts) > MAX_ITEMS:
-                raise ParseError("too many items")
+        parts = self.separated(self.union, (":",))
         if len(parts) == 1:
             return parts[0]
         if len(parts) == 2:

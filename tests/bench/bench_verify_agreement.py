@@ -185,9 +185,10 @@ def report_options(rows: list[tuple], rs: list[dict], truths: dict[tuple[str, in
     for title, options in SETTINGS.items():
         agree = right = settled = changed = 0
         for name, row, gt, resp, label in rows:
-            ours = ours_verify(gt, resp, timeout_s=5.0, options=options).correct
+            default = by_key[(name, row)]["ours"]  # the main table's verdict, judged with the defaults
+            ours = default if options == Options() else ours_verify(gt, resp, timeout_s=5.0, options=options).correct
             agree += ours == label
-            changed += ours != by_key[(name, row)]["ours"]
+            changed += ours != default
             if (name, row) in truths:
                 settled += 1
                 right += ours == truths[(name, row)]

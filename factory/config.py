@@ -319,8 +319,12 @@ class TeacherConfig(_Config):
 class TokenizerConfig(_Config):
     """The tokenizer that token counts and curriculum buckets are measured in (the student's)."""
 
-    name: str = Field(description="HF hub repo id, or a local tokenizer.json / directory holding one")
+    name: str = Field(description="HF hub repo id, or a local tokenizer.json / directory holding one (with its "
+                                  "tokenizer_config.json or chat_template.jinja when it has a chat template)")
     revision: str | None = None
+    chat_template: str | None = Field(None, description="a Jinja file to count `length` with instead of the "
+                                      "tokenizer's own template (e.g. a training version of R1-Distill's, which "
+                                      "keeps the reasoning); relative to the pipeline file")
 
 
 Script = Literal["latin", "han", "kana", "hangul", "cyrillic", "arabic", "hebrew", "devanagari", "thai"]
@@ -368,7 +372,8 @@ class FilterConfig(_Config):
     hedged: Literal["reject", "accept_last"] = Field(
         "reject", description="several different boxed answers: reject (`hedged`) or judge the last one")
     max_total_tokens: int | None = Field(CURRICULUM_BUCKETS[-1], ge=1, le=CURRICULUM_BUCKETS[-1],
-                                         description="correct samples above it are rejected as `over_length`; at "
+                                         description="correct samples whose `length` (tokens with the chat "
+                                                     "template) is above it are rejected as `over_length`; at "
                                                      "most the largest curriculum bucket, which publishing "
                                                      "enforces anyway; null: no limit (an evaluation)")
     repetition: RepetitionFilter = RepetitionFilter()
@@ -530,6 +535,7 @@ def _resolve_source_paths(sources: list[SourceConfig], tokenizer: TokenizerConfi
     tok = base / tokenizer.name
     if tok.exists():
         tokenizer.name = str(tok.resolve())
+    tokenizer.chat_template = fix(tokenizer.chat_template)
 
 
 def _resolve_paths(cfg: PipelineConfig, base: Path) -> PipelineConfig:

@@ -63,6 +63,7 @@ class Overrides:
 
 def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table, contamination: pa.Table,
              sources: list[SourceRecord]) -> dict:
+    from factory.stages.judge.tokens import TokenizerSource
     from factory.stages.publish.stage import publish
     from factory.store.provenance import write_provenance
 
@@ -70,8 +71,11 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table, contamination:
     samples = samples_dataset(rd.path)
     lost = lost_requests(rd.path)
     verdicts = read_verdicts(rd.path, judge_key(cfg))
+    tok = TokenizerSource.of(cfg.tokenizer.name, cfg.tokenizer.revision, cfg.tokenizer.chat_template)
     result = publish(rd.path, run_id=rd.info["run_id"], pipeline=cfg.name, tokenizer=cfg.tokenizer.name,
-                     problems=problems, samples=samples, verdicts=verdicts, cfg=cfg.publish, sources=sources)
+                     problems=problems, samples=samples, verdicts=verdicts, cfg=cfg.publish, sources=sources,
+                     tokenizer_files=dict(tokenizer_revision=tok.commit, tokenizer_sha256=tok.tokenizer_sha256,
+                                          chat_template_sha256=tok.template_sha256))
     log(f"[publish] {result.placements.num_rows} rows in {time.monotonic() - started:.1f}s")
     started = time.monotonic()
     rd.session["finished_at"] = utc_now()

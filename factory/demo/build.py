@@ -28,7 +28,7 @@ N_EVAL_NEW = 30  # eval.jsonl: held-out problems
 N_EVAL_COPIES = 10  # eval.jsonl: problems.jsonl texts, so decontamination has positives
 N_EVAL_DRIFTED = 5  # ...of which this many drift (see `_drift`); the rest are verbatim
 
-SPECIAL_TOKENS = ["<|endoftext|>", "<think>", "</think>"]
+SPECIAL_TOKENS = ["<|endoftext|>", "<think>", "</think>", "<|im_start|>", "<|im_end|>"]
 VOCAB_SIZE = 4000
 
 # Generic reasoning English so the tokenizer has merges for what a teacher writes, not only for the
@@ -267,8 +267,13 @@ def write_demo(out: Path, seed: int = 0, tokenizer: bool = True) -> dict[str, Pa
         path.write_text(render_jsonl(rows), encoding="utf-8")
         written[name] = path
     if tokenizer:
+        from factory.train.model import CHATML_TRAINING_TEMPLATE
+
         written["tokenizer"] = out / "tokenizer.json"
         train_tokenizer(tokenizer_corpus(problems)).save(str(written["tokenizer"]))
+        # the student's template, which the demo's lengths are counted with: the one its training uses
+        written["chat_template"] = out / "chat_template.jinja"
+        written["chat_template"].write_text(CHATML_TRAINING_TEMPLATE + "\n", encoding="utf-8")
     return written
 
 

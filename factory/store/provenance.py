@@ -129,6 +129,7 @@ CREATE TABLE verdicts (
     reasoning_tokens BIGINT NOT NULL,
     answer_tokens    BIGINT NOT NULL,
     total_tokens     BIGINT NOT NULL,
+    length           BIGINT NOT NULL,      -- the published messages under the student's chat template
     verify_ms        DOUBLE NOT NULL,
     status           VARCHAR NOT NULL,     -- final status after dedup and length checks
     final_reason     VARCHAR NOT NULL
@@ -163,7 +164,7 @@ SELECT pub.sample_id AS id, pub.shard, pub.row_index, run.run_id, run.pipeline,
        r.prompt_template_hash, r.attempts, r.outcome, r.finish_reason, r.reasoning_source,
        r.started_at, r.finished_at, r.latency_s,
        v.correct, v.reason AS verdict_reason, v.predicted, v.trace_hash, v.prompt_tokens,
-       v.reasoning_tokens, v.answer_tokens, v.total_tokens
+       v.reasoning_tokens, v.answer_tokens, v.total_tokens, v.length
 FROM published pub
 JOIN requests r ON r.sample_id = pub.sample_id
 JOIN verdicts v ON v.sample_id = pub.sample_id
@@ -198,7 +199,7 @@ FROM samples_in;
 INSERT INTO outcomes SELECT sample_id, status, reason, duplicate_of FROM outcomes_in;
 INSERT INTO verdicts
 SELECT v.sample_id, v.problem_id, v.correct, v.reason, v.predicted, v.trace_hash, v.prompt_tokens,
-       v.reasoning_tokens, v.answer_tokens, v.total_tokens, v.verify_ms, o.status, o.reason
+       v.reasoning_tokens, v.answer_tokens, v.total_tokens, v.length, v.verify_ms, o.status, o.reason
 FROM verdicts_in v JOIN outcomes_in o ON o.sample_id = v.sample_id;  -- verdicts of unknown samples are dropped
 INSERT INTO published SELECT sample_id, problem_id, shard, row_index FROM placements_in;
 """

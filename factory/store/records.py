@@ -145,11 +145,12 @@ class VerdictRow(_Record):
     reasoning_tokens: int
     answer_tokens: int
     total_tokens: int
+    length: int = Field(description="tokens of the published messages under the student's chat template")
     verify_ms: float
 
 
 class PublishedRow(_Record):
-    """One row of a published shard `data/train-XXXXX-of-YYYYY.parquet`."""
+    """One row of a published shard `data/<bucket>/train-XXXXX-of-YYYYY.parquet`."""
 
     id: str = Field(description="sample id; joins provenance requests.sample_id and published.sample_id")
     problem_id: str = Field(description="joins provenance problems.problem_id")
@@ -164,11 +165,14 @@ class PublishedRow(_Record):
     messages: list[Message] = Field(description="user prompt and assistant reply, ready for TRL SFTTrainer")
     model: str
     sample_index: int
-    prompt_tokens: int
-    reasoning_tokens: int
-    answer_tokens: int
-    total_tokens: int
-    curriculum_bucket: int = Field(description="smallest of 8192/16384/24576/32768 that fits total_tokens")
+    prompt_tokens: int = Field(description="tokens of the prompt turns (with the chat template's generation prompt, "
+                                           "when the tokenizer has a template)")
+    reasoning_tokens: int = Field(description="tokens of `reasoning`")
+    answer_tokens: int = Field(description="tokens of `answer`")
+    total_tokens: int = Field(description="prompt + reasoning + answer tokens (without template markers or tags)")
+    length: int = Field(description="tokens of `messages` under the student's chat template, <think> tags included: "
+                                    "what the student trains on (for length-grouped sampling)")
+    curriculum_bucket: int = Field(description="smallest of 8192/16384/24576/32768 that fits `length`")
     samples_judged: int = Field(description="teacher samples of this problem that got a verdict")
     samples_correct: int = Field(description="of those, the ones whose answer matched the reference")
     pass_rate: float = Field(description="samples_correct / samples_judged: the problem's difficulty for the teacher")
@@ -183,6 +187,8 @@ class ShardEntry(_Record):
     rows: int
     bytes: int
     sha256: str
+    bucket: int | None = Field(None, description="the curriculum bucket of every row in the shard (absent in "
+                               "manifests of before 2026-11-30, whose shards mixed buckets)")
 
 
 class Manifest(_Record):
@@ -193,12 +199,24 @@ class Manifest(_Record):
     pipeline: str
     created_at: str
     tokenizer: str
+    tokenizer_revision: str | None = Field(None, description="the hub commit the tokenizer came from (null: local)")
+    tokenizer_sha256: str | None = Field(None, description="sha256 of the tokenizer.json the lengths were counted with")
+    chat_template_sha256: str | None = Field(None, description="sha256 of the chat template applied to count "
+                                             "`length`; null: the tokenizer has none (texts counted as they are)")
     shards: list[ShardEntry]
     counts: dict[str, int] = Field(description="problems, samples, published and rejections by reason")
     curriculum_buckets: dict[str, int] = Field(description="published rows per bucket (token limit -> rows)")
-    token_stats: dict[str, float] = Field(description="min, mean, p50, p90, max of total_tokens")
+    token_stats: dict[str, float] = Field(description="min, mean, p50, p90, max of `length`")
     sources: list[SourceRecord] = Field([], description="where the problems came from, with their licenses "
                                         "(absent in manifests of before 2026-11-30)")
+
+
+def assistant_turn(reasoning: str, answer: str) -> str:
+    """The published assistant message: the reasoning in <think> tags, then the answer (the R1 chat format).
+
+    `factory.stages.publish.select.ROWS_SQL` builds the same text in SQL; a test holds the two together.
+    """
+    return f"<think>\n{reasoning}\n</think>\n\n{answer}"
 
 
 def asked_statuses(majority_vote: bool) -> list[str]:
@@ -206,10 +224,10 @@ def asked_statuses(majority_vote: bool) -> list[str]:
     return ["ok", "no_reference"] if majority_vote else ["ok"]
 
 
-def bucket_for(total_tokens: int) -> int | None:
-    """Return the smallest curriculum bucket that fits `total_tokens`, or None when none does."""
+def bucket_for(length: int) -> int | None:
+    """Return the smallest curriculum bucket that fits a row's `length`, or None when none does."""
     for limit in CURRICULUM_BUCKETS:
-        if total_tokens <= limit:
+        if length <= limit:
             return limit
     return None
 

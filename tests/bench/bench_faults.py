@@ -41,7 +41,8 @@ def pipeline_copy(directory: Path, **teacher: object) -> Path:
     cfg = yaml.safe_load(DEMO.read_text())
     for src in cfg["sources"] + cfg["decontaminate"]:
         src["path"] = str((DEMO.parent / src["path"]).resolve())
-    cfg["tokenizer"]["name"] = str((DEMO.parent / cfg["tokenizer"]["name"]).resolve())
+    for key in ("name", "chat_template"):
+        cfg["tokenizer"][key] = str((DEMO.parent / cfg["tokenizer"][key]).resolve())
     cfg["teacher"].update(teacher)
     path = directory / "pipeline.yaml"
     path.write_text(yaml.safe_dump(cfg))

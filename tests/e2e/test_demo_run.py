@@ -8,7 +8,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from factory.store.records import CURRICULUM_BUCKETS, PUBLISHED_SCHEMA
+from factory.store.records import CURRICULUM_BUCKETS, PUBLISHED_SCHEMA, bucket_for
 
 from support.cli import DEMO, factory
 
@@ -38,7 +38,7 @@ def test_shards_load_with_datasets_unchanged(demo_run, tmp_path):
     cache = str(tmp_path / "hf-cache")  # a private cache: nothing from other runs can answer
     manifest = json.loads((out / "manifest.json").read_text())
     files = [str(out / s["path"]) for s in manifest["shards"]]
-    assert all(s["path"].startswith("data/train-") for s in manifest["shards"])
+    assert all(s["path"].startswith(f"data/{s['bucket'] // 1024}k/train-") for s in manifest["shards"])
     ds = datasets.load_dataset("parquet", data_files=files, split="train", cache_dir=cache)
     assert ds.num_rows == manifest["counts"]["published"]
     row = ds[0]
@@ -46,9 +46,15 @@ def test_shards_load_with_datasets_unchanged(demo_run, tmp_path):
     assert row["messages"][1]["content"].startswith("<think>\n") and "</think>" in row["messages"][1]["content"]
     assert row["curriculum_bucket"] in CURRICULUM_BUCKETS and row["total_tokens"] > 0
     assert row["total_tokens"] == row["prompt_tokens"] + row["reasoning_tokens"] + row["answer_tokens"]
-    # the dataset card's configs find the shards
+    # the demo counts lengths with its ChatML template: markers and tags on top of the texts
+    template = (DEMO.parent.parent / "datasets" / "demo" / "chat_template.jinja").read_bytes()
+    assert manifest["chat_template_sha256"] == hashlib.sha256(template).hexdigest()
+    assert row["length"] > row["total_tokens"] and row["curriculum_bucket"] == bucket_for(row["length"])
+    # the dataset card's configs find the shards, and its curriculum configs the rows that fit
     via_card = datasets.load_dataset(str(out), split="train", cache_dir=cache)
     assert via_card.num_rows == ds.num_rows
+    le8k = datasets.load_dataset(str(out), "le8k", split="train", cache_dir=cache)
+    assert le8k.num_rows == manifest["curriculum_buckets"]["8192"] and max(le8k["length"]) <= 8192
     assert files
     for f in files:
         assert pq.read_schema(f).remove_metadata() == PUBLISHED_SCHEMA
@@ -93,14 +99,14 @@ def test_manifest_checksums_match(demo_run):
     for shard in manifest["shards"]:
         data = (out / shard["path"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == shard["sha256"] and len(data) == shard["bytes"]
-    rows = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{out}/data/*.parquet')").fetchone()[0]
+    rows = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{out}/data/*/*.parquet')").fetchone()[0]
     assert rows == sum(s["rows"] for s in manifest["shards"]) == manifest["counts"]["published"]
 
 
 def test_every_published_row_joins_its_request_and_problem(demo_run):
     out, _ = demo_run
     con = duckdb.connect(str(out / "provenance.duckdb"), read_only=True)
-    con.execute(f"CREATE TEMP VIEW shard AS SELECT * FROM read_parquet('{out}/data/*.parquet')")
+    con.execute(f"CREATE TEMP VIEW shard AS SELECT * FROM read_parquet('{out}/data/*/*.parquet')")
     published = con.execute("SELECT count(*) FROM shard").fetchone()[0]
     joined = con.execute("""
         SELECT count(*) FROM shard s

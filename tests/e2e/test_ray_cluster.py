@@ -100,16 +100,16 @@ def test_a_run_on_a_cluster_whose_worker_node_cannot_read_the_drivers_files(two_
     address, hidden, env = two_node_cluster
     pipeline = pipeline_copy(hidden)
     cfg = yaml.safe_load(pipeline.read_text())
-    tokenizer = hidden / "tokenizer.json"  # only the driver can read it
-    shutil.copy(cfg["tokenizer"]["name"], tokenizer)
-    cfg["tokenizer"]["name"] = str(tokenizer)
+    for key, name in (("name", "tokenizer.json"), ("chat_template", "chat_template.jinja")):
+        shutil.copy(cfg["tokenizer"][key], hidden / name)  # only the driver can read them
+        cfg["tokenizer"][key] = str(hidden / name)
     cfg["ray"] = {"pip": "none"}  # this machine's nodes share the driver's environment (pinned: see below)
     pipeline.write_text(yaml.safe_dump(cfg))
 
     check = ("import os, ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR'); "
              "print(ray.get(ray.remote(num_cpus=1)(lambda p: os.path.exists(p)).remote(sys.argv[2])))")
-    seen = subprocess.run([sys.executable, "-c", check, address, str(tokenizer)], capture_output=True, text=True,
-                          env=env, timeout=120, cwd=ROOT)
+    seen = subprocess.run([sys.executable, "-c", check, address, str(hidden / "tokenizer.json")], capture_output=True,
+                          text=True, env=env, timeout=120, cwd=ROOT)
     assert seen.stdout.strip().splitlines()[-1] == "False", seen.stderr[-2000:]  # the premise: hidden there
 
     out = hidden / "run"
@@ -119,7 +119,7 @@ def test_a_run_on_a_cluster_whose_worker_node_cannot_read_the_drivers_files(two_
     assert "published" in result.stdout
     import duckdb
 
-    rows = duckdb.connect().execute(f"SELECT count(*), count(DISTINCT id) FROM read_parquet('{out}/data/*.parquet')")
+    rows = duckdb.connect().execute(f"SELECT count(*), count(DISTINCT id) FROM read_parquet('{out}/data/*/*.parquet')")
     total, distinct = rows.fetchone()
     assert total == distinct > 0
     assert len(list((out / "verdicts").rglob("part-*.parquet"))) > 0  # judged on the node, written by the driver

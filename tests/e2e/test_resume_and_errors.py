@@ -66,7 +66,7 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path, clean
     records = latest_records(out)
     assert len(records) == 4 * limit
     import duckdb
-    ids = [r[0] for r in duckdb.connect().execute(f"SELECT id FROM read_parquet('{out}/data/*.parquet')").fetchall()]
+    ids = [r[0] for r in duckdb.connect().execute(f"SELECT id FROM read_parquet('{out}/data/*/*.parquet')").fetchall()]
     assert len(ids) == len(set(ids)) > 0
     con = duckdb.connect(str(out / "provenance.duckdb"), read_only=True)
     lost = con.execute("SELECT sum(lost_requests) FROM sessions").fetchone()[0]

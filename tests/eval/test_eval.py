@@ -135,6 +135,6 @@ def test_grading_is_deepscalers_the_last_boxed_answer(tmp_path):
     samples = [dict(sample_id=str(i), problem_id="p", messages=[{"role": "user", "content": "q"}], reasoning=None,
                     answer=text, finish_reason="stop", think_closed=True, outcome="complete")
                for i, text in enumerate(["The answer is 7.", "\\boxed{3} or maybe \\boxed{7}", long, "\\boxed{7}"])]
-    verdicts = judge_batch(samples, {"p": "7"}, str(TOKENIZER), None, cfg.filters, 5.0).to_pylist()
+    verdicts = judge_batch(samples, {"p": "7"}, str(TOKENIZER), cfg.filters, 5.0).to_pylist()
     assert [(v["correct"], v["reason"]) for v in verdicts] == [
         (False, "no_answer"), (True, "correct"), (True, "correct"), (True, "correct")]

@@ -71,7 +71,7 @@ def test_read_verdicts_keeps_the_latest_per_sample(tmp_path):
 
     def verdict(sid, reason):
         return dict(sample_id=sid, problem_id="p", correct=reason == "correct", reason=reason, predicted=None,
-                    trace_hash="h", prompt_tokens=1, reasoning_tokens=1, answer_tokens=1, total_tokens=3,
+                    trace_hash="h", prompt_tokens=1, reasoning_tokens=1, answer_tokens=1, total_tokens=3, length=3,
                     verify_ms=0.1)
     (tmp_path / "verdicts" / "k").mkdir(parents=True)
     for name, rows in (("part-1-00000", [verdict("a", "truncated"), verdict("b", "correct")]),

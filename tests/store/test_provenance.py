@@ -107,7 +107,7 @@ def test_lineage_traces_each_shard_row(db):
                s.total_tokens = l.total_tokens, s.predicted_answer = l.predicted,
                replace(s.filename, '{run_dir}/', '') = l.shard AND s.file_row_number = l.row_index,
                l.verdict_reason, l.run_id
-        FROM read_parquet('{run_dir}/data/*.parquet', filename = true, file_row_number = true) s
+        FROM read_parquet('{run_dir}/data/*/*.parquet', filename = true, file_row_number = true) s
         JOIN lineage l ON l.id = s.id""").fetchall()
     assert len(rows) == 4
     assert all(r[1:7] == (True,) * 6 and r[7:] == ("correct", "run-1") for r in rows)

@@ -26,7 +26,8 @@ def pipeline_copy(tmp_path: Path, **teacher_overrides) -> Path:
     cfg = yaml.safe_load(DEMO.read_text())
     for src in cfg["sources"] + cfg["decontaminate"]:
         src["path"] = str((DEMO.parent / src["path"]).resolve())
-    cfg["tokenizer"]["name"] = str((DEMO.parent / cfg["tokenizer"]["name"]).resolve())
+    for key in ("name", "chat_template"):
+        cfg["tokenizer"][key] = str((DEMO.parent / cfg["tokenizer"][key]).resolve())
     cfg["teacher"].update(teacher_overrides)
     cfg["teacher"] = {k: v for k, v in cfg["teacher"].items() if v is not None}
     path = tmp_path / "pipeline.yaml"

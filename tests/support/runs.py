@@ -65,7 +65,7 @@ def verdict(s: dict, *, correct: bool, reason: str, predicted: str | None, trace
     """The verify stage's row for journal line `s`; `trace` names the trace for exact dedup."""
     return dict(sample_id=s["sample_id"], problem_id=s["problem_id"], correct=correct, reason=reason,
                 predicted=predicted, trace_hash=_h("trace", trace or s["sample_id"]) if reason != "no_answer" else None,
-                prompt_tokens=40, reasoning_tokens=total - 90, answer_tokens=50, total_tokens=total,
+                prompt_tokens=40, reasoning_tokens=total - 90, answer_tokens=50, total_tokens=total, length=total,
                 verify_ms=1.5)
 
 

@@ -28,8 +28,9 @@ def taught(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("taught")
     rows = [{"messages": [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": REPLY}]}] * 16
     pq.write_table(pa.Table.from_pylist(rows), tmp / "sft.parquet")
+    # 60 steps: the reply learnt well enough (loss ~0.16) that most samples at temperature 0.6 repeat it
     sft = load_train_config(write_config(tmp, tmp, data=[{"parquet": str(tmp / "sft.parquet")}],
-                                         stages=[{"max_length": 256, "max_steps": 40}], learning_rate=0.01))
+                                         stages=[{"max_length": 256, "max_steps": 60}], learning_rate=0.01))
     train(sft, tmp / "student", "t")
     prompt = [{"role": "user", "content": PROMPT}]
     pq.write_table(pa.Table.from_pylist([dict(prompt=prompt, answer="5", problem_id="right"),

@@ -187,7 +187,7 @@ def test_judge_batch_applies_over_length_and_the_hedged_policy():
     tok = str(ROOT / "datasets" / "demo" / "tokenizer.json")
 
     def reason(answer, cfg, reasoning=PROSE):
-        return judge_batch([_sample(answer, reasoning)], {"p": "12"}, tok, None, cfg, 5.0)["reason"][0].as_py()
+        return judge_batch([_sample(answer, reasoning)], {"p": "12"}, tok, cfg, 5.0)["reason"][0].as_py()
 
     assert reason(BOX, CFG) == "correct"
     assert reason(BOX, FilterConfig(max_total_tokens=10)) == "over_length"
@@ -200,7 +200,7 @@ def test_judge_batch_reads_answers_under_the_verify_options(tmp_path):
     tok = str(ROOT / "datasets" / "demo" / "tokenizer.json")
 
     def reason(options):
-        return judge_batch([_sample(r"\boxed{12, -1}")], {"p": "-1, 12"}, tok, None, CFG, 5.0,
+        return judge_batch([_sample(r"\boxed{12, -1}")], {"p": "-1, 12"}, tok, CFG, 5.0,
                            options=options)["reason"][0].as_py()
 
     assert reason(None) == "correct"

@@ -17,7 +17,7 @@ from factory.store.records import CURRICULUM_BUCKETS
 def accepted_per_problem(verdicts: pa.Table) -> dict[str, int]:
     """problem_id -> how many distinct accepted traces its verdicts hold (problems with none left out)."""
     keep = pc.and_(pc.fill_null(verdicts["correct"], False),
-                   pc.less_equal(verdicts["total_tokens"], CURRICULUM_BUCKETS[-1]))
+                   pc.less_equal(verdicts["length"], CURRICULUM_BUCKETS[-1]))
     kept = verdicts.filter(pc.fill_null(keep, False))
     # the same key publish dedups on: a missing trace hash never counts as a duplicate
     trace = pc.coalesce(kept["trace_hash"], kept["sample_id"])

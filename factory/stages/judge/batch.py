@@ -13,12 +13,12 @@ import pyarrow as pa
 
 from factory.config import FilterConfig
 from factory.stages.judge.minhash import signature
-from factory.stages.judge.tokens import TokenizerSource, count_tokens, load_tokenizer
+from factory.stages.judge.tokens import TokenizerSource
 from factory.store.records import VERDICT_SCHEMA
 from factory.verify import Options, check_trace, prepare_reference, verify_prepared
 from factory.verify.filters import answer_policy
 
-JUDGE_VERSION = 4  # bump when the verifier or filters change meaning: stored verdicts are then redone
+JUDGE_VERSION = 5  # bump when the verifier or filters change meaning: stored verdicts are then redone
 SLIM_FIELDS = ("sample_id", "problem_id", "messages", "reasoning", "answer", "finish_reason", "think_closed",
                "outcome")
 
@@ -28,25 +28,27 @@ def trace_hash(reasoning: str, answer: str) -> str:
 
 
 def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: TokenizerSource | str,
-                revision: str | None,
                 filters: FilterConfig, timeout_s: float,
                 labels: dict[str, tuple[str | None, float]] | None = None, options: Options | None = None
                 ) -> pa.Table:
     """Verdict rows for `samples` (dicts with SLIM_FIELDS); `references` maps problem_id -> answer.
 
-    `tokenizer`: a `TokenizerSource` (what the stage sends: a local file's text travels with it), or a name
-    loaded where this runs with `revision`.
+    `tokenizer`: the student's tokenizer and chat template (`TokenizerSource.of`; its files travel with it), or
+    a local tokenizer's path, read where this runs.
 
     `labels` maps a problem without a reference to its majority vote (label or None below the agreement
     asked for, share that agreed): its samples are judged against the label, or rejected as `no_majority`.
     `options`: the verifier's readings where graders differ (`verify.prose_answers`, `verify.ordered_lists`).
     """
     labels = labels or {}
-    tok = tokenizer.load() if isinstance(tokenizer, TokenizerSource) else load_tokenizer(tokenizer, revision)
-    prompts = ["\n".join(m["content"] for m in s["messages"]) for s in samples]
+    # the prompt turns as published: the request's own system and user messages
+    prompts = [[{"role": m["role"], "content": m["content"]} for m in s["messages"] if m["role"] in ("system", "user")]
+               for s in samples]
     reasonings = [s["reasoning"] or "" for s in samples]
     answers = [s["answer"] or "" for s in samples]
-    n_prompt, n_reason, n_answer = (count_tokens(tok, texts) for texts in (prompts, reasonings, answers))
+    if isinstance(tokenizer, str):
+        tokenizer = TokenizerSource.of(tokenizer)
+    n_prompt, n_reason, n_answer, lengths = tokenizer.load().lengths(prompts, reasonings, answers)
     rows, prepared = [], {}
     for i, s in enumerate(samples):
         started = time.perf_counter()
@@ -64,7 +66,7 @@ def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: Toke
             correct, reason, predicted = verdict.correct, verdict.reason, verdict.predicted
             if s["problem_id"] in labels and label is None and reason == "no_reference":
                 reason = "no_majority"
-            if correct and filters.max_total_tokens is not None and total > filters.max_total_tokens:
+            if correct and filters.max_total_tokens is not None and lengths[i] > filters.max_total_tokens:
                 correct, reason = False, "over_length"
         rows.append(dict(
             sample_id=s["sample_id"], problem_id=s["problem_id"], correct=correct, reason=reason,
@@ -73,6 +75,6 @@ def judge_batch(samples: list[dict], references: dict[str, str], tokenizer: Toke
             minhash=signature(reasonings[i]) if correct else None,
             label=label, label_agreement=agreement,
             prompt_tokens=n_prompt[i], reasoning_tokens=n_reason[i], answer_tokens=n_answer[i],
-            total_tokens=total, verify_ms=(time.perf_counter() - started) * 1e3,
+            total_tokens=total, length=lengths[i], verify_ms=(time.perf_counter() - started) * 1e3,
         ))
     return pa.Table.from_pylist(rows, schema=VERDICT_SCHEMA)

@@ -39,6 +39,8 @@ def judge_key(cfg: PipelineConfig) -> str:
     rules = dict(version=JUDGE_VERSION, filters=cfg.filters.model_dump(), tokenizer=cfg.tokenizer.model_dump())
     if cfg.verify.majority_vote.enabled:  # absent otherwise, so that runs made before it keep their key
         rules["majority_vote"] = cfg.verify.majority_vote.model_dump()
+    if cfg.tokenizer.chat_template and Path(cfg.tokenizer.chat_template).is_file():  # its text, not only its path
+        rules["chat_template"] = hashlib.sha256(Path(cfg.tokenizer.chat_template).read_bytes()).hexdigest()
     if options_of(cfg.verify) != Options():  # likewise: only a setting off its default counts
         rules["options"] = dict(prose=cfg.verify.prose_answers, ordered_lists=cfg.verify.ordered_lists)
     return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:12]
@@ -99,10 +101,10 @@ def _judge(cfg: PipelineConfig, run_dir: Path, part: str, todo: set[str], refs: 
     out = Path(run_dir) / "verdicts" / judge_key(cfg)
     out.mkdir(parents=True, exist_ok=True)
     progress = Progress("verify", len(todo))
-    tokenizer = executor.share(TokenizerSource.of(cfg.tokenizer.name, cfg.tokenizer.revision))  # sent once
+    tokenizer = executor.share(TokenizerSource.of(cfg.tokenizer.name, cfg.tokenizer.revision,
+                                                  cfg.tokenizer.chat_template))  # sent once
     batches = (
-        (batch, {s["problem_id"]: refs[s["problem_id"]] for s in batch}, tokenizer,
-         cfg.tokenizer.revision, cfg.filters, cfg.verify.timeout_s,
+        (batch, {s["problem_id"]: refs[s["problem_id"]] for s in batch}, tokenizer, cfg.filters, cfg.verify.timeout_s,
          {s["problem_id"]: labels[s["problem_id"]] for s in batch if s["problem_id"] in labels} if labels else None,
          options_of(cfg.verify))
         for batch in _batches(run_dir, todo, cfg.verify.batch_size)

@@ -1,11 +1,19 @@
-"""Token counts in the student's tokenizer, which is what curriculum buckets are measured in.
+"""Token counts in the student's tokenizer, with its chat template: what curriculum buckets are measured in.
 
-A name is either a local `tokenizer.json` (or a directory holding one) or a HF hub repo id, loaded
-with `tokenizers.Tokenizer.from_pretrained(name, revision=...)` just as a training job would.
+A name is a local `tokenizer.json`, a directory holding one (with `tokenizer_config.json` and
+`chat_template.jinja` when the tokenizer has a template), or a HF hub repo id, whose files are fetched
+on the driver with `huggingface_hub` just as a training job would. The files travel to the workers as
+text (`TokenizerSource`), so nodes of a cluster need neither the driver's disk nor the hub.
+
+A row's `length` is the token count of exactly the published messages under the chat template
+(transformers' `apply_chat_template`), `<think>` tags included: what the student trains on. A tokenizer
+without a template counts each message's text on its own and adds them up.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -13,59 +21,211 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 from factory.errors import ConfigError
+from factory.store.records import assistant_turn
+
+_CONFIG = "tokenizer_config.json"
+_TEMPLATE = "chat_template.jinja"
+# the special tokens a template may name (`bos_token`, `eos_token`, ...), as tokenizer_config.json gives them
+_SPECIALS = ("bos_token", "eos_token", "unk_token", "pad_token")
+_PROBE = "factory-probe-reasoning-kept"
 
 
 @dataclass(frozen=True)
 class TokenizerSource:
-    """What a worker needs to load the pipeline's tokenizer, wherever it runs.
+    """What a worker needs to count tokens as the student would, wherever it runs.
 
-    A local file is read on the driver and travels as its JSON text (workers on other nodes cannot read the
-    driver's files); a hub repo id travels as the id, and each node loads it from the hub (or its cache).
+    Attributes:
+        name: the pipeline's `tokenizer.name`.
+        revision: the revision asked for (hub ids).
+        json: the tokenizer.json text.
+        chat_template: the Jinja template text, or None when the tokenizer has none.
+        specials: (name, token) pairs of the special tokens the template may use.
+        commit: the hub commit the files came from (None for local files).
     """
 
     name: str
     revision: str | None = None
-    json: str | None = None  # the local tokenizer.json's text
+    json: str | None = None
+    chat_template: str | None = None
+    specials: tuple[tuple[str, str], ...] = ()
+    commit: str | None = None
 
     @classmethod
-    def of(cls, name: str, revision: str | None = None) -> TokenizerSource:
-        """Read a local tokenizer file now (on the driver); a hub id stays an id."""
-        path = Path(name)
-        if path.is_dir():
-            path = path / "tokenizer.json"
-        if path.is_file():
-            return cls(name, revision, path.read_text(encoding="utf-8"))
-        load_tokenizer(name, revision)  # a missing file or a bad id fails here, on the driver, in one line
-        return cls(name, revision)
+    def of(cls, name: str, revision: str | None = None, chat_template: str | None = None) -> TokenizerSource:
+        """Read the tokenizer's files now, on the driver; `chat_template` (a Jinja file) replaces its own template.
 
-    def load(self) -> Tokenizer:
-        return _from_json(self.json) if self.json is not None else load_tokenizer(self.name, self.revision)
+        Raises:
+            ConfigError: the tokenizer or the template cannot be read, or the template drops the reasoning.
+        """
+        folder, commit = _files(name, revision)
+        path = folder if folder.is_file() else folder / "tokenizer.json"
+        if not path.is_file():
+            raise ConfigError(f"tokenizer {name!r} has no tokenizer.json; fix `tokenizer.name` in the pipeline file")
+        # a directory or a hub repo brings its config and template; a file named alone is just the tokenizer
+        whole = folder.is_dir() or commit is not None
+        config = _read_config(path.parent / _CONFIG) if whole else {}
+        template = config.get("chat_template")
+        if isinstance(template, list):  # named templates: the default one is the chat template
+            template = next((t["template"] for t in template if t.get("name") == "default"), None)
+        if whole and (path.parent / _TEMPLATE).is_file():  # transformers 5 saves the template beside the config
+            template = (path.parent / _TEMPLATE).read_text(encoding="utf-8")
+        if chat_template is not None:
+            file = Path(chat_template)
+            if not file.is_file():
+                raise ConfigError(f"chat template {chat_template!r} not found; fix `tokenizer.chat_template` "
+                                  "in the pipeline file")
+            template = file.read_text(encoding="utf-8")
+        specials = tuple((k, v) for k in _SPECIALS if isinstance(v := _token(config.get(k)), str))
+        source = cls(name, revision, path.read_text(encoding="utf-8"), template or None, specials, commit)
+        load_tokenizer(str(path))  # a broken file fails here, in one line
+        source._check_template()
+        return source
+
+    @property
+    def template_sha256(self) -> str | None:
+        return hashlib.sha256(self.chat_template.encode()).hexdigest() if self.chat_template else None
+
+    @property
+    def tokenizer_sha256(self) -> str | None:
+        return hashlib.sha256(self.json.encode()).hexdigest() if self.json else None
+
+    def load(self) -> Counter:
+        return _counter(self)
+
+    def _check_template(self) -> None:
+        """Refuse a template that leaves out the assistant's reasoning (R1-Distill's stock one does): counts
+        made with it would not be what the student is trained on."""
+        if not self.chat_template:
+            return
+        try:
+            text = self.load().render([[{"role": "user", "content": "q"},
+                                        {"role": "assistant", "content": assistant_turn(_PROBE, "a")}]])[0]
+        except Exception as e:  # Jinja errors come in many types; one line for the user
+            raise ConfigError(f"the chat template of tokenizer {self.name!r} cannot render a conversation "
+                              f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); set "
+                              "`tokenizer.chat_template` to a Jinja file that can") from None
+        if _PROBE not in text:
+            raise ConfigError(f"the chat template of tokenizer {self.name!r} drops the reasoning from assistant "
+                              "turns (R1-Distill's stock template does), so lengths would not be what the student "
+                              "trains on; set `tokenizer.chat_template` to the training version of the template")
 
 
-@lru_cache(maxsize=4)
-def _from_json(text: str) -> Tokenizer:
-    return Tokenizer.from_str(text)
+def _token(value) -> str | None:
+    return value.get("content") if isinstance(value, dict) else value  # AddedToken dicts, or plain strings
+
+
+def _read_config(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{str(path)!r} is not JSON ({e}); fix or remove it") from None
+
+
+def _files(name: str, revision: str | None) -> tuple[Path, str | None]:
+    """A local path as it is, or a hub repo's tokenizer files fetched (or found in the cache) with their commit."""
+    path = Path(name)
+    if path.exists():
+        return path, None
+    if name.endswith(".json") or name.startswith((".", "/")):
+        raise ConfigError(f"tokenizer file {name!r} not found; fix `tokenizer.name` in the pipeline file")
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        main = Path(hf_hub_download(name, "tokenizer.json", revision=revision))
+        for optional in (_CONFIG, _TEMPLATE):
+            try:
+                hf_hub_download(name, optional, revision=revision)
+            except EntryNotFoundError:
+                pass
+    except Exception as e:  # hub errors come in many types; one line for the user
+        raise ConfigError(
+            f"tokenizer {name!r} cannot be loaded ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+            "name a HF repo id with a tokenizer.json, or a local tokenizer.json") from None
+    # the cache keeps files under snapshots/<commit>/: the commit the revision pointed at
+    return main, main.parent.name
 
 
 @lru_cache(maxsize=4)
 def load_tokenizer(name: str, revision: str | None = None) -> Tokenizer:
-    """Load (once per process) the tokenizer a pipeline names."""
-    path = Path(name)
+    """The `tokenizers` tokenizer of a local tokenizer.json (or directory) or hub id, once per process."""
+    path, _ = _files(name, revision)
     if path.is_dir():
         path = path / "tokenizer.json"
     try:
-        if path.is_file():
-            return Tokenizer.from_file(str(path))
-        if name.endswith(".json") or name.startswith((".", "/")):
-            raise ConfigError(f"tokenizer file {name!r} not found; fix `tokenizer.name` in the pipeline file")
-        return Tokenizer.from_pretrained(name, revision=revision or "main")
-    except ConfigError:
-        raise
+        return Tokenizer.from_file(str(path))
     except Exception as e:
         raise ConfigError(
             f"tokenizer {name!r} cannot be loaded ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
-            "name a HF repo id with a tokenizer.json, or a local tokenizer.json"
-        ) from None
+            "name a HF repo id with a tokenizer.json, or a local tokenizer.json") from None
+
+
+class Counter:
+    """Counts tokens of texts and of whole conversations, with the chat template when there is one."""
+
+    def __init__(self, source: TokenizerSource):
+        self.tokenizer = Tokenizer.from_str(source.json)
+        self.templated = None
+        if source.chat_template:
+            from transformers import PreTrainedTokenizerFast  # only a template needs transformers
+
+            self.templated = PreTrainedTokenizerFast(tokenizer_object=self.tokenizer,
+                                                     chat_template=source.chat_template, **dict(source.specials))
+
+    def render(self, conversations: list[list[dict]]) -> list[str]:
+        return self.templated.apply_chat_template(conversations, tokenize=False)
+
+    def count(self, texts: list[str]) -> list[int]:
+        return count_tokens(self.tokenizer, texts)
+
+    def lengths(self, prompts: list[list[dict]], reasonings: list[str], answers: list[str]
+                ) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Per sample: tokens of the prompt turns, the reasoning, the answer, and the whole conversation
+        (`length`) as published: prompt turns, then the assistant turn with the reasoning in <think> tags.
+
+        The conversation is tokenized once; reasoning and answer are the tokens over their spans of it (texts
+        cut apart would tokenize a little differently at the edges, and long reasoning is costly to tokenize
+        twice). With a template, the prompt count includes the generation prompt.
+        """
+        turns = [assistant_turn(r, a) for r, a in zip(reasonings, answers, strict=True)]
+        if self.templated is not None:
+            n_prompt = self.count(self.templated.apply_chat_template(prompts, tokenize=False,
+                                                                      add_generation_prompt=True))
+            texts = self.render([[*p, {"role": "assistant", "content": t}] for p, t in zip(prompts, turns,
+                                                                                             strict=True)])
+        else:
+            n_prompt = [sum(c) for c in map(self.count, ([m["content"] for m in p] for p in prompts))]
+            texts = turns
+        encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        n_reason, n_answer, length = [], [], []
+        for i, (text, turn, enc) in enumerate(zip(texts, turns, encodings, strict=True)):
+            at = text.rfind(turn)
+            if at < 0:  # the template rewrote the reply: count its parts on their own
+                n_reason.extend(self.count([reasonings[i]]))
+                n_answer.extend(self.count([answers[i]]))
+            else:
+                start = at + turn.index(reasonings[i]) if reasonings[i] else at
+                n_reason.append(_span(enc, start, len(reasonings[i])))
+                n_answer.append(_span(enc, at + len(turn) - len(answers[i]), len(answers[i])))
+            length.append(len(enc.ids) + (0 if self.templated is not None else n_prompt[i]))
+        return n_prompt, n_reason, n_answer, length
+
+
+def _span(encoding, start: int, size: int) -> int:
+    """Tokens that start within text[start:start + size] (0 for an empty span)."""
+    if size == 0:
+        return 0
+    first, last = encoding.char_to_token(start), encoding.char_to_token(start + size - 1)
+    if first is None or last is None:  # a character no token covers (normalizers may drop some)
+        return len([o for o in encoding.offsets if start <= o[0] < start + size])
+    return last - first + 1
+
+
+@lru_cache(maxsize=4)
+def _counter(source: TokenizerSource) -> Counter:
+    return Counter(source)
 
 
 def count_tokens(tokenizer: Tokenizer, texts: list[str]) -> list[int]:

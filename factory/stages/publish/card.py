@@ -1,8 +1,10 @@
 """The dataset card (`RUN_DIR/README.md`): YAML front matter for the HF loader, then prose for people.
 
 The front matter's `configs` entry is what makes `datasets.load_dataset(RUN_DIR)` read only the
-shards and not the run's other Parquet files (problems, verdict parts); `dataset_info.features` is
-rendered from PUBLISHED_SCHEMA so the loader does not have to infer types.
+shards and not the run's other Parquet files (problems, verdict parts), and what gives each curriculum
+stage a config of its own: `load_dataset(RUN_DIR, "le16k")` is every row that fits in 16k tokens.
+`dataset_info.features` is `datasets.Features` made from PUBLISHED_SCHEMA, so the loader does not have to
+infer types and the card cannot disagree with the shards.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
-import pyarrow as pa
 import yaml
 
-from factory.store.records import PUBLISHED_SCHEMA, Manifest, PublishedRow, SourceRecord
+from factory.stages.publish.shards import SPLIT, bucket_dir
+from factory.store.records import CURRICULUM_BUCKETS, PUBLISHED_SCHEMA, Manifest, PublishedRow, SourceRecord
 
 # For columns whose model field has no description of its own.
 _COLUMN_NOTES = {
@@ -26,17 +28,30 @@ _COLUMN_NOTES = {
     "prompt_tokens": "tokens of the prompt (system + user messages)",
     "reasoning_tokens": "tokens of `reasoning`",
     "answer_tokens": "tokens of `answer`",
-    "total_tokens": "prompt + reasoning + answer tokens (texts only, no chat template)",
 }
 
-_DTYPES = {pa.string(): "string", pa.int64(): "int64", pa.float64(): "float64", pa.bool_(): "bool"}
+def features() -> list:
+    """The card's `features`: the published Arrow schema as `datasets` reads it."""
+    import datasets  # the HF loader's own mapping, not one of ours
+
+    return datasets.Features.from_arrow_schema(PUBLISHED_SCHEMA)._to_yaml_list()
 
 
-def _feature(field: pa.Field) -> dict:
-    """One HF `features` entry for an Arrow field (scalars, and lists of structs like `messages`)."""
-    if pa.types.is_list(field.type) and pa.types.is_struct(field.type.value_type):
-        return {"name": field.name, "list": [_feature(f) for f in field.type.value_type]}
-    return {"name": field.name, "dtype": _DTYPES[field.type]}
+def config_name(bucket: int) -> str:
+    """The card config of the rows that fit in `bucket` tokens: `le16k` for 16384."""
+    return f"le{bucket // 1024}k"
+
+
+def configs(manifest: Manifest) -> list[dict]:
+    """`default` (every row), then one cumulative config per curriculum bucket."""
+    if any(s.bucket is None for s in manifest.shards):  # a publication of before buckets had directories
+        return [{"config_name": "default", "data_files": [{"split": SPLIT, "path": f"data/{SPLIT}-*"}]}]
+    def files(limit: int) -> list[dict]:
+        # listed in bucket order, which the loader keeps (a glob over data/*/ would put 16k before 8k)
+        return [{"split": SPLIT, "path": [f"{bucket_dir(b)}/{SPLIT}-*" for b in CURRICULUM_BUCKETS if b <= limit]}]
+
+    return [{"config_name": "default", "data_files": files(CURRICULUM_BUCKETS[-1])}] + [
+        {"config_name": config_name(limit), "data_files": files(limit)} for limit in CURRICULUM_BUCKETS]
 
 
 # what the hub takes as a license id (mit, cc-by-4.0, apache-2.0); a paragraph of terms is not one
@@ -69,10 +84,10 @@ def front_matter(manifest: Manifest) -> dict:
         "language": ["en"],
         "task_categories": ["text-generation"],
         "tags": ["math", "reasoning", "distillation", "synthetic"],
-        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}],
+        "configs": configs(manifest),
         "dataset_info": {
             # no `splits`: the loader wants byte sizes there that only the loader itself measures
-            "features": [_feature(f) for f in PUBLISHED_SCHEMA],
+            "features": features(),
         },
     }
 
@@ -132,6 +147,30 @@ def _sources_section(manifest: Manifest) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def _lengths_note(manifest: Manifest) -> str:
+    tokenizer = manifest.tokenizer if not PurePath(manifest.tokenizer).is_absolute() \
+        else f"{PurePath(manifest.tokenizer).name} (a local file)"
+    at = f" at commit `{manifest.tokenizer_revision[:12]}`" if manifest.tokenizer_revision else ""
+    if manifest.chat_template_sha256:
+        how = (f"with its chat template (sha256 `{manifest.chat_template_sha256[:16]}`) applied to exactly the "
+               "published `messages`, `<think>` tags included: what the student is trained on")
+    else:
+        how = ("on the texts of the published `messages`, `<think>` tags included; the tokenizer has no chat "
+               "template, so role markers are not counted: leave the student a margin")
+    return f"A row's `length` is its token count in the tokenizer `{tokenizer}`{at}, {how}."
+
+
+def _buckets_table(manifest: Manifest) -> str:
+    """Rows per bucket, and per config (cumulative)."""
+    lines = ["| config | fits in | rows in this bucket | rows in the config |", "|---|---:|---:|---:|"]
+    total = 0
+    for limit in CURRICULUM_BUCKETS:
+        rows = manifest.curriculum_buckets.get(str(limit), 0)
+        total += rows
+        lines.append(f"| `{config_name(limit)}` | {limit} tokens | {rows} | {total} |")
+    return "\n".join(lines)
+
+
 def render_card(manifest: Manifest) -> str:
     """Render the whole README.md for a publication.
 
@@ -144,7 +183,6 @@ def render_card(manifest: Manifest) -> str:
     c = manifest.counts
     rejected = sorted((k.removeprefix("rejected."), v) for k, v in c.items() if k.startswith("rejected."))
     problems = [(k.removeprefix("problems_"), v) for k, v in c.items() if k.startswith("problems_")]
-    buckets = [(f"≤ {k} tokens", v) for k, v in manifest.curriculum_buckets.items()]
     stats = ", ".join(f"{k} {v:g}" for k, v in manifest.token_stats.items())
     columns = "\n".join(f"| `{name}` | {info.description or _COLUMN_NOTES.get(name, '')} |"
                         for name, info in PublishedRow.model_fields.items())
@@ -160,8 +198,7 @@ Every row's final answer was checked against the problem's reference answer; exa
 of the same problem were removed, keeping the lowest sample index; near duplicates, traces left out by
 the selection policy and problems outside the pass-rate range are counted under their reasons below.
 Each row carries its problem's teacher pass rate (`pass_rate`: answers that matched the reference over
-samples judged). Token counts are measured with the tokenizer `{manifest.tokenizer}`, on the texts
-alone (no chat template).
+samples judged). {_lengths_note(manifest)}
 
 **{c.get("published", 0)}** rows published in {len(manifest.shards)} shard(s), out of
 {c.get("samples", 0)} teacher samples for {c.get("problems_ok", 0)} problems
@@ -182,14 +219,12 @@ name the copy each one duplicates and why that one was kept.
 
 ## Curriculum buckets
 
-Rows by the smallest context length that holds the row's `total_tokens`: the prompt, reasoning and
-answer texts, each counted on its own without special tokens. A chat template's role markers and the
-`<think>` tags around the reasoning are not counted, so a row near a bucket's limit may exceed it once
-templated; leave the student a margin.
+Rows by the smallest context length that holds the row's `length`. Each stage of a context-scaling
+curriculum is a config of its own, cumulative: `le16k` holds every row that fits in 16k tokens.
 
-{_table(("bucket", "rows"), buckets)}
+{_buckets_table(manifest)}
 
-Total tokens per row: {stats}.
+`length` per row: {stats}.
 
 ## Columns
 
@@ -201,18 +236,20 @@ Total tokens per row: {stats}.
 
 ```python
 from datasets import load_dataset
-ds = load_dataset("path/to/this/directory", split="train")
+ds = load_dataset("path/to/this/directory", split="train")            # every row
+stage1 = load_dataset("path/to/this/directory", "le8k", split="train")  # the rows that fit in 8k tokens
 ```
 
 ```sql
 -- DuckDB
-SELECT curriculum_bucket, count(*) FROM read_parquet('data/train-*.parquet') GROUP BY ALL;
+SELECT curriculum_bucket, count(*), max(length) FROM read_parquet('data/*/train-*.parquet') GROUP BY ALL;
 ```
 
 ```python
 # TRL: the `messages` column is the chat format SFTTrainer reads
 from trl import SFTConfig, SFTTrainer
-trainer = SFTTrainer(model="<student model>", train_dataset=ds, args=SFTConfig(max_length=16384))
+# (`length` is the column transformers' length-grouped sampling reads: group_by_length=True)
+trainer = SFTTrainer(model="<student model>", train_dataset=stage1, args=SFTConfig(max_length=8192))
 ```
 
 ## Provenance

@@ -50,7 +50,7 @@ WITH j AS (
            v.sample_id IS NOT NULL AS has_verdict, v.correct, v.reason AS verdict_reason, v.trace_hash,
            ok.problem_id IS NOT NULL AS problem_ok,
            (SELECT min(p.status) FROM problems_in p WHERE p.problem_id = s.problem_id) AS problem_status,
-           {_bucket_sql("v.total_tokens")} AS bucket
+           {_bucket_sql("v.length")} AS bucket
     FROM samples_in s
     LEFT JOIN verdicts_in v ON v.sample_id = s.sample_id
     LEFT JOIN ok_problems ok ON ok.problem_id = s.problem_id
@@ -87,7 +87,7 @@ WHERE judged.problem_id = p.problem_id AND judged.status = 'published' AND p.pas
 
 # what `traces.choose` reads: accepted traces, one problem's rows together, in sample order
 ACCEPTED_SQL = """
-SELECT j.sample_id, j.problem_id, v.total_tokens, v.minhash
+SELECT j.sample_id, j.problem_id, v.length, v.minhash
 FROM judged j JOIN verdicts_in v ON v.sample_id = j.sample_id
 WHERE j.status = 'published'
 ORDER BY j.problem_id, j.sample_index, j.sample_id
@@ -106,12 +106,12 @@ ROWS_SQL = """
 SELECT j.sample_id AS id, j.problem_id, $run_id AS run_id, ok.source, ok.source_row, ok.problem,
        ok.reference_answer, coalesce(s.reasoning, '') AS reasoning, coalesce(s.answer, '') AS answer,
        coalesce(v.predicted, '') AS predicted_answer,
-       -- the request's own system/user turns, then the reply in the R1 chat format
+       -- the request's own system/user turns, then the reply in the R1 chat format (records.assistant_turn)
        list_append(list_filter(s.messages, lambda m: m.role IN ('system', 'user')),
                    {'role': 'assistant', 'content': '<think>\n' || coalesce(s.reasoning, '') || '\n</think>\n\n'
                                                     || coalesce(s.answer, '')}) AS messages,
        s.model, s.sample_index, v.prompt_tokens, v.reasoning_tokens, v.answer_tokens, v.total_tokens,
-       j.bucket AS curriculum_bucket, ps.samples_judged, ps.samples_correct, ps.pass_rate, ok.label_source,
+       v.length, j.bucket AS curriculum_bucket, ps.samples_judged, ps.samples_correct, ps.pass_rate, ok.label_source,
        ok.label_agreement
 FROM judged j
 JOIN problem_stats ps ON ps.problem_id = j.problem_id
@@ -120,7 +120,7 @@ JOIN verdicts_in v ON v.sample_id = j.sample_id
 JOIN ok_problems ok ON ok.problem_id = j.problem_id
 WHERE j.status = 'published'
 """
-ORDER = "ORDER BY problem_id, sample_index, id"
+ORDER = "ORDER BY problem_id, sample_index, id"  # within a bucket: each bucket has shards of its own
 
 
 def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -146,12 +146,12 @@ def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 def token_stats(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, float], dict[str, int]]:
-    """Summary of published total_tokens (zeros when nothing was published) and rows per bucket."""
+    """Summary of published rows' `length` (zeros when nothing was published) and rows per bucket."""
     published = "judged j JOIN verdicts_in v ON v.sample_id = j.sample_id WHERE j.status = 'published'"
     values = con.sql(f"""
-        SELECT coalesce(min(total_tokens), 0), coalesce(round(avg(total_tokens), 3), 0),
-               coalesce(quantile_cont(total_tokens, 0.5), 0), coalesce(quantile_cont(total_tokens, 0.9), 0),
-               coalesce(max(total_tokens), 0)
+        SELECT coalesce(min(length), 0), coalesce(round(avg(length), 3), 0),
+               coalesce(quantile_cont(length, 0.5), 0), coalesce(quantile_cont(length, 0.9), 0),
+               coalesce(max(length), 0)
         FROM {published}""").fetchall()[0]
     stats = dict(zip(("min", "mean", "p50", "p90", "max"), map(float, values), strict=True))
     buckets = {str(b): 0 for b in CURRICULUM_BUCKETS}

@@ -1,6 +1,9 @@
 """Published rows into HF-layout Parquet shards: sizes estimated up front, rows streamed, one row group at a time.
 
-Shards are split under both a row and a byte limit from a per-row size estimate made before writing,
+Each curriculum bucket has a directory of its own (`data/8k/`, `data/16k/`, ...: the rows whose smallest
+fitting bucket it is), so that the card's cumulative configs (`le16k` = `data/8k` + `data/16k`) are lists of
+files; an empty bucket still gets one empty shard, since a loader fails on a config that matches nothing.
+Within a bucket, shards are split under both a row and a byte limit from a per-row size estimate made before writing,
 so every shard's name (`train-K-of-N`) is known when it is written; row groups never straddle two
 shards. Output is deterministic: the same rows give byte-identical shards.
 """
@@ -19,7 +22,7 @@ import pyarrow.parquet as pq
 from factory.config import PublishConfig
 from factory.errors import RunDirError
 from factory.stages.publish.select import ORDER, ROWS_SQL
-from factory.store.records import PUBLISHED_SCHEMA, ShardEntry
+from factory.store.records import CURRICULUM_BUCKETS, PUBLISHED_SCHEMA, ShardEntry
 from factory.store.rundir import file_sha256
 
 DATA_DIR = "data"
@@ -50,7 +53,12 @@ PASS_ROWS = 50_000
 
 
 
-_PASS_SQL = f"SELECT * FROM ({ROWS_SQL}) WHERE problem_id BETWEEN $first AND $last"
+_PASS_SQL = f"SELECT * FROM ({ROWS_SQL}) WHERE curriculum_bucket = $bucket AND problem_id BETWEEN $first AND $last"
+
+
+def bucket_dir(bucket: int) -> str:
+    """The directory of a bucket's shards, relative to the run directory: `data/16k` for 16384."""
+    return f"{DATA_DIR}/{bucket // 1024}k"
 
 
 def _estimate_sql() -> str:
@@ -60,23 +68,23 @@ def _estimate_sql() -> str:
     return f"SELECT {texts} + coalesce({items}, 0) + {_ROW_OVERHEAD} AS est FROM ({_PASS_SQL}) {ORDER}"
 
 
-def passes(con: duckdb.DuckDBPyConnection, max_rows: int | None = None) -> list[dict[str, str]]:
-    """Consecutive problem_id ranges of about `max_rows` (default PASS_ROWS) published rows each (a problem's
-    rows are never split).
+def passes(con: duckdb.DuckDBPyConnection, bucket: int, max_rows: int | None = None) -> list[dict]:
+    """Consecutive problem_id ranges of about `max_rows` (default PASS_ROWS) published rows of `bucket` each
+    (a problem's rows are never split).
 
     The shard order starts with problem_id, so the passes' rows, each sorted, follow one another in order.
     """
-    per_problem = con.sql("SELECT problem_id, count(*) FROM judged WHERE status = 'published' "
-                          "GROUP BY problem_id ORDER BY problem_id").fetchall()
+    per_problem = con.sql("SELECT problem_id, count(*) FROM judged WHERE status = 'published' AND bucket = $b "
+                          "GROUP BY problem_id ORDER BY problem_id", params={"b": bucket}).fetchall()
     max_rows = max_rows or PASS_ROWS
     out, first, rows = [], None, 0
     for problem_id, n in per_problem:
         first, rows = problem_id if first is None else first, rows + n
         if rows >= max_rows:
-            out.append({"first": first, "last": problem_id})
+            out.append({"first": first, "last": problem_id, "bucket": bucket})
             first, rows = None, 0
     if first is not None:
-        out.append({"first": first, "last": per_problem[-1][0]})
+        out.append({"first": first, "last": per_problem[-1][0], "bucket": bucket})
     return out
 
 
@@ -145,14 +153,26 @@ def _write_shard(path: Path, chunks: Iterable[pa.Table], row_group_rows: int) ->
 
 def write_shards(con: duckdb.DuckDBPyConnection, run_id: str, staging: Path,
                   cfg: PublishConfig) -> tuple[list[ShardEntry], pa.Table]:
-    """Stream the published rows into shards under `staging/data`; return manifest entries and placements."""
-    (staging / DATA_DIR).mkdir()
+    """Stream the published rows into shards under `staging/data/<bucket>/`; return manifest entries and
+    placements."""
+    entries, placements = [], []
+    for bucket in CURRICULUM_BUCKETS:
+        bucket_entries, bucket_placements = _write_bucket(con, run_id, staging, cfg, bucket)
+        entries += bucket_entries
+        placements.append(bucket_placements)
+    return entries, pa.concat_tables(placements)
+
+
+def _write_bucket(con: duckdb.DuckDBPyConnection, run_id: str, staging: Path, cfg: PublishConfig,
+                  bucket: int) -> tuple[list[ShardEntry], pa.Table]:
+    folder = bucket_dir(bucket)
+    (staging / folder).mkdir(parents=True)
     rg = cfg.row_group_rows
-    ranges = passes(con)
+    ranges = passes(con, bucket)
     est = np.concatenate([np.zeros(0, np.int64)] + [
         con.sql(_estimate_sql(), params={"run_id": run_id, **b}).to_arrow_table()["est"].to_numpy() for b in ranges])
     bounds = shard_bounds(est + -(-_ROW_GROUP_OVERHEAD // rg), cfg.max_shard_rows, cfg.max_shard_bytes)
-    # nothing accepted still gets one empty shard: loaders fail on a card whose data_files match nothing
+    # an empty bucket still gets one empty shard: loaders fail on a config whose data_files match nothing
     bounds = bounds or [(0, 0)]
     # row groups never straddle two shards, so each shard is a whole number of chunks
     sizes = [min(rg, stop - i) for start, stop in bounds for i in range(start, stop, rg)]
@@ -168,10 +188,10 @@ def write_shards(con: duckdb.DuckDBPyConnection, run_id: str, staging: Path,
     stream = chunks()
     entries, shard_col, index_col = [], [], []
     for k, (start, stop) in enumerate(bounds):
-        rel = f"{DATA_DIR}/{SPLIT}-{k:05d}-of-{len(bounds):05d}.parquet"
+        rel = f"{folder}/{SPLIT}-{k:05d}-of-{len(bounds):05d}.parquet"
         _write_shard(staging / rel, itertools.islice(stream, -(-(stop - start) // rg)), rg)
         entries.append(ShardEntry(path=rel, rows=stop - start, bytes=(staging / rel).stat().st_size,
-                                  sha256=file_sha256(staging / rel)))
+                                  sha256=file_sha256(staging / rel), bucket=bucket))
         shard_col.append(pa.repeat(rel, stop - start))
         index_col.append(np.arange(stop - start, dtype=np.int64))
     if not keys:

@@ -103,7 +103,7 @@ def _with_pass_rates(problems: pa.Table, con: duckdb.DuckDBPyConnection) -> pa.T
 
 def publish(run_dir: Path, *, run_id: str, pipeline: str, tokenizer: str, problems: pa.Table,
             samples: pa.Table | ds.Dataset, verdicts: pa.Table, cfg: PublishConfig,
-            sources: list[SourceRecord] | None = None) -> PublishResult:
+            sources: list[SourceRecord] | None = None, tokenizer_files: dict | None = None) -> PublishResult:
     """Publish the accepted samples of a run as Parquet shards with a manifest and a dataset card.
 
     Args:
@@ -116,6 +116,8 @@ def publish(run_dir: Path, *, run_id: str, pipeline: str, tokenizer: str, proble
         verdicts: VERDICT_SCHEMA rows, at most one per sample_id.
         cfg: trace selection, the pass-rate filter and shard size limits.
         sources: the run's sources as read, for the manifest and the card's license.
+        tokenizer_files: what the lengths were counted with, for the manifest: tokenizer_revision (hub
+            commit), tokenizer_sha256, chat_template_sha256 (None: no template).
 
     Returns:
         The manifest, where each published sample landed, every sample's final status, and the
@@ -142,7 +144,7 @@ def publish(run_dir: Path, *, run_id: str, pipeline: str, tokenizer: str, proble
         outcomes = outcomes.to_arrow_table().cast(OUTCOME_SCHEMA)
         entries, placements = write_shards(con, run_id, staging, cfg)
         stats, buckets = token_stats(con)
-        manifest = Manifest(run_id=run_id, pipeline=pipeline, tokenizer=tokenizer,
+        manifest = Manifest(run_id=run_id, pipeline=pipeline, tokenizer=tokenizer, **(tokenizer_files or {}),
                             created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                             shards=entries, counts=counts(con), curriculum_buckets=buckets, token_stats=stats,
                             sources=sources or [])

@@ -78,7 +78,7 @@ def _by_problem(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[list[str], 
     """Regroup a stream ordered by problem_id into one (ids, tokens, signatures) per problem."""
     current, group = None, ([], [], [])
     for batch in batches:
-        cols = (batch[c].to_pylist() for c in ("sample_id", "problem_id", "total_tokens", "minhash"))
+        cols = (batch[c].to_pylist() for c in ("sample_id", "problem_id", "length", "minhash"))
         for sid, pid, tokens, sig in zip(*cols, strict=True):
             if pid != current and group[0]:
                 yield group

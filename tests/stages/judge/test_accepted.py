@@ -9,7 +9,7 @@ from factory.store.records import CURRICULUM_BUCKETS, VERDICT_SCHEMA
 def verdict(problem, n, correct=True, reason="correct", trace=None, total=500):
     return dict(sample_id=f"{problem}-{n}", problem_id=problem, correct=correct, reason=reason, predicted="5",
                 trace_hash=trace if trace is not None else f"t{problem}{n}", prompt_tokens=10,
-                reasoning_tokens=total - 20, answer_tokens=10, total_tokens=total, verify_ms=1.0)
+                reasoning_tokens=total - 20, answer_tokens=10, total_tokens=total, length=total, verify_ms=1.0)
 
 
 def test_correct_distinct_traces_within_the_largest_bucket_count():

@@ -1,5 +1,6 @@
 """The dataset card: YAML front matter the HF loader reads, and prose whose every figure is the manifest's."""
 
+import datasets
 import pytest
 import yaml
 
@@ -7,11 +8,18 @@ from factory.stages.publish.card import front_matter, render_card
 from factory.store.records import PUBLISHED_SCHEMA, Manifest, ShardEntry, SourceRecord
 
 
-def manifest(sources=(), **counts):
+def manifest(sources=(), template="c" * 64, **counts):
     return Manifest(
         run_id="r1", pipeline="demo", created_at="2026-11-30T00:00:00+00:00", tokenizer="Qwen/Qwen2.5-Math-7B",
-        shards=[ShardEntry(path="data/train-00000-of-00002.parquet", rows=3, bytes=100, sha256="a" * 64),
-                ShardEntry(path="data/train-00001-of-00002.parquet", rows=2, bytes=90, sha256="b" * 64)],
+        tokenizer_revision="0123456789abcdef0123", chat_template_sha256=template,
+        shards=[ShardEntry(path="data/8k/train-00000-of-00002.parquet", rows=3, bytes=100, sha256="a" * 64,
+                           bucket=8192),
+                ShardEntry(path="data/8k/train-00001-of-00002.parquet", rows=1, bytes=90, sha256="b" * 64,
+                           bucket=8192),
+                ShardEntry(path="data/16k/train-00000-of-00001.parquet", rows=1, bytes=90, sha256="d" * 64,
+                           bucket=16384)]
+        + [ShardEntry(path=f"data/{b}k/train-00000-of-00001.parquet", rows=0, bytes=9, sha256="e" * 64, bucket=b * 1024)
+           for b in (24, 32)],
         counts=dict(problems=4, problems_ok=3, problems_duplicate=1, samples=12, published=5, rejected=6, pending=1,
                     **counts),
         curriculum_buckets={"8192": 4, "16384": 1, "24576": 0, "32768": 0},
@@ -33,36 +41,57 @@ def split(card):
 def test_front_matter_points_the_loader_at_the_shards_with_their_features():
     meta, _ = split(render_card(manifest()))
     assert meta == front_matter(manifest())
-    assert meta["configs"] == [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}]
+    train = {"split": "train"}
+    assert meta["configs"] == [
+        {"config_name": "default", "data_files": [train | {"path": ["data/8k/train-*", "data/16k/train-*",
+                                                                   "data/24k/train-*", "data/32k/train-*"]}]},
+        {"config_name": "le8k", "data_files": [train | {"path": ["data/8k/train-*"]}]},
+        {"config_name": "le16k", "data_files": [train | {"path": ["data/8k/train-*", "data/16k/train-*"]}]},
+        {"config_name": "le24k", "data_files": [train | {"path": ["data/8k/train-*", "data/16k/train-*",
+                                                                  "data/24k/train-*"]}]},
+        {"config_name": "le32k", "data_files": [train | {"path": ["data/8k/train-*", "data/16k/train-*",
+                                                                  "data/24k/train-*", "data/32k/train-*"]}]}]
     features = meta["dataset_info"]["features"]
     assert [f["name"] for f in features] == PUBLISHED_SCHEMA.names
+    # the HF loader's own reading of the Arrow schema, so the two cannot disagree
+    assert datasets.Features._from_yaml_list(features) == datasets.Features.from_arrow_schema(PUBLISHED_SCHEMA)
     messages = next(f for f in features if f["name"] == "messages")
     assert messages["list"] == [{"name": "role", "dtype": "string"}, {"name": "content", "dtype": "string"}]
-    assert next(f for f in features if f["name"] == "total_tokens") == {"name": "total_tokens", "dtype": "int64"}
+    assert next(f for f in features if f["name"] == "length") == {"name": "length", "dtype": "int64"}
+
+
+def test_a_manifest_from_before_bucket_directories_keeps_its_one_config():
+    old = manifest()
+    old.shards = [ShardEntry(path="data/train-00000-of-00001.parquet", rows=5, bytes=100, sha256="a" * 64)]
+    meta, _ = split(render_card(old))
+    assert meta["configs"] == [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}]
 
 
 def test_every_figure_comes_from_the_manifest():
     _, body = split(render_card(manifest(**{"rejected.wrong_answer": 4, "rejected.truncated": 2})))
-    assert "**5** rows published in 2 shard(s), out of\n12 teacher samples for 3 problems" in body
+    assert "**5** rows published in 5 shard(s), out of\n12 teacher samples for 3 problems" in body
     assert "(6 rejected, 1 not yet verified)" in body
     assert "| wrong_answer | 4 |" in body and "| truncated | 2 |" in body
     assert "| ok | 3 |" in body and "| duplicate | 1 |" in body
-    assert "| ≤ 8192 tokens | 4 |" in body and "| ≤ 16384 tokens | 1 |" in body
+    # rows per bucket, and per cumulative config
+    assert "| `le8k` | 8192 tokens | 4 | 4 |" in body and "| `le16k` | 16384 tokens | 1 | 5 |" in body
+    assert "| `le32k` | 32768 tokens | 0 | 5 |" in body
     assert "min 120, mean 2000.5, p50 1500, p90 9000, max 12000" in body
-    assert "`Qwen/Qwen2.5-Math-7B`" in body and "run `r1`" in body
+    assert "`Qwen/Qwen2.5-Math-7B` at commit `0123456789ab`" in body and "run `r1`" in body
+    assert "chat template (sha256 `cccccccccccccccc`)" in body
 
 
-def test_no_rejections_show_as_none_and_the_token_counts_say_what_they_leave_out():
-    _, body = split(render_card(manifest()))
+def test_no_rejections_show_as_none_and_lengths_without_a_template_say_what_they_leave_out():
+    _, body = split(render_card(manifest(template=None)))
     assert "## Rejected samples\n\n| reason | samples |\n|---|---:|\n| (none) | 0 |" in body
-    # the counts are of the texts alone: a training team must not read a bucket as a templated length
-    assert "no chat template" in body and "not counted" in body
-    assert "holds the whole sample" not in body
+    # a training team must not read a bucket as a templated length when there was no template
+    assert "has no chat template" in body and "not counted" in body
 
 
 def test_every_column_is_described():
     _, body = split(render_card(manifest()))
-    rows = [line for line in body.splitlines() if line.startswith("| `")]
+    columns = body.split("## Columns")[1].split("## Loading")[0]
+    rows = [line for line in columns.splitlines() if line.startswith("| `")]
     assert [r.split("`")[1] for r in rows] == PUBLISHED_SCHEMA.names
     assert all(not r.endswith("|  |") for r in rows)
 

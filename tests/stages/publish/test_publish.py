@@ -25,7 +25,8 @@ from factory.store.records import PUBLISHED_SCHEMA, SAMPLE_SCHEMA, Manifest, Pub
 
 from support import runs as fx
 
-SHARD = "data/train-00000-of-00001.parquet"
+SHARD = "data/8k/train-00000-of-00001.parquet"  # the small run's bucket directories each hold one shard
+SHARDS = [f"data/{b}k/train-00000-of-00001.parquet" for b in (8, 16, 24, 32)]
 
 
 def run_publish(run_dir: Path, tables=None, **cfg) -> pub.PublishResult:
@@ -38,8 +39,13 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def shard_files(run_dir: Path) -> list[str]:
-    return sorted(p.name for p in (run_dir / "data").iterdir())
+def shard_files(run_dir: Path, bucket: str = "8k") -> list[str]:
+    return sorted(p.name for p in (run_dir / "data" / bucket).iterdir())
+
+
+def all_rows(run_dir: Path) -> list[dict]:
+    """Every published row, in bucket order."""
+    return [r for path in SHARDS for r in pq.read_table(run_dir / path).to_pylist()]
 
 
 def hidden(run_dir: Path) -> list[str]:
@@ -69,24 +75,26 @@ def test_dedup_keeps_lowest_sample_index(tmp_path):
 
 def test_shard_rows_follow_the_published_schema(published):
     run_dir, _ = published
-    assert shard_files(run_dir) == ["train-00000-of-00001.parquet"]
+    assert sorted(p.name for p in (run_dir / "data").iterdir()) == ["16k", "24k", "32k", "8k"]
+    assert all(shard_files(run_dir, b) == ["train-00000-of-00001.parquet"] for b in ("8k", "16k", "24k", "32k"))
     meta = pq.ParquetFile(run_dir / SHARD).metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
-    table = pq.read_table(run_dir / SHARD)
-    assert table.schema.equals(PUBLISHED_SCHEMA)
-    rows = table.to_pylist()
+    for path in SHARDS:  # the empty 32k bucket too: its config must load
+        assert pq.read_table(run_dir / path).schema.equals(PUBLISHED_SCHEMA)
+    rows = all_rows(run_dir)
     assert len(rows) == 4  # the four accepted samples of the small run
     for row in rows:
         PublishedRow.model_validate(row)
-        assert row["curriculum_bucket"] == bucket_for(row["total_tokens"])
+        assert row["curriculum_bucket"] == bucket_for(row["length"])
         assert row["run_id"] == "run-1"
-    order = [(r["problem_id"], r["sample_index"]) for r in rows]
+    assert [r["curriculum_bucket"] for r in rows] == [8192, 8192, 16384, 24576]
+    order = [(r["problem_id"], r["sample_index"]) for r in pq.read_table(run_dir / SHARD).to_pylist()]
     assert order == sorted(order)
 
 
 def test_messages_are_request_turns_plus_think_formatted_reply(published):
     run_dir, _ = published
-    rows = pq.read_table(run_dir / SHARD).to_pylist()
+    rows = all_rows(run_dir)
     assert len(rows) == 4 and sum(row["problem"] == fx.P_FRAC for row in rows) == 2
     for row in rows:
         roles = [m["role"] for m in row["messages"]]
@@ -100,11 +108,11 @@ def test_messages_are_request_turns_plus_think_formatted_reply(published):
 
 def test_row_values_come_from_their_verdict_problem_and_sample(published):
     run_dir, _ = published
-    rows = {r["id"]: r for r in pq.read_table(run_dir / SHARD).to_pylist()}
+    rows = {r["id"]: r for r in all_rows(run_dir)}
     long = rows[fx.sid(fx.pid(fx.P_LONG), 0)]
     assert (long["source"], long["source_row"], long["reference_answer"]) == ("demo", "4", "5050")
     assert long["reasoning"] == "Gauß: 100·101/2 = 5050 ✓" and long["predicted_answer"] == "5050"
-    assert (long["total_tokens"], long["reasoning_tokens"], long["curriculum_bucket"]) == (1200, 1110, 8192)
+    assert (long["length"], long["reasoning_tokens"], long["curriculum_bucket"]) == (1200, 1110, 8192)
     frac1 = rows[fx.sid(fx.pid(fx.P_FRAC), 1)]
     assert (frac1["predicted_answer"], frac1["curriculum_bucket"]) == ("5/6", 24576)
 
@@ -113,9 +121,10 @@ def test_manifest_checksums_counts_and_stats(published):
     run_dir, result = published
     manifest = Manifest.model_validate_json((run_dir / "manifest.json").read_text())
     assert manifest == result.manifest
-    (shard,) = manifest.shards
-    assert (shard.path, shard.rows) == (SHARD, 4)
-    assert shard.bytes == (run_dir / SHARD).stat().st_size and shard.sha256 == sha(run_dir / SHARD)
+    assert [(s.path, s.rows, s.bucket) for s in manifest.shards] == [
+        (SHARDS[0], 2, 8192), (SHARDS[1], 1, 16384), (SHARDS[2], 1, 24576), (SHARDS[3], 0, 32768)]
+    for shard in manifest.shards:
+        assert shard.bytes == (run_dir / shard.path).stat().st_size and shard.sha256 == sha(run_dir / shard.path)
     c = manifest.counts
     assert (c["problems"], c["problems_ok"], c["problems_duplicate"], c["problems_no_reference"],
             c["problems_contaminated"]) == (6, 3, 1, 1, 1)
@@ -131,10 +140,10 @@ def test_manifest_checksums_counts_and_stats(published):
 
 def test_placements_point_at_the_rows(published):
     run_dir, result = published
-    table = pq.read_table(run_dir / SHARD)
-    assert result.placements.num_rows == table.num_rows == 4
+    assert result.placements.num_rows == 4
     for p in result.placements.to_pylist():
-        assert p["shard"] == SHARD and table["id"][p["row_index"]].as_py() == p["sample_id"]
+        assert pq.read_table(run_dir / p["shard"])["id"][p["row_index"]].as_py() == p["sample_id"]
+    assert sorted(set(result.placements["shard"].to_pylist())) == sorted(SHARDS[:3])
     assert result.placements.schema == shards.PLACEMENT_SCHEMA
 
 
@@ -143,9 +152,9 @@ def test_datasets_and_duckdb_load_the_rows_unchanged(published, tmp_path_factory
 
     run_dir, _ = published
     cache = str(tmp_path_factory.mktemp("hf-cache"))
-    expected = pq.read_table(run_dir / SHARD).to_pylist()
+    expected = all_rows(run_dir)
     assert len(expected) == 4
-    by_files = datasets.load_dataset("parquet", data_files=str(run_dir / "data/*.parquet"), split="train",
+    by_files = datasets.load_dataset("parquet", data_files=[str(run_dir / p) for p in SHARDS], split="train",
                                      cache_dir=cache)
     # the card's `configs` must steer the loader to the shards, past the run's other Parquet files
     pq.write_table(pa.table({"x": [1]}), run_dir / "problems.parquet")
@@ -154,7 +163,13 @@ def test_datasets_and_duckdb_load_the_rows_unchanged(published, tmp_path_factory
         assert ds.to_list() == expected
         assert ds.features["messages"] == datasets.List({"role": datasets.Value("string"),
                                                          "content": datasets.Value("string")})
-    rows = duckdb.sql(f"SELECT id, messages FROM read_parquet('{run_dir}/data/train-*.parquet') ORDER BY id").fetchall()
+    # each curriculum config holds the rows that fit its length, cumulatively
+    for config, n in (("le8k", 2), ("le16k", 3), ("le24k", 4), ("le32k", 4)):
+        stage = datasets.load_dataset(str(run_dir), config, split="train", cache_dir=cache)
+        assert stage.to_list() == expected[:n]
+        assert max(stage["length"]) <= int(config[2:-1]) * 1024
+    shards_glob = f"{run_dir}/data/*/train-*.parquet"
+    rows = duckdb.sql(f"SELECT id, messages FROM read_parquet('{shards_glob}') ORDER BY id").fetchall()
     assert [r[0] for r in rows] == sorted(r["id"] for r in expected)
     assert all(m[-1]["role"] == "assistant" for _, m in rows)
 
@@ -164,9 +179,9 @@ def test_card_front_matter_and_tables(published):
     text = (run_dir / "README.md").read_text()
     _, front, body = text.split("---\n", 2)
     meta = yaml.safe_load(front)
-    assert meta["configs"] == [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}]
+    assert [c["config_name"] for c in meta["configs"]] == ["default", "le8k", "le16k", "le24k", "le32k"]
     assert [f["name"] for f in meta["dataset_info"]["features"]] == PUBLISHED_SCHEMA.names
-    for needle in ("| wrong_answer | 1 |", "| duplicate_trace | 1 |", "| ≤ 8192 tokens | 2 |",
+    for needle in ("| wrong_answer | 1 |", "| duplicate_trace | 1 |", "| `le8k` | 8192 tokens | 2 | 2 |",
                    "Qwen/Qwen2.5-Math-7B", "load_dataset", "read_parquet", "SFTTrainer", "lineage"):
         assert needle in body
 
@@ -175,8 +190,8 @@ def test_sharding_splits_at_max_shard_rows(tmp_path):
     result = run_publish(tmp_path, fx.bulk_run(10, 5), max_shard_rows=12, row_group_rows=5)
     names = shard_files(tmp_path)
     assert names == [f"train-{k:05d}-of-00005.parquet" for k in range(5)]
-    assert [s.rows for s in result.manifest.shards] == [12, 12, 12, 12, 2]
-    assert [pq.ParquetFile(tmp_path / "data" / n).metadata.num_row_groups for n in names] == [3, 3, 3, 3, 1]
+    assert [s.rows for s in result.manifest.shards] == [12, 12, 12, 12, 2, 0, 0, 0]  # then the empty buckets
+    assert [pq.ParquetFile(tmp_path / "data/8k" / n).metadata.num_row_groups for n in names] == [3, 3, 3, 3, 1]
     for s in result.manifest.shards:
         assert s.sha256 == sha(tmp_path / s.path)
     assert result.placements.num_rows == 50 and pc.max(result.placements["row_index"]).as_py() == 11
@@ -185,7 +200,7 @@ def test_sharding_splits_at_max_shard_rows(tmp_path):
 def test_sharding_bounds_the_file_size(tmp_path):
     limit = 48 * 1024
     result = run_publish(tmp_path, fx.bulk_run(20, 4, text_len=3000), max_shard_bytes=limit, row_group_rows=4)
-    assert len(result.manifest.shards) > 1 and sum(s.rows for s in result.manifest.shards) == 80
+    assert len(result.manifest.shards) > 4 and sum(s.rows for s in result.manifest.shards) == 80
     assert all(s.bytes <= limit for s in result.manifest.shards)
 
 
@@ -214,6 +229,7 @@ def test_republish_replaces_old_shards_and_leaves_no_temp_dirs(tmp_path):
     assert len(shard_files(tmp_path)) == 5
     run_publish(tmp_path)
     assert shard_files(tmp_path) == ["train-00000-of-00001.parquet"] and hidden(tmp_path) == []
+    assert sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "data").rglob("*.parquet")) == sorted(SHARDS)
     assert json.loads((tmp_path / "manifest.json").read_text())["counts"]["published"] == 4
 
 
@@ -266,9 +282,9 @@ def test_zero_accepted_rows_give_one_empty_shard_with_the_schema(tmp_path):
     verdicts = verdicts.set_column(verdicts.schema.get_field_index("correct"), verdicts.schema.field("correct"),
                                    pa.array([False] * verdicts.num_rows))
     result = run_publish(tmp_path, (problems, samples, verdicts))
-    assert [s.rows for s in result.manifest.shards] == [0] and result.placements.num_rows == 0
+    assert [s.rows for s in result.manifest.shards] == [0, 0, 0, 0] and result.placements.num_rows == 0
     assert pq.read_table(tmp_path / result.manifest.shards[0].path).schema.remove_metadata() == PUBLISHED_SCHEMA
-    rows = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{tmp_path}/data/train-*.parquet')")
+    rows = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{tmp_path}/data/*/train-*.parquet')")
     assert rows.fetchone()[0] == 0
     assert result.manifest.counts["published"] == 0 and set(result.manifest.token_stats.values()) == {0.0}
     assert result.manifest.curriculum_buckets == {"8192": 0, "16384": 0, "24576": 0, "32768": 0}
@@ -294,9 +310,10 @@ def test_sorting_in_passes_gives_the_bytes_of_one_sort(tmp_path, monkeypatch):
     single = run_publish(one, tables, max_shard_rows=1000, row_group_rows=500)
     real, ranges = shards.passes, []
 
-    def small_passes(con):
-        ranges.extend(real(con, max_rows=97))
-        return ranges
+    def small_passes(con, bucket):
+        found = real(con, bucket, max_rows=97)
+        ranges.extend(found)
+        return found
 
     monkeypatch.setattr(shards, "passes", small_passes)
     split = run_publish(many, tables, max_shard_rows=1000, row_group_rows=500)
@@ -311,7 +328,7 @@ def test_passes_never_split_a_problem(tmp_path):
     for name, table in (("problems_in", problems), ("samples_in", samples), ("verdicts_in", verdicts)):
         con.register(name, table)
     con.execute(JUDGE_SQL)
-    ranges = shards.passes(con, max_rows=5)
+    ranges = shards.passes(con, 8192, max_rows=5)
     assert len(ranges) == 5  # 6 rows (2 problems) each
     assert all(a["last"] < b["first"] for a, b in zip(ranges, ranges[1:], strict=False))
     ids = sorted(set(problems["problem_id"].to_pylist()))

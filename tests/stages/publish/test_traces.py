@@ -48,7 +48,7 @@ def judged_run(tokenizer: str) -> tuple[pa.Table, pa.Table, pa.Table]:
     samples += [fx.sample(HARD, 0, reasoning="7 squared is 49.", answer="\\boxed{7}"),
                 fx.sample(HARD, 1, reasoning="8 squared is 49.", answer="\\boxed{8}")]
     slim = [{k: s[k] for k in SLIM_FIELDS} for s in samples]
-    verdicts = judge_batch(slim, {fx.pid(fx.P_ADD): "5", fx.pid(HARD): "7"}, tokenizer, None, FilterConfig(), 5.0)
+    verdicts = judge_batch(slim, {fx.pid(fx.P_ADD): "5", fx.pid(HARD): "7"}, tokenizer, FilterConfig(), 5.0)
     return problems, pa.Table.from_pylist(samples, schema=SAMPLE_SCHEMA), verdicts
 
 

@@ -15,6 +15,7 @@ from string import Template
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from factory.errors import FactoryError
 from factory.report import charts
 from factory.report.report_data import CONTAMINATION_ROWS, gather
 from factory.store.rundir import write_atomic
@@ -91,7 +92,8 @@ def _kpis(h: dict) -> str:
     order = sorted(h["problems_by_status"].items(), key=lambda kv: (kv[0] != "ok", kv[0]))
     statuses = ", ".join(f"{n:,} {s}" for s, n in order)
     tiles = [("problems", _num(h["problems"]), statuses),
-             ("samples", _num(h["samples"]), f"{h['pending']:,} pending" if h["pending"] else "all judged"),
+             ("samples", _num(h["samples"]),
+              f"{h['pending']:,} pending" if h["pending"] else "all judged" if h["samples"] else "none asked"),
              ("published", _num(h["published"]),
               f"{h['acceptance']:.1%} of samples" if h["acceptance"] is not None else ""),
              ("rejected", _num(h["rejected"]), ""),
@@ -185,6 +187,8 @@ def render(data: dict) -> str:
 def write_report(run_dir: Path, out: Path | None = None) -> Path:
     """Write the report of RUN_DIR to `out` (default RUN_DIR/report.html), atomically; return its path."""
     run_dir = Path(run_dir)
+    if out is not None and not Path(out).parent.is_dir():
+        raise FactoryError(f"--out {str(out)!r}: its folder does not exist; create it or write elsewhere")
     out = Path(out) if out is not None else run_dir / REPORT_FILE
     page = render(gather(run_dir))
     write_atomic(out, page)

@@ -309,5 +309,19 @@ def audit(run_dir, sql):
     click.echo(run_audit(run_dir, sql))
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="where to write the page (default: RUN_DIR/report.html)")
+@_one_line_errors
+def report(run_dir, out):
+    """Write one self-contained HTML page of RUN_DIR: lengths per curriculum bucket, acceptance by source and
+    reason, pass rates, throughput over time, cost per endpoint and contamination (no network needed to view it).
+    """
+    from factory.report.html_page import write_report
+
+    click.echo(f"report written to {write_report(run_dir, out)}")
+
+
 if __name__ == "__main__":
     main()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,8 @@ def s3(monkeypatch):
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
     for k, v in env.items():
         monkeypatch.setenv(k, v)
+    # moto keeps its buckets in process-wide state, across servers: start each test from none
+    urllib.request.urlopen(urllib.request.Request(f"{env['AWS_ENDPOINT_URL']}/moto-api/reset", method="POST"))
     try:
         import s3fs
 
@@ -35,4 +38,5 @@ def s3(monkeypatch):
         s3fs.S3FileSystem().mkdir("bucket")
         yield "s3://bucket"
     finally:
+        s3fs.S3FileSystem.clear_instance_cache()
         server.stop()

@@ -127,6 +127,14 @@ def check(location: str | Path) -> CheckReport:
     """
     fs, root = open_location(location)
     report = CheckReport(location=public_location(str(location)))
+    try:
+        return _check(fs, root, report)
+    except OSError as e:  # the store refused or was unreachable; a missing file is a problem line instead
+        raise FactoryError(f"{report.location}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
+                           "check the location and the credentials in the environment") from None
+
+
+def _check(fs: fsspec.AbstractFileSystem, root: str, report: CheckReport) -> CheckReport:
     text = _read_text(fs, f"{root}/{MANIFEST}")
     if text is None:
         report.problems.append(f"{MANIFEST}: missing (nothing published here, or a publication is under way)")

@@ -79,8 +79,21 @@ def _old_manifest(fs, root: str) -> dict | None:
 
 
 def publish_to_store(pub: Publication, dest: Destination) -> Outcome:
-    """Upload `pub` to an object store prefix; see the module docstring for order, atomicity and resume."""
+    """Upload `pub` to an object store prefix; see the module docstring for order, atomicity and resume.
+
+    Raises:
+        FactoryError: the store refused or could not be reached (one line; running again resumes).
+    """
     fs, root = _filesystem(dest)
+    try:
+        return _upload(fs, root, pub, dest)
+    except OSError as e:  # s3fs and gcsfs raise PermissionError, FileNotFoundError, ConnectionError...
+        raise FactoryError(f"{dest.uri}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no detail'}; "
+                           "check the bucket exists and the credentials in the environment may write to it, then run "
+                           "the same command again (it resumes)") from None
+
+
+def _upload(fs: fsspec.AbstractFileSystem, root: str, pub: Publication, dest: Destination) -> Outcome:
     out = Outcome(destination=dest.uri, manifest_sha256=pub.manifest_sha256)
     existing = {info["name"][len(root) + 1:]: info for info in fs.find(root, detail=True).values()} \
         if fs.exists(root) else {}

@@ -121,3 +121,12 @@ def test_globs_match_like_the_loader_within_one_segment():
     assert glob_regex("data/**").fullmatch("data/8k/old/train-0.parquet")
     assert not glob_regex("data/train-*").fullmatch("data/8k/train-0.parquet")
     assert glob_regex("data/train-0000[0-1]-*").fullmatch("data/train-00001-of-00002.parquet")
+
+
+def test_a_hub_location_opens_through_hffilesystem_without_the_network():
+    from huggingface_hub import HfFileSystem
+
+    from factory.publish_remote.check import open_location
+
+    fs, root = open_location("hf://datasets/org/math-traces")
+    assert isinstance(fs, HfFileSystem) and root == "datasets/org/math-traces"

@@ -78,3 +78,13 @@ def test_a_damaged_run_directory_is_refused_before_anything_is_sent(run_dir, tmp
     assert out.returncode == 1 and not (tmp_path / "dest").exists()
     assert out.stderr == (f"error: {run_dir}: the publication is incomplete or damaged: {rel}: listed in the manifest "
                           f"but missing; `factory check {run_dir}` lists all, `factory run` rebuilds it\n")
+
+
+def test_a_run_directory_a_factory_run_holds_is_refused(run_dir, tmp_path):
+    import fcntl
+
+    with open(run_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what RunDir does for the whole of a run
+        with pytest.raises(RunDirError, match="a `factory run` is writing it"):
+            publish(run_dir, str(tmp_path / "dest"))
+    assert publish(run_dir, str(tmp_path / "dest")).sent  # free again once the run has finished

@@ -131,3 +131,9 @@ def test_a_uri_with_credentials_is_refused_in_one_line(run_dir, uri):
     assert not (run_dir / "publications.jsonl").exists()
     checked = factory("check", uri)
     assert checked.returncode == 1 and "SECRET" not in checked.stderr + checked.stdout
+
+
+def test_a_missing_bucket_is_one_line(run_dir, s3):
+    out = factory("publish", run_dir, "--to", "s3://no-such-bucket/ds")
+    assert out.returncode == 1 and out.stderr.startswith("error: s3://no-such-bucket/ds: ")
+    assert out.stderr.count("\n") == 1 and "run the same command again" in out.stderr

@@ -137,3 +137,21 @@ def test_a_missing_bucket_is_one_line(run_dir, s3):
     out = factory("publish", run_dir, "--to", "s3://no-such-bucket/ds")
     assert out.returncode == 1 and out.stderr.startswith("error: s3://no-such-bucket/ds: ")
     assert out.stderr.count("\n") == 1 and "run the same command again" in out.stderr
+
+
+def test_a_multipart_object_is_matched_by_the_sha256_we_attached(s3, tmp_path):
+    from factory.publish_remote.files import LocalFile
+    from factory.publish_remote.store import same_object
+    from factory.store.rundir import file_sha256
+
+    path = tmp_path / "big.bin"
+    path.write_bytes(__import__("os").urandom(11 * 2**20))
+    local = LocalFile(rel="big.bin", path=path, size=path.stat().st_size, sha256=file_sha256(path))
+    fs = _fs()
+    fs.put_file(str(path), "bucket/big.bin", chunksize=5 * 2**20)  # multipart: the ETag is no md5
+    info = fs.info("bucket/big.bin")
+    assert "-" in info["ETag"] and not same_object(fs, "bucket/big.bin", info, local)  # no checksum: send again
+    fs.put_file(str(path), "bucket/big.bin", chunksize=5 * 2**20, Metadata={"sha256": local.sha256})
+    assert same_object(fs, "bucket/big.bin", fs.info("bucket/big.bin"), local)
+    other = LocalFile(rel="big.bin", path=path, size=local.size, sha256="0" * 64)
+    assert not same_object(fs, "bucket/big.bin", fs.info("bucket/big.bin"), other)

@@ -106,7 +106,7 @@ def _upload(fs: fsspec.AbstractFileSystem, root: str, pub: Publication, dest: De
         else:
             todo.append(local)
     old = _old_manifest(fs, root)
-    vouched = {s["path"] for s in old["shards"]} | {PROVENANCE, CARD} if old else set()
+    vouched = {s.get("path") for s in old.get("shards", [])} | {PROVENANCE, CARD} if isinstance(old, dict) else set()
     if MANIFEST in existing and any(f.rel in vouched for f in todo):
         fs.rm_file(f"{root}/{MANIFEST}")  # withdraw the old set before any of its files changes
     for local in todo:

@@ -323,5 +323,43 @@ def report(run_dir, out):
     click.echo(f"report written to {write_report(run_dir, out)}")
 
 
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--to", "to", required=True, help="hf://datasets/ORG/NAME, s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or a "
+              "local directory. Credentials come from the environment (HF_TOKEN, AWS_*, AWS_ENDPOINT_URL, "
+              "GOOGLE_APPLICATION_CREDENTIALS), never from the URI.")
+@click.option("--no-provenance", is_flag=True, help="Leave provenance.duckdb out (sent by default, beside the card).")
+@_one_line_errors
+def publish(run_dir, to, no_provenance):
+    """Copy RUN_DIR's published shards, card and manifest to --to, the manifest last.
+
+    The run directory must pass `factory check`. Files already at the destination with the same bytes are
+    not sent again (a re-run completes an interrupted upload); shards of an earlier publication there that
+    the new manifest does not list are deleted once it is in place (in the same commit on the hub). Each
+    publication is recorded in RUN_DIR/publications.jsonl.
+    """
+    from factory.publish_remote import publish as run_publish
+
+    click.echo(run_publish(run_dir, to, provenance=not no_provenance).summary())
+
+
+@main.command()
+@click.argument("location")
+@_one_line_errors
+def check(location):
+    """Re-verify a publication at LOCATION (a run directory, or any URI publish writes to).
+
+    Every shard's sha256 and row count (Parquet footer) against the manifest, the card's configs against
+    the manifest's shards and curriculum buckets, and no unlisted Parquet file under data/. Prints each
+    problem on its own line, then a summary; exits 1 when there is any.
+    """
+    from factory.publish_remote import check as run_check
+
+    report = run_check(location)
+    click.echo(report.render())
+    if not report.ok:
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()

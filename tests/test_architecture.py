@@ -29,6 +29,8 @@ ALLOWED = {
     "stages.judge": {"config", "errors", "executor", "meter", "store", "verify"},
     "stages.publish": {"config", "errors", "store"},
     "report": {"config", "errors", "meter", "stages.judge", "store"},
+    # `factory publish` and `factory check`: a published run copied elsewhere and verified there
+    "publish_remote": {"errors", "stages.publish", "store"},
     # the consumers of published runs: training (above the stages it reads) and evaluation (which reuses them)
     "train": {"config", "errors", "log", "stages.generate", "stages.judge", "store", "verify"},
     # evaluation asks and judges as a run does (the runner's ask_and_judge), then scores

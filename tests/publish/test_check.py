@@ -1,0 +1,132 @@
+"""`factory check` on a run directory: shards, footers and the card's configs against the manifest."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from factory.publish_remote import check
+from factory.publish_remote.configs import config_problems, glob_regex
+
+from support.cli import factory
+from support.published import BUCKET_ROWS, bucket_publication, cumulative_configs, write_publication_meta
+
+
+def test_a_published_run_passes_and_the_summary_is_the_last_line(run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    report = check(run_dir)
+    assert report.ok and report.shards == len(manifest["shards"]) == 3 and report.rows == 12
+    assert report.render().startswith(f"ok: {run_dir}: 3 shard(s), 12 rows")
+
+
+def test_every_failure_is_one_line_naming_its_file_and_the_command_exits_1(run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    first, second, third = (s["path"] for s in manifest["shards"])
+    data = bytearray((run_dir / first).read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, other bytes
+    (run_dir / first).write_bytes(bytes(data))
+    (run_dir / third).unlink()
+    stray = "data/train-00009-of-00009.parquet"  # a shard left over from an earlier publication
+    pq.write_table(pa.table({"x": [1]}), run_dir / stray)
+    manifest["shards"][1]["rows"] += 1
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+
+    out = factory("check", run_dir)
+    assert out.returncode == 1, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[-1].startswith(f"FAILED: {run_dir}: ")
+    body = lines[:-1]
+    assert any(line.startswith(f"{first}: sha256 ") for line in body)
+    assert f"{second}: 4 rows in its footer, the manifest says 5" in body
+    assert f"{third}: listed in the manifest but missing" in body
+    assert f"{stray}: a Parquet file the manifest does not list (a glob would load it)" in body
+    assert f"config default: data_files 'data/train-*' matches {stray}, which the manifest does not list" in body
+    assert len(body) == 5 and lines[-1].startswith(f"FAILED: {run_dir}: 5 problem(s) in 3 shard(s)")
+
+
+def test_a_truncated_shard_is_named_by_its_size(run_dir):
+    rel = json.loads((run_dir / "manifest.json").read_text())["shards"][0]["path"]
+    (run_dir / rel).write_bytes((run_dir / rel).read_bytes()[:-100])
+    (line,) = check(run_dir).problems
+    assert line.startswith(f"{rel}: ") and "bytes, the manifest says" in line
+
+
+def test_no_manifest_is_reported_not_raised(tmp_path):
+    report = check(tmp_path)
+    assert not report.ok and report.problems[0].startswith("manifest.json: missing")
+
+
+def test_the_per_bucket_layout_passes_with_its_cumulative_configs(tmp_path):
+    bucket_publication(tmp_path)
+    report = check(tmp_path)
+    assert report.problems == [] and report.configs == 5 and report.rows == sum(BUCKET_ROWS.values())
+
+
+@pytest.mark.parametrize("edit, expected", [
+    # le8k forgets nothing but le16k leaves out the second 16k shard
+    (lambda c: c[2]["data_files"][0].update(path=["data/8k/train-*", "data/16k/train-00000-*"]),
+     ["config le16k: leaves out shard data/16k/train-00001-of-00002.parquet (bucket 16384)",
+      "config le16k: covers 5 rows; the manifest's curriculum_buckets up to 16384 hold 7"]),
+    (lambda c: c[1]["data_files"][0].update(path=["data/8k/train-*", "data/16k/train-*"]),
+     ["config le8k: covers shard data/16k/train-00000-of-00002.parquet of bucket 16384 > 8192",
+      "config le8k: covers shard data/16k/train-00001-of-00002.parquet of bucket 16384 > 8192",
+      "config le8k: covers 7 rows; the manifest's curriculum_buckets up to 8192 hold 3"]),
+    (lambda c: c[0]["data_files"][0].update(path="data/8k/train-*"),
+     ["config default: leaves out shard data/16k/train-00000-of-00002.parquet",
+      "config default: leaves out shard data/16k/train-00001-of-00002.parquet",
+      "config default: leaves out shard data/24k/train-00000-of-00001.parquet",
+      "config default: leaves out shard data/32k/train-00000-of-00001.parquet"]),
+    (lambda c: c[4]["data_files"][0]["path"].append("data/64k/train-*"),
+     ["config le32k: data_files 'data/64k/train-*' matches no file"]),
+])
+def test_a_wrong_config_is_named(tmp_path, edit, expected):
+    manifest = bucket_publication(tmp_path)
+    configs = cumulative_configs()
+    edit(configs)
+    write_publication_meta(tmp_path, manifest, configs)
+    assert check(tmp_path).problems == expected
+
+
+def test_the_bucket_rows_must_add_up_to_the_manifest(tmp_path):
+    manifest = bucket_publication(tmp_path)
+    manifest["curriculum_buckets"]["8192"] = 2
+    write_publication_meta(tmp_path, manifest, cumulative_configs())
+    problems = check(tmp_path).problems
+    assert problems == [f"config le{k}k: covers {rows} rows; the manifest's curriculum_buckets up to {k * 1024} hold "
+                        f"{rows - 1}" for k, rows in ((8, 3), (16, 7), (24, 7), (32, 8))]
+
+
+def test_a_stray_file_in_a_bucket_directory_is_caught_twice(tmp_path):
+    bucket_publication(tmp_path)
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "data" / "8k" / "train-extra.parquet")
+    problems = check(tmp_path).problems
+    assert "data/8k/train-extra.parquet: a Parquet file the manifest does not list (a glob would load it)" in problems
+    for name in ("default", "le8k", "le16k", "le24k", "le32k"):
+        assert any(p.startswith(f"config {name}: data_files ") and "data/8k/train-extra.parquet" in p for p in problems)
+
+
+def test_leNk_needs_the_bucket_of_every_shard():
+    shards = [{"path": "data/train-00000-of-00001.parquet", "rows": 2}]
+    configs = [{"config_name": "default", "data_files": "data/train-*"},
+               {"config_name": "le8k", "data_files": [{"split": "train", "path": "data/train-*"}]}]
+    problems, n = config_problems(configs, shards, [shards[0]["path"]], {"8192": 2})
+    assert n == 2 and problems == ["config le8k: shard data/train-00000-of-00001.parquet has no `bucket` in the "
+                                   "manifest, so the config cannot be checked"]
+
+
+def test_globs_match_like_the_loader_within_one_segment():
+    assert glob_regex("data/*/train-*").fullmatch("data/8k/train-00000-of-00001.parquet")
+    assert not glob_regex("data/*/train-*").fullmatch("data/8k/old/train-0.parquet")
+    assert glob_regex("data/**").fullmatch("data/8k/old/train-0.parquet")
+    assert not glob_regex("data/train-*").fullmatch("data/8k/train-0.parquet")
+    assert glob_regex("data/train-0000[0-1]-*").fullmatch("data/train-00001-of-00002.parquet")
+
+
+def test_a_hub_location_opens_through_hffilesystem_without_the_network():
+    from huggingface_hub import HfFileSystem
+
+    from factory.publish_remote.check import open_location
+
+    fs, root = open_location("hf://datasets/org/math-traces")
+    assert isinstance(fs, HfFileSystem) and root == "datasets/org/math-traces"

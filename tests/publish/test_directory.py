@@ -1,0 +1,90 @@
+"""`factory publish` to a local directory: built beside it, swapped in, stale shards gone, refusals in one line."""
+
+import json
+import os
+
+import pytest
+from datasets import load_dataset
+
+from factory.errors import RunDirError
+from factory.publish_remote import check, publish
+from factory.publish_remote.uri import DestinationError
+from factory.store.rundir import file_sha256
+
+from support.cli import factory
+from support.published import published_run
+
+
+def test_publish_then_check_then_load(run_dir, tmp_path):
+    dest = tmp_path / "out" / "demo"
+    out = factory("publish", run_dir, "--to", dest)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"published to {dest}: 6 file(s) sent")
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == sorted(
+        [*(s["path"] for s in json.loads((run_dir / "manifest.json").read_text())["shards"]),
+         "provenance.duckdb", "README.md", "manifest.json"])
+    assert dest.stat().st_mode & 0o755 == 0o755  # not mkdtemp's private 0700
+    assert check(dest).ok
+    assert load_dataset(str(dest), split="train").num_rows == 12
+    (line,) = (run_dir / "publications.jsonl").read_text().splitlines()
+    logged = json.loads(line)
+    assert logged["destination"] == str(dest) and logged["skipped"] == [] and len(logged["sent"]) == 6
+    assert logged["manifest_sha256"] == file_sha256(run_dir / "manifest.json")
+
+
+def test_a_smaller_republication_replaces_the_set_and_keeps_files_not_ours(run_dir, tmp_path):
+    dest = tmp_path / "dest"
+    publish(run_dir, str(dest))
+    (dest / "NOTES.txt").write_text("ours, not the factory's")
+    again = publish(run_dir, str(dest))
+    assert again.sent == [] and len(again.skipped) == 6
+    smaller = published_run(tmp_path / "smaller", n_problems=3, text_len=150)
+    result = publish(smaller, str(dest), provenance=False)
+    assert result.deleted == [f"data/train-0000{k}-of-00003.parquet" for k in range(3)] + ["provenance.duckdb"]
+    assert not (dest / "provenance.duckdb").exists() and (dest / "NOTES.txt").read_text() == "ours, not the factory's"
+    assert check(dest).ok and check(dest).rows == 6
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dest.")] == []
+
+
+def test_a_crash_between_the_renames_is_undone_by_the_next_publish(run_dir, tmp_path):
+    dest = tmp_path / "dest"
+    publish(run_dir, str(dest))
+    away = tmp_path / ".dest.publish-old-x1"
+    away.mkdir()
+    os.rename(dest, away / "set")  # the old set renamed away, the new one never renamed in
+    (tmp_path / ".dest.publish-tmp-x2").mkdir()
+    result = publish(run_dir, str(dest))
+    assert result.sent == [] and check(dest).ok  # the old set was put back, then found whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dest", "run"]
+
+
+def test_refusals_name_the_problem_in_one_line(run_dir, tmp_path):
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(DestinationError, match="without manifest.json is not a publication"):
+        publish(run_dir, str(foreign))
+    with pytest.raises(DestinationError, match="overlaps the run directory"):
+        publish(run_dir, str(run_dir / "copy"))
+    (run_dir / "manifest.json").unlink()
+    with pytest.raises(RunDirError, match="no manifest.json"):
+        publish(run_dir, str(tmp_path / "new"))
+
+
+def test_a_damaged_run_directory_is_refused_before_anything_is_sent(run_dir, tmp_path):
+    rel = json.loads((run_dir / "manifest.json").read_text())["shards"][1]["path"]
+    (run_dir / rel).unlink()
+    out = factory("publish", run_dir, "--to", tmp_path / "dest")
+    assert out.returncode == 1 and not (tmp_path / "dest").exists()
+    assert out.stderr == (f"error: {run_dir}: the publication is incomplete or damaged: {rel}: listed in the manifest "
+                          f"but missing; `factory check {run_dir}` lists all, `factory run` rebuilds it\n")
+
+
+def test_a_run_directory_a_factory_run_holds_is_refused(run_dir, tmp_path):
+    import fcntl
+
+    with open(run_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what RunDir does for the whole of a run
+        with pytest.raises(RunDirError, match="a `factory run` is writing it"):
+            publish(run_dir, str(tmp_path / "dest"))
+    assert publish(run_dir, str(tmp_path / "dest")).sent  # free again once the run has finished

@@ -6,6 +6,7 @@ its traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -296,17 +297,42 @@ def status(run_dir):
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.argument("sql", required=False)
+@click.argument("query", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a question's answer, or a query's rows).")
+@click.option("--export", "export_dir", type=click.Path(path_type=Path),
+              help="Write every table and the lineage view to DIR/NAME.parquet, for a warehouse.")
 @_one_line_errors
-def audit(run_dir, sql):
-    """Query RUN_DIR/provenance.duckdb read-only; with no SQL, print a summary.
+def audit(run_dir, query, as_json, export_dir):
+    """Query RUN_DIR/provenance.duckdb read-only; with no QUERY, print a summary.
+
+    QUERY is one read-only SQL statement, or a question:
+
+    \b
+      lineage ROW_ID   where a published row came from: shard, problem, request, verdict
+      rejections       samples by final reason, share, per source, example ids
+      cost             tokens, attempts, GPU hours, dollars per endpoint and in total
+      contamination    training problems that copy an eval-set problem, and the match
+      sessions         each `factory run`: command, times, requests sent and lost, finished
 
     Tables: runs, sessions, sources, problems, contaminated_by, requests, outcomes, verdicts, published,
     endpoint_costs; view: lineage.
     """
+    from factory.report.audit import answer
     from factory.report.audit import audit as run_audit
+    from factory.report.questions import QUESTIONS
 
-    click.echo(run_audit(run_dir, sql))
+    if export_dir is not None:
+        if query:
+            raise click.UsageError("--export writes every table; give it without a query or question")
+        from factory.report.export import export
+
+        written = export(run_dir, export_dir)
+        click.echo(json.dumps(written, indent=2) if as_json else "\n".join(
+            f"{export_dir / f'{name}.parquet'}  {rows} rows" for name, rows in written.items()))
+    elif query and query[0] in QUESTIONS:
+        click.echo(answer(run_dir, query[0], list(query[1:]), as_json=as_json))
+    else:
+        click.echo(run_audit(run_dir, " ".join(query) or None, as_json=as_json))
 
 
 if __name__ == "__main__":

@@ -26,8 +26,8 @@ def table(rows: list[dict], columns: list[str] | None = None) -> str:
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(cols)]
 
     def line(values) -> str:
-        cells = zip(values, widths, right, strict=True)
-        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in cells).rstrip()
+        parts = zip(values, widths, right, strict=True)
+        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in parts).rstrip()
     return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(r) for r in cells)])
 
 

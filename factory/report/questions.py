@@ -59,10 +59,11 @@ def lineage(con: duckdb.DuckDBPyConnection, row_id: str) -> dict:
         SELECT correct, reason, predicted, trace_hash, prompt_tokens, reasoning_tokens, answer_tokens,
                total_tokens, verify_ms FROM verdicts WHERE sample_id = ?""", [row_id])
     final = _one(con, "SELECT status, reason, duplicate_of FROM outcomes WHERE sample_id = ?", [row_id])
-    # the one row of the problem id that was asked; its duplicates share the id
-    problem = _one(con, """
+    # the one row of the problem id that was asked (its exact duplicates share the id); filtered here, since
+    # a second condition in SQL would keep DuckDB from using the index on problem_id
+    problem = next((p for p in records(con, """
         SELECT source, source_row, problem_id, problem, reference_answer, solution, status FROM problems
-        WHERE problem_id = ? AND status IN ('ok', 'no_reference') LIMIT 1""", [placed["problem_id"]])
+        WHERE problem_id = ?""", [placed["problem_id"]]) if p["status"] in ("ok", "no_reference")), None)
     duplicates = records(con, """
         SELECT source, source_row, problem_id, duplicate_similarity, kept_because FROM problems
         WHERE duplicate_of = ? AND status = 'duplicate' ORDER BY source, source_row""",

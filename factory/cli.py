@@ -287,11 +287,22 @@ def sim_teacher(port, host, pipeline, **knobs):
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--watch", is_flag=True, help="Redraw every --interval seconds while the run is going, with rates "
+              "and an ETA; stops when the run finishes (or stops), or on Ctrl-C.")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              help="Seconds between redraws (with --watch).")
+@click.option("--follow", is_flag=True, help="With --watch: keep watching after the run finishes or stops "
+              "(e.g. for a resume); only Ctrl-C ends it.")
 @_one_line_errors
-def status(run_dir):
+def status(run_dir, watch, interval, follow):
     """Print progress and counts per stage and per rejection reason for RUN_DIR."""
     from factory.report.status import collect, render
 
+    if watch:
+        from factory.report.watch import watch as watch_run
+
+        watch_run(run_dir, interval=interval, follow=follow, tty=sys.stdout.isatty(), echo=click.echo)
+        return
     click.echo(render(collect(run_dir)))
 
 

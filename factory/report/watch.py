@@ -72,8 +72,8 @@ def watch(run_dir: Path, *, interval: float = 2.0, follow: bool = False, tty: bo
     """Redraw the status of `run_dir` every `interval` seconds until the run ends (or, with `follow`, until
     Ctrl-C); returns why it stopped: `finished`, `stopped` or `interrupted`."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunDirError(f"{str(run_dir)!r} is not a directory; pass the --out of a `factory run`")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"{str(run_dir)!r} is a file; pass the --out of a `factory run`")
     first = last = None
     try:
         while True:
@@ -82,6 +82,8 @@ def watch(run_dir: Path, *, interval: float = 2.0, follow: bool = False, tty: bo
             stamp = time.strftime("%H:%M:%S")
             head = f"{stamp}  watching {run_dir} every {interval:g}s ({state}; Ctrl-C stops)"
             try:
+                if not run_dir.exists():  # a watch started before its run
+                    raise RunDirError(f"no directory {str(run_dir)!r} yet: waiting for a `factory run --out` there")
                 status = collect(run_dir)
             except (RunDirError, FileNotFoundError) as e:
                 body = [f"  waiting for the run to write its files ({str(e).splitlines()[0]})"]

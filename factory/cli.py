@@ -289,8 +289,8 @@ def sim_teacher(port, host, pipeline, **knobs):
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--watch", is_flag=True, help="Redraw every --interval seconds while the run is going, with rates "
               "and an ETA; stops when the run finishes (or stops), or on Ctrl-C.")
-@click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
-              help="Seconds between redraws (with --watch).")
+@click.option("--interval", type=click.FloatRange(min=0.1),
+              help="Seconds between redraws (with --watch; default 2).")
 @click.option("--follow", is_flag=True, help="With --watch: keep watching after the run finishes or stops "
               "(e.g. for a resume); only Ctrl-C ends it.")
 @_one_line_errors
@@ -301,8 +301,10 @@ def status(run_dir, watch, interval, follow):
     if watch:
         from factory.report.watch import watch as watch_run
 
-        watch_run(run_dir, interval=interval, follow=follow, tty=sys.stdout.isatty(), echo=click.echo)
+        watch_run(run_dir, interval=interval or 2.0, follow=follow, tty=sys.stdout.isatty(), echo=click.echo)
         return
+    if interval is not None or follow:
+        raise click.UsageError("--interval and --follow go with --watch")
     click.echo(render(collect(run_dir)))
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from factory.errors import RunDirError
+from factory.errors import FactoryError, RunDirError
 from factory.report.runstate import run_state
 from factory.report.status import collect, render
 
@@ -85,7 +85,7 @@ def watch(run_dir: Path, *, interval: float = 2.0, follow: bool = False, tty: bo
                 if not run_dir.exists():  # a watch started before its run
                     raise RunDirError(f"no directory {str(run_dir)!r} yet: waiting for a `factory run --out` there")
                 status = collect(run_dir)
-            except (RunDirError, FileNotFoundError) as e:
+            except (FactoryError, OSError, ValueError) as e:  # not written yet, or caught mid-write: next time
                 body = [f"  waiting for the run to write its files ({str(e).splitlines()[0]})"]
             else:
                 seen = _Seen(now, status["generate"]["journaled"], status["verify"]["judged"],

@@ -194,3 +194,8 @@ def test_watching_a_real_run_going_in_the_background(tmp_path):
              if "samples/s=" in line]
     assert max(rates) > 0 and any("  eta       " in b and "samples left of 48" in b for b in blocks)
     assert "(finished;" in blocks[-1] and f"published={collect(out)['publish']['published']}" in blocks[-1]
+
+
+def test_interval_and_follow_need_watch(run_dir):
+    res = CliRunner().invoke(main, ["status", str(run_dir), "--follow"])
+    assert res.exit_code == 2 and "--interval and --follow go with --watch" in res.output

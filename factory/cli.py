@@ -6,6 +6,7 @@ its traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -286,27 +287,65 @@ def sim_teacher(port, host, pipeline, **knobs):
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--watch", is_flag=True, help="Redraw every --interval seconds while the run is going, with rates "
+              "and an ETA; stops when the run finishes (or stops), or on Ctrl-C.")
+@click.option("--interval", type=click.FloatRange(min=0.1),
+              help="Seconds between redraws (with --watch; default 2).")
+@click.option("--follow", is_flag=True, help="With --watch: keep watching after the run finishes or stops "
+              "(e.g. for a resume); only Ctrl-C ends it.")
 @_one_line_errors
-def status(run_dir):
+def status(run_dir, watch, interval, follow):
     """Print progress and counts per stage and per rejection reason for RUN_DIR."""
     from factory.report.status import collect, render
 
+    if watch:
+        from factory.report.watch import watch as watch_run
+
+        watch_run(run_dir, interval=interval or 2.0, follow=follow, tty=sys.stdout.isatty(), echo=click.echo)
+        return
+    if interval is not None or follow:
+        raise click.UsageError("--interval and --follow go with --watch")
     click.echo(render(collect(run_dir)))
 
 
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.argument("sql", required=False)
+@click.argument("query", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a question's answer, or a query's rows).")
+@click.option("--export", "export_dir", type=click.Path(path_type=Path),
+              help="Write every table and the lineage view to DIR/NAME.parquet, for a warehouse.")
 @_one_line_errors
-def audit(run_dir, sql):
-    """Query RUN_DIR/provenance.duckdb read-only; with no SQL, print a summary.
+def audit(run_dir, query, as_json, export_dir):
+    """Query RUN_DIR/provenance.duckdb read-only; with no QUERY, print a summary.
+
+    QUERY is one read-only SQL statement, or a question:
+
+    \b
+      lineage ROW_ID   where a published row came from: shard, problem, request, verdict
+      rejections       samples by final reason, share, per source, example ids
+      cost             tokens, attempts, GPU hours, dollars per endpoint and in total
+      contamination    training problems that copy an eval-set problem, and the match
+      sessions         each `factory run`: command, times, requests sent and lost, finished
 
     Tables: runs, sessions, sources, problems, contaminated_by, requests, outcomes, verdicts, published,
     endpoint_costs; view: lineage.
     """
+    from factory.report.audit import answer
     from factory.report.audit import audit as run_audit
+    from factory.report.questions import QUESTIONS
 
-    click.echo(run_audit(run_dir, sql))
+    if export_dir is not None:
+        if query:
+            raise click.UsageError("--export writes every table; give it without a query or question")
+        from factory.report.export import export
+
+        written = export(run_dir, export_dir)
+        click.echo(json.dumps(written, indent=2) if as_json else "\n".join(
+            f"{export_dir / f'{name}.parquet'}  {rows} rows" for name, rows in written.items()))
+    elif query and query[0] in QUESTIONS:
+        click.echo(answer(run_dir, query[0], list(query[1:]), as_json=as_json))
+    else:
+        click.echo(run_audit(run_dir, " ".join(query) or None, as_json=as_json))
 
 
 @main.command()

@@ -46,6 +46,8 @@ CREATE TABLE problems (
     contaminated_by  VARCHAR,            -- benchmark:row of the best match (all of them: contaminated_by)
     PRIMARY KEY (source, source_row)
 );
+-- a published row finds its problem by id (`factory audit RUN_DIR lineage ROW_ID`) without a scan
+CREATE INDEX problems_problem_id ON problems (problem_id);
 
 -- Every eval-set problem a contaminated training row copies; joins problems on (source, source_row).
 CREATE TABLE contaminated_by (

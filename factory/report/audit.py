@@ -1,12 +1,18 @@
-"""`factory audit RUN_DIR [SQL]`: the provenance database, opened read-only."""
+"""`factory audit RUN_DIR [SQL | QUESTION ARGS]`: the provenance database, opened read-only.
+
+The questions themselves are in `factory.report.questions` (their text in `answers`); writing the
+database out is `factory.report.export`, never a query.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
 
 from factory.errors import FactoryError, RunDirError
+from factory.report.questions import records
 from factory.store.provenance import PROVENANCE_DB, relations
 
 SUMMARY = {
@@ -59,16 +65,41 @@ def _section(con: duckdb.DuckDBPyConnection, sql: str) -> str:
         return "(not recorded in this database: rerun `factory run` on the run directory to rebuild it)"
 
 
-def audit(run_dir: Path, sql: str | None = None) -> str:
-    """The summary, or the result of one read-only SQL query, as text."""
+def _json(data) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+def audit(run_dir: Path, sql: str | None = None, *, as_json: bool = False) -> str:
+    """The summary, or the result of one read-only SQL query, as text (or JSON: a list of row objects, the
+    summary an object of them by section)."""
     con = connect(run_dir)
     try:
         if sql:
             try:
-                return _table(con.sql(sql))
+                return _json(records(con, sql)) if as_json else _table(con.sql(sql))
             except duckdb.Error as e:
                 raise FactoryError(f"SQL failed: {str(e).splitlines()[0]}; tables and views: "
                                    f"{', '.join(relations())}") from None
+        if as_json:
+            summary = {}
+            for title, q in SUMMARY.items():
+                try:
+                    summary[title] = records(con, q)
+                except duckdb.CatalogException:
+                    summary[title] = None  # not recorded in this database
+            return _json(summary)
         return "\n\n".join(f"== {title}\n{_section(con, q)}" for title, q in SUMMARY.items())
     finally:
         con.close()
+
+
+def answer(run_dir: Path, question: str, args: list[str], *, as_json: bool = False) -> str:
+    """One of `factory.report.questions.QUESTIONS` asked of the run, as text or JSON."""
+    from factory.report import answers, questions
+
+    con = connect(run_dir)
+    try:
+        data = questions.ask(con, question, args)
+    finally:
+        con.close()
+    return _json(data) if as_json else answers.RENDER[question](data)

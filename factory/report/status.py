@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from factory.config import PipelineConfig
 from factory.errors import RunDirError
 from factory.meter.cost import cost_totals, run_costs
+from factory.report.runstate import latest_session, run_state
 from factory.stages.judge.accepted import accepted_per_problem
 from factory.stages.judge.stage import judge_key, read_verdicts
 from factory.store.journal import ledger, lost_requests
@@ -46,7 +47,11 @@ def collect(run_dir: Path) -> dict:
     published = manifest["counts"].get("published", 0) if manifest else 0
     spent = run_costs(run_dir, published)
     totals = cost_totals(spent, published)
-    cost = dict(requests=sum(r["attempts"] for r in spent), lost_requests=sum(lost_requests(run_dir).values()),
+    lost = lost_requests(run_dir)
+    # a going session's requests with no result yet are in flight, not lost
+    latest = latest_session(run_dir) if run_state(run_dir) == "going" else None
+    flying = {"in_flight": lost.pop(latest["session_id"], 0)} if latest else {}
+    cost = dict(requests=sum(r["attempts"] for r in spent), lost_requests=sum(lost.values()), **flying,
                 **_money(totals))
     return dict(
         run_id=info["run_id"], pipeline=info["pipeline"],

@@ -12,6 +12,7 @@ without a template counts each message's text on its own and adds them up.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -78,6 +79,10 @@ class TokenizerSource:
         specials = tuple((k, v) for k in _SPECIALS if isinstance(v := _token(config.get(k)), str))
         source = cls(name, revision, path.read_text(encoding="utf-8"), template or None, specials, commit)
         load_tokenizer(str(path))  # a broken file fails here, in one line
+        if chat_template is None and not source._keeps_reasoning():
+            # R1-Distill's stock template drops the reasoning; the student trains with TRL's training version of
+            # it (factory.train.model.training_template), so that is the one its lengths are counted with
+            source = dataclasses.replace(source, chat_template=source._training_version() or source.chat_template)
         source._check_template()
         return source
 
@@ -92,11 +97,10 @@ class TokenizerSource:
     def load(self) -> Counter:
         return _counter(self)
 
-    def _check_template(self) -> None:
-        """Refuse a template that leaves out the assistant's reasoning (R1-Distill's stock one does): counts
-        made with it would not be what the student is trained on."""
+    def _keeps_reasoning(self) -> bool:
+        """Whether the template renders the assistant's reasoning (no template: the texts are counted as they are)."""
         if not self.chat_template:
-            return
+            return True
         try:
             text = self.load().render([[{"role": "user", "content": "q"},
                                         {"role": "assistant", "content": assistant_turn(_PROBE, "a")}]])[0]
@@ -104,10 +108,27 @@ class TokenizerSource:
             raise ConfigError(f"the chat template of tokenizer {self.name!r} cannot render a conversation "
                               f"({str(e).splitlines()[0] if str(e) else type(e).__name__}); set "
                               "`tokenizer.chat_template` to a Jinja file that can") from None
-        if _PROBE not in text:
+        return _PROBE in text
+
+    def _training_version(self) -> str | None:
+        """TRL's training version of the template, when TRL (the train extra) is installed and ships one."""
+        try:
+            from transformers import PreTrainedTokenizerFast
+            from trl.chat_template_utils import get_training_chat_template
+        except ImportError:
+            return None
+        tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(self.json), chat_template=self.chat_template,
+                                      **dict(self.specials))
+        return get_training_chat_template(tok)
+
+    def _check_template(self) -> None:
+        """Refuse a template that leaves out the assistant's reasoning: counts made with it would not be what
+        the student is trained on."""
+        if not self._keeps_reasoning():
             raise ConfigError(f"the chat template of tokenizer {self.name!r} drops the reasoning from assistant "
                               "turns (R1-Distill's stock template does), so lengths would not be what the student "
-                              "trains on; set `tokenizer.chat_template` to the training version of the template")
+                              "trains on; install the train extra (TRL ships training versions of the stock "
+                              "templates) or set `tokenizer.chat_template` to a Jinja file that keeps it")
 
 
 def _token(value) -> str | None:

@@ -63,10 +63,30 @@ def test_a_template_that_drops_the_reasoning_is_refused(tmp_path):
                 "{% set c = c.split('</think>')[-1] %}{% endif %}<|im_start|>{{ m['role'] }}\n{{ c }}<|im_end|>\n"
                 "{% endfor %}")
     (tmp_path / "r1.jinja").write_text(dropping)
-    with pytest.raises(ConfigError, match="drops the reasoning.*tokenizer.chat_template"):
+    with pytest.raises(ConfigError, match="drops the reasoning.*train extra.*tokenizer.chat_template"):
         TokenizerSource.of(str(DEMO / "tokenizer.json"), chat_template=str(tmp_path / "r1.jinja"))
     with pytest.raises(ConfigError, match="not found; fix `tokenizer.chat_template`"):
         TokenizerSource.of(str(DEMO / "tokenizer.json"), chat_template=str(tmp_path / "missing.jinja"))
+
+
+def test_r1_distills_stock_template_is_replaced_by_trls_training_version_the_student_trains_with(tmp_path):
+    # the stock template as TRL ships it (read from the installed package, not copied here)
+    trl = pytest.importorskip("trl")
+    templates = Path(trl.__file__).parent / "chat_templates"
+    stock = (templates / "deepseek_r1_distill.jinja").read_text()
+    shutil.copy(DEMO / "tokenizer.json", tmp_path / "tokenizer.json")
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"chat_template": stock, "bos_token": "<|endoftext|>"}))
+    source = TokenizerSource.of(str(tmp_path))
+    assert source.chat_template == (templates / "deepseek_r1_distill_training.jinja").read_text()
+    assert "<think>\n" + REASONING in source.load().render([conversation()])[0]
+    # what factory train gives the same tokenizer: lengths counted with the template the trainer uses
+    from factory.train.model import training_template
+
+    tok = PreTrainedTokenizerFast(tokenizer_file=str(tmp_path / "tokenizer.json"), chat_template=stock,
+                                  bos_token="<|endoftext|>")
+    training_template(tok, None)
+    (length,) = source.load().lengths([PROMPT], [REASONING], [ANSWER])[3]
+    assert length == len(tok.apply_chat_template(conversation(), tokenize=True, return_dict=False))
 
 
 def test_a_tokenizer_directory_brings_its_template_and_special_tokens(tmp_path):

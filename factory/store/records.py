@@ -170,7 +170,7 @@ class PublishedRow(_Record):
     reasoning_tokens: int = Field(description="tokens of `reasoning`")
     answer_tokens: int = Field(description="tokens of `answer`")
     total_tokens: int = Field(description="prompt + reasoning + answer tokens (without template markers or tags)")
-    length: int = Field(description="tokens of `messages` under the student's chat template, <think> tags included: "
+    length: int = Field(description="tokens of `messages` under the student's chat template, `<think>` tags included: "
                                     "what the student trains on (for length-grouped sampling)")
     curriculum_bucket: int = Field(description="smallest of 8192/16384/24576/32768 that fits `length`")
     samples_judged: int = Field(description="teacher samples of this problem that got a verdict")

@@ -16,20 +16,24 @@ from support.published import BUCKET_ROWS, bucket_publication, cumulative_config
 def test_a_published_run_passes_and_the_summary_is_the_last_line(run_dir):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     report = check(run_dir)
-    assert report.ok and report.shards == len(manifest["shards"]) == 3 and report.rows == 12
-    assert report.render().startswith(f"ok: {run_dir}: 3 shard(s), 12 rows")
+    # every row fits in 8k: three shards there, and one empty shard for each empty bucket
+    assert [s["bucket"] for s in manifest["shards"]] == [8192] * 3 + [16384, 24576, 32768]
+    assert report.ok and report.shards == len(manifest["shards"]) == 6 and report.rows == 12
+    assert report.configs == 5  # default, le8k .. le32k, each checked against the shards' buckets
+    assert report.render().startswith(f"ok: {run_dir}: 6 shard(s), 12 rows")
 
 
 def test_every_failure_is_one_line_naming_its_file_and_the_command_exits_1(run_dir):
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    first, second, third = (s["path"] for s in manifest["shards"])
+    first, second, third, empty = (s["path"] for s in manifest["shards"][:4])  # data/8k x 3, data/16k's empty one
     data = bytearray((run_dir / first).read_bytes())
     data[len(data) // 2] ^= 0xFF  # same size, other bytes
     (run_dir / first).write_bytes(bytes(data))
     (run_dir / third).unlink()
-    stray = "data/train-00009-of-00009.parquet"  # a shard left over from an earlier publication
+    (run_dir / empty).unlink()  # an empty shard is a shard: its config fails to load without it
+    stray = "data/8k/train-00009-of-00009.parquet"  # a shard left over from an earlier publication
     pq.write_table(pa.table({"x": [1]}), run_dir / stray)
-    manifest["shards"][1]["rows"] += 1
+    manifest["shards"][1]["rows"] += 1  # the manifest now disagrees with itself, too: 13 rows in 8k, 12 counted
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
 
     out = factory("check", run_dir)
@@ -37,12 +41,20 @@ def test_every_failure_is_one_line_naming_its_file_and_the_command_exits_1(run_d
     lines = out.stdout.splitlines()
     assert lines[-1].startswith(f"FAILED: {run_dir}: ")
     body = lines[:-1]
-    assert any(line.startswith(f"{first}: sha256 ") for line in body)
-    assert f"{second}: 4 rows in its footer, the manifest says 5" in body
-    assert f"{third}: listed in the manifest but missing" in body
-    assert f"{stray}: a Parquet file the manifest does not list (a glob would load it)" in body
-    assert f"config default: data_files 'data/train-*' matches {stray}, which the manifest does not list" in body
-    assert len(body) == 5 and lines[-1].startswith(f"FAILED: {run_dir}: 5 problem(s) in 3 shard(s)")
+    assert body[0].startswith(f"{first}: sha256 ")
+    # every config's glob over data/8k catches the stray; each leNk counts the manifest's 13 rows against 12
+    assert body[1:] == [
+        f"{second}: 4 rows in its footer, the manifest says 5",
+        f"{third}: listed in the manifest but missing",
+        f"{empty}: listed in the manifest but missing",
+        f"{stray}: a Parquet file the manifest does not list (a glob would load it)",
+        *(f"config {name}: data_files 'data/8k/train-*' matches {stray}, which the manifest does not list"
+          for name in ("default", "le8k")),
+        "config le8k: covers 13 rows; the manifest's curriculum_buckets up to 8192 hold 12",
+        *(line for k in (16, 24, 32) for line in (
+            f"config le{k}k: data_files 'data/8k/train-*' matches {stray}, which the manifest does not list",
+            f"config le{k}k: covers 13 rows; the manifest's curriculum_buckets up to {k * 1024} hold 12"))]
+    assert lines[-1].startswith(f"FAILED: {run_dir}: {len(body)} problem(s) in 6 shard(s)")
 
 
 def test_a_truncated_shard_is_named_by_its_size(run_dir):

@@ -55,10 +55,10 @@ def _ask(run_dir, question, *args):
 def test_lineage_tells_the_whole_story_of_a_published_row(run_dir):
     row_id = _id(runs.P_ADD, 1)
     a = _ask(run_dir, "lineage", row_id)
-    shard_row = duckdb.sql(f"SELECT filename, id FROM read_parquet('{run_dir}/data/*.parquet', filename = true)")
+    shard_row = duckdb.sql(f"SELECT filename, id FROM read_parquet('{run_dir}/data/*/*.parquet', filename = true)")
     where = {i: f for f, i in shard_row.fetchall()}
     assert a["id"] == row_id and a["run"] == dict(run_id="run-1", pipeline="demo")
-    assert where[row_id].endswith(a["location"]["shard"])
+    assert where[row_id].endswith(a["location"]["shard"]) and a["location"]["shard"].startswith("data/8k/")
     index = pa.compute.index(pa.parquet.read_table(run_dir / a["location"]["shard"], columns=["id"])["id"], row_id)
     assert a["location"]["row_index"] == index.as_py()
     assert a["problem"] == dict(source="demo", source_row="0", problem_id=runs.pid(runs.P_ADD), problem=runs.P_ADD,

@@ -1,16 +1,21 @@
 """`factory check` on a run directory: shards, footers and the card's configs against the manifest."""
 
 import json
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
+from datasets import load_dataset
 
-from factory.publish_remote import check
+from factory.errors import RunDirError
+from factory.publish_remote import check, publish
 from factory.publish_remote.configs import config_problems, glob_regex
+from factory.store.records import CURRICULUM_BUCKETS, bucket_for
 
 from support.cli import factory
-from support.published import BUCKET_ROWS, bucket_publication, cumulative_configs, write_publication_meta
+from support.published import BUCKET_ROWS, bucket_publication, cumulative_configs, published_run, write_publication_meta
 
 
 def test_a_published_run_passes_and_the_summary_is_the_last_line(run_dir):
@@ -142,3 +147,54 @@ def test_a_hub_location_opens_through_hffilesystem_without_the_network():
 
     fs, root = open_location("hf://datasets/org/math-traces")
     assert isinstance(fs, HfFileSystem) and root == "datasets/org/math-traces"
+
+
+# each problem's 2 rows: data/8k 4 rows, data/16k 6 (16384 fits it, 2 shards of at most 4), data/24k none, data/32k 2
+SPREAD = [300, 9000, 12000, 30000, 100, 16384]
+
+
+@pytest.fixture
+def spread(tmp_path):
+    """A real publication (the publish stage's shards and card) with rows in three buckets and one empty."""
+    return published_run(tmp_path / "spread", lengths=SPREAD)
+
+
+def test_a_real_publication_over_every_bucket_passes_and_each_config_loads_what_fits(spread, tmp_path):
+    manifest = json.loads((spread / "manifest.json").read_text())
+    assert [(s["path"].split("/")[1], s["rows"]) for s in manifest["shards"]] == [
+        ("8k", 4), ("16k", 4), ("16k", 2), ("24k", 0), ("32k", 2)]
+    report = check(spread)
+    assert report.problems == [] and (report.shards, report.rows, report.configs) == (5, 12, 5)
+    for name, limit, rows in (("le8k", 8192, 4), ("le16k", 16384, 10), ("le24k", 24576, 10), ("le32k", 32768, 12)):
+        loaded = load_dataset(str(spread), name, split="train", cache_dir=str(tmp_path / "cache"))
+        assert loaded.num_rows == rows and max(loaded["length"]) <= limit, name
+    every = load_dataset(str(spread), split="train", cache_dir=str(tmp_path / "cache"))["length"]
+    assert sorted(every) == sorted(n for n in SPREAD for _ in range(2))
+    assert [bucket_for(n) for n in every] == sorted(bucket_for(n) for n in every)  # the folders in bucket order
+
+
+def test_a_real_card_whose_config_leaves_out_a_bucket_folder_is_named_and_not_published(spread, tmp_path):
+    _, meta, body = (spread / "README.md").read_text().split("---\n", 2)
+    card = yaml.safe_load(meta)
+    (le24k,) = (c for c in card["configs"] if c["config_name"] == "le24k")
+    le24k["data_files"][0]["path"].remove("data/16k/train-*")
+    (spread / "README.md").write_text("---\n" + yaml.safe_dump(card, sort_keys=False) + "---\n" + body)
+    expected = ["config le24k: leaves out shard data/16k/train-00000-of-00002.parquet (bucket 16384)",
+                "config le24k: leaves out shard data/16k/train-00001-of-00002.parquet (bucket 16384)",
+                "config le24k: covers 4 rows; the manifest's curriculum_buckets up to 24576 hold 10"]
+    assert check(spread).problems == expected
+    out = factory("check", spread)
+    assert out.returncode == 1 and out.stdout.splitlines()[:-1] == expected
+    with pytest.raises(RunDirError, match=re.escape(f"{expected[0]} (and 2 more)")):
+        publish(spread, str(tmp_path / "dest"))
+    assert not (tmp_path / "dest").exists()
+
+
+def test_a_fresh_demo_run_passes_check_with_its_curriculum_configs(demo_run):
+    manifest = json.loads((demo_run / "manifest.json").read_text())
+    assert {s["bucket"] for s in manifest["shards"]} == set(CURRICULUM_BUCKETS)  # empty buckets have their shard
+    out = factory("check", demo_run)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.startswith(f"ok: {demo_run}: {len(manifest['shards'])} shard(s), "
+                                 f"{manifest['counts']['published']} rows, ")
+    assert out.stdout.endswith(", 5 card config(s); checksums, row counts and configs match the manifest\n")

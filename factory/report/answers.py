@@ -78,6 +78,8 @@ def lineage(a: dict) -> str:
         out += [f"  correct    {str(v['correct']).lower()}  reason {v['reason']}  predicted {v['predicted']}",
                 f"  tokens     prompt {v['prompt_tokens']}  reasoning {v['reasoning_tokens']}  "
                 f"answer {v['answer_tokens']}  total {v['total_tokens']}  (the run's tokenizer)",
+                f"  length     {v['length']}  curriculum_bucket {v['curriculum_bucket']}  (the published messages "
+                "under the student's chat template)",
                 f"  trace      {v['trace_hash']}  judged in {v['verify_ms']:.1f} ms"]
     else:
         out.append("  (no verdict recorded)")

@@ -22,6 +22,7 @@ import json
 import duckdb
 
 from factory.errors import FactoryError
+from factory.store.records import bucket_for
 
 EXAMPLES = 3  # example sample ids shown per rejection reason
 
@@ -46,7 +47,8 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> dict | None:
 
 def lineage(con: duckdb.DuckDBPyConnection, row_id: str) -> dict:
     """Where published row `row_id` is, the problem it answers (and the copies of it curation dropped), the
-    exact request that made it, the verifier's verdict and its final status."""
+    exact request that made it, the verifier's verdict (with the row's `length` and `curriculum_bucket`, as in
+    its shard) and its final status."""
     placed = _one(con, "SELECT shard, row_index, problem_id FROM published WHERE sample_id = ?", [row_id])
     if placed is None:
         _not_published(con, row_id)
@@ -57,7 +59,9 @@ def lineage(con: duckdb.DuckDBPyConnection, row_id: str) -> dict:
         FROM requests WHERE sample_id = ?""", [row_id])
     verdict = _one(con, """
         SELECT correct, reason, predicted, trace_hash, prompt_tokens, reasoning_tokens, answer_tokens,
-               total_tokens, verify_ms FROM verdicts WHERE sample_id = ?""", [row_id])
+               total_tokens, length, verify_ms FROM verdicts WHERE sample_id = ?""", [row_id])
+    if verdict:  # the shard's column is computed the same way (select.py); a published row always fits one
+        verdict["curriculum_bucket"] = bucket_for(verdict["length"])
     final = _one(con, "SELECT status, reason, duplicate_of FROM outcomes WHERE sample_id = ?", [row_id])
     # the one row of the problem id that was asked (its exact duplicates share the id); filtered here, since
     # a second condition in SQL would keep DuckDB from using the index on problem_id
@@ -174,6 +178,6 @@ def ask(con: duckdb.DuckDBPyConnection, question: str, args: list[str]) -> dict:
                            f"{len(args)} ({' '.join(args) or 'none'}); usage: factory audit RUN_DIR {usage}")
     try:
         return fn(con, *args)
-    except duckdb.CatalogException as e:
+    except (duckdb.CatalogException, duckdb.BinderException) as e:  # a table, or a column (verdicts.length), missing
         raise FactoryError(f"this provenance database lacks what `{question}` reads ({str(e).splitlines()[0]}); "
                            "rerun `factory run` on the run directory to rebuild it") from None

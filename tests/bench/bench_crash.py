@@ -198,7 +198,7 @@ def main() -> None:
         final_ok = {(r["problem_id"], r["sample_index"]) for r in latest.values() if r["outcome"] != "failed"}
 
         ids = Counter()
-        for shard in sorted((run_dir / "data").glob("*.parquet")):
+        for shard in sorted((run_dir / "data").rglob("*.parquet")):  # data/8k/, data/16k/, ...
             ids.update(pq.read_table(shard, columns=["id"]).column("id").to_pylist())
         duplicates = sum(c - 1 for c in ids.values() if c > 1)
 

@@ -97,7 +97,7 @@ def main() -> None:
             lines = list(iter_records(run_dir))
             latest = {r["sample_id"]: r for r in lines}
             ids = Counter()
-            for shard in sorted((run_dir / "data").glob("*.parquet")):
+            for shard in sorted((run_dir / "data").rglob("*.parquet")):  # data/8k/, data/16k/, ...
                 ids.update(pq.read_table(shard, columns=["id"]).column("id").to_pylist())
             con = duckdb.connect(str(run_dir / "provenance.duckdb"), read_only=True)
             outcomes = dict(con.sql("SELECT sample_id, status FROM outcomes").fetchall())

@@ -19,7 +19,7 @@ def test_publish_then_check_then_load(run_dir, tmp_path):
     dest = tmp_path / "out" / "demo"
     out = factory("publish", run_dir, "--to", dest)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith(f"published to {dest}: 6 file(s) sent")
+    assert out.stdout.startswith(f"published to {dest}: 9 file(s) sent")  # 6 shards (3 of them empty), 3 others
     assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == sorted(
         [*(s["path"] for s in json.loads((run_dir / "manifest.json").read_text())["shards"]),
          "provenance.duckdb", "README.md", "manifest.json"])
@@ -28,7 +28,7 @@ def test_publish_then_check_then_load(run_dir, tmp_path):
     assert load_dataset(str(dest), split="train").num_rows == 12
     (line,) = (run_dir / "publications.jsonl").read_text().splitlines()
     logged = json.loads(line)
-    assert logged["destination"] == str(dest) and logged["skipped"] == [] and len(logged["sent"]) == 6
+    assert logged["destination"] == str(dest) and logged["skipped"] == [] and len(logged["sent"]) == 9
     assert logged["manifest_sha256"] == file_sha256(run_dir / "manifest.json")
 
 
@@ -37,10 +37,14 @@ def test_a_smaller_republication_replaces_the_set_and_keeps_files_not_ours(run_d
     publish(run_dir, str(dest))
     (dest / "NOTES.txt").write_text("ours, not the factory's")
     again = publish(run_dir, str(dest))
-    assert again.sent == [] and len(again.skipped) == 6
-    smaller = published_run(tmp_path / "smaller", n_problems=3, text_len=150)
+    assert again.sent == [] and len(again.skipped) == 9
+    smaller = published_run(tmp_path / "smaller", n_problems=3, text_len=150)  # 2 shards in data/8k, not 3
     result = publish(smaller, str(dest), provenance=False)
-    assert result.deleted == [f"data/train-0000{k}-of-00003.parquet" for k in range(3)] + ["provenance.duckdb"]
+    assert result.deleted == [f"data/8k/train-0000{k}-of-00003.parquet" for k in range(3)] + ["provenance.duckdb"]
+    # the empty buckets' shards are the same bytes in both sets: linked from the old one, not copied
+    assert result.skipped == [f"data/{k}k/train-00000-of-00001.parquet" for k in (16, 24, 32)]
+    assert sorted(p.relative_to(dest).as_posix() for p in (dest / "data").rglob("*.parquet")) == sorted(
+        json.loads((smaller / "manifest.json").read_text())["shards"][i]["path"] for i in range(5))
     assert not (dest / "provenance.duckdb").exists() and (dest / "NOTES.txt").read_text() == "ours, not the factory's"
     assert check(dest).ok and check(dest).rows == 6
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dest.")] == []

@@ -85,11 +85,13 @@ def test_one_commit_holds_shards_provenance_card_and_manifest(run_dir, hub, monk
     out = publish(run_dir, f"hf://datasets/{REPO}", hub_api=hub)
     assert hub.repos == [(REPO, {"repo_type": "dataset", "exist_ok": True})]
     ((message, ops),) = hub.commits
-    assert [type(op) for op in ops] == [CommitOperationAdd] * 6
+    assert [type(op) for op in ops] == [CommitOperationAdd] * 9
     assert [op.path_in_repo for op in ops] == _order(run_dir) == out.sent
     for op in ops:
         assert hub.files[op.path_in_repo] == (run_dir / op.path_in_repo).read_bytes()
-    assert hub.preuploads == [_order(run_dir)] and hub.uploaded == _order(run_dir)[:4]
+    # the three empty buckets' shards are one LFS object (same bytes): its bytes travel once, all three are committed
+    assert [p.rsplit("/", 2)[-2] for p in _order(run_dir)[3:6]] == ["16k", "24k", "32k"]
+    assert hub.preuploads == [_order(run_dir)] and hub.uploaded == _order(run_dir)[:4] + ["provenance.duckdb"]
     assert out.manifest_sha256[:12] in message
     logged = (run_dir / "publications.jsonl").read_text()
     assert json.loads(logged)["destination"] == f"hf://datasets/{REPO}" and "hf_secret" not in logged
@@ -109,7 +111,8 @@ def test_a_rerun_after_an_interrupted_upload_sends_only_what_is_missing(run_dir,
     assert hub.commits == [] and hub.uploaded == _order(run_dir)[:2]  # nothing visible in the repo
     hub.fail_after = None
     out = publish(run_dir, f"hf://datasets/{REPO}", hub_api=hub)
-    assert hub.uploaded == _order(run_dir)[:4]  # the third shard and provenance, each sent once
+    # the third shard, the empty buckets' one object and provenance, each sent once
+    assert hub.uploaded == _order(run_dir)[:4] + ["provenance.duckdb"]
     ((_, ops),) = hub.commits
     assert [op.path_in_repo for op in ops] == _order(run_dir) == out.sent
 
@@ -118,17 +121,22 @@ def test_files_the_repo_has_are_not_added_and_stale_ones_go_in_the_same_commit(r
     order = _order(run_dir)
     for rel in order[:2]:  # an earlier publication already committed these bytes
         hub.files[rel] = (run_dir / rel).read_bytes()
-    hub.files["data/train-00007-of-00009.parquet"] = b"PAR1 an old shard"
+    hub.files["data/train-00007-of-00009.parquet"] = b"PAR1 an old shard"  # of the layout before bucket folders
+    hub.files["data/8k/train-00003-of-00004.parquet"] = b"PAR1 an old shard in a bucket folder"
     hub.files["provenance.duckdb"] = b"an older provenance"
     hub.files["README.md"] = b"an older card"
     out = publish(run_dir, f"hf://datasets/{REPO}", hub_api=hub, provenance=False)
     ((_, ops),) = hub.commits
+    shards = order[:6]
     assert [(type(op).__name__, op.path_in_repo) for op in ops] == [
-        ("CommitOperationAdd", order[2]), ("CommitOperationAdd", "README.md"), ("CommitOperationAdd", "manifest.json"),
+        *(("CommitOperationAdd", p) for p in shards[2:]), ("CommitOperationAdd", "README.md"),
+        ("CommitOperationAdd", "manifest.json"),
+        ("CommitOperationDelete", "data/8k/train-00003-of-00004.parquet"),
         ("CommitOperationDelete", "data/train-00007-of-00009.parquet"), ("CommitOperationDelete", "provenance.duckdb")]
-    assert out.skipped == order[:2] and out.deleted == ["data/train-00007-of-00009.parquet", "provenance.duckdb"]
-    assert sorted(hub.files) == sorted([".gitattributes", *order[:3], "README.md", "manifest.json"])
-    assert out.bytes_sent == sum((run_dir / p).stat().st_size for p in (order[2], "README.md", "manifest.json"))
+    assert out.skipped == order[:2] and out.deleted == ["data/8k/train-00003-of-00004.parquet",
+                                                        "data/train-00007-of-00009.parquet", "provenance.duckdb"]
+    assert sorted(hub.files) == sorted([".gitattributes", *shards, "README.md", "manifest.json"])
+    assert out.bytes_sent == sum((run_dir / p).stat().st_size for p in (*shards[2:], "README.md", "manifest.json"))
 
 
 @pytest.mark.parametrize("uri", ["hf://datasets/org/name@dev", "hf://models/org/name", "hf://datasets/justaname"])

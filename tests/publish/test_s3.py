@@ -23,7 +23,7 @@ def _keys(fs, prefix="bucket/ds") -> list[str]:
 def test_round_trip_publish_check_and_load(run_dir, s3, tmp_path):
     out = factory("publish", run_dir, "--to", f"{s3}/ds")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith(f"published to {s3}/ds: 6 file(s) sent")
+    assert out.stdout.startswith(f"published to {s3}/ds: 9 file(s) sent")  # 6 shards (3 of them empty), 3 others
     manifest = json.loads((run_dir / "manifest.json").read_text())
     fs = _fs()
     assert _keys(fs) == sorted([*(s["path"] for s in manifest["shards"]), "provenance.duckdb", "README.md",
@@ -31,10 +31,11 @@ def test_round_trip_publish_check_and_load(run_dir, s3, tmp_path):
     assert fs.metadata(f"bucket/ds/{manifest['shards'][0]['path']}")["sha256"] == manifest["shards"][0]["sha256"]
     checked = factory("check", f"{s3}/ds")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout == f"ok: {s3}/ds: 3 shard(s), 12 rows, 0.0 MiB, 1 card config(s); checksums, row counts " \
+    assert checked.stdout == f"ok: {s3}/ds: 6 shard(s), 12 rows, 0.0 MiB, 5 card config(s); checksums, row counts " \
                              "and configs match the manifest\n"
     fs.get("bucket/ds", str(tmp_path / "copy"), recursive=True)
     assert load_dataset(str(tmp_path / "copy"), split="train").num_rows == 12
+    assert load_dataset(str(tmp_path / "copy"), "le16k", split="train").num_rows == 12  # 8k's rows, 16k's empty shard
     # the secret in the environment reached neither the run directory nor the bucket
     for path in run_dir.rglob("*"):
         assert not path.is_file() or b"test-secret-do-not-write" not in path.read_bytes()
@@ -89,7 +90,7 @@ def test_a_resumed_upload_sends_only_what_is_missing(run_dir, s3, monkeypatch):
     result = publish(run_dir, f"{s3}/ds")
     shards = [s["path"] for s in json.loads((run_dir / "manifest.json").read_text())["shards"]]
     assert result.skipped == shards[:2]
-    assert result.sent == [shards[2], "provenance.duckdb", "README.md", "manifest.json"]
+    assert result.sent == [*shards[2:], "provenance.duckdb", "README.md", "manifest.json"]
     assert check(f"{s3}/ds").ok
     logged = [json.loads(line) for line in (run_dir / "publications.jsonl").read_text().splitlines()]
     assert len(logged) == 1 and logged[0]["skipped"] == shards[:2]  # the failed attempt recorded nothing
@@ -98,7 +99,7 @@ def test_a_resumed_upload_sends_only_what_is_missing(run_dir, s3, monkeypatch):
 def test_a_new_publication_withdraws_the_old_manifest_first_and_deletes_stale_shards_last(run_dir, s3, tmp_path,
                                                                                          monkeypatch):
     publish(run_dir, f"{s3}/ds")
-    other = published_run(tmp_path / "other", n_problems=5, text_len=150)  # 3 shards again, other bytes
+    other = published_run(tmp_path / "other", n_problems=5, text_len=150)  # 3 shards in data/8k again, other bytes
     with monkeypatch.context() as m:
         _interrupt_after(m, 1)
         with pytest.raises(_Interrupted):
@@ -106,20 +107,23 @@ def test_a_new_publication_withdraws_the_old_manifest_first_and_deletes_stale_sh
     # the first shard of the old set was overwritten, so its manifest was withdrawn before that
     assert not _fs().exists("bucket/ds/manifest.json")
     result = publish(other, f"{s3}/ds", provenance=False)
-    assert result.skipped == ["data/train-00000-of-00003.parquet"] and result.deleted == ["provenance.duckdb"]
+    # the empty buckets' shards are the same bytes in every publication: never sent again
+    empty = [f"data/{k}k/train-00000-of-00001.parquet" for k in (16, 24, 32)]
+    assert result.skipped == ["data/8k/train-00000-of-00003.parquet", *empty]
+    assert result.deleted == ["provenance.duckdb"]
     assert check(f"{s3}/ds").ok and check(f"{s3}/ds").rows == 10
     smaller = published_run(tmp_path / "smaller", n_problems=3, text_len=150)
     result = publish(smaller, f"{s3}/ds")
-    assert result.deleted == [f"data/train-0000{k}-of-00003.parquet" for k in range(3)]
+    assert result.deleted == [f"data/8k/train-0000{k}-of-00003.parquet" for k in range(3)]
     assert check(f"{s3}/ds").ok and check(f"{s3}/ds").rows == 6
-    assert _keys(_fs()) == ["README.md", "data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet",
-                            "manifest.json", "provenance.duckdb"]
+    assert _keys(_fs()) == ["README.md", *empty, "data/8k/train-00000-of-00002.parquet",
+                            "data/8k/train-00001-of-00002.parquet", "manifest.json", "provenance.duckdb"]
 
 
 def test_an_unchanged_republication_sends_nothing(run_dir, s3):
     publish(run_dir, f"{s3}/ds")
     again = publish(run_dir, f"{s3}/ds")
-    assert again.sent == [] and len(again.skipped) == 6 and again.deleted == []
+    assert again.sent == [] and len(again.skipped) == 9 and again.deleted == []
 
 
 @pytest.mark.parametrize("uri", ["s3://AKIAEXAMPLE:wJalrSECRET@bucket/ds", "https://user:hf_tokenSECRET@example.org/x",

@@ -34,7 +34,8 @@ def test_the_header_counts_what_provenance_and_the_manifest_say(small):
     assert (h["samples"], h["published"], h["rejected"], h["pending"]) == (12, 4, 7, 1)
     assert h["problems"] == 6 and h["problems_by_status"] == {"contaminated": 1, "duplicate": 1,
                                                               "no_reference": 1, "ok": 3}
-    assert h["acceptance"] == pytest.approx(4 / 12) and h["shards"] == 1
+    # a shard per curriculum bucket: 8k, 16k and 24k hold the published rows, 32k's is empty
+    assert h["acceptance"] == pytest.approx(4 / 12) and h["shards"] == 4
     assert h["usd"] == 0 and h["usd_per_published"] == 0  # small_run records no endpoint costs
 
 
@@ -54,8 +55,9 @@ def test_rejections_are_counted_per_reason_most_frequent_first(small, full):
 
 def test_lengths_are_binned_alike_for_every_bucket_from_the_shards(small):
     d = small["lengths"]
-    # published totals 300 and 1200 (8k), 9000 (16k), 20000 (24k); 40000 was over_length
-    assert d["column"] == "total_tokens" and d["limits"] == list(CURRICULUM_BUCKETS)
+    # published lengths 300 and 1200 (8k), 9000 (16k), 20000 (24k), each in its bucket's folder; 40000 was
+    # over_length. small_run's `length` equals its total_tokens: which column wins is the next test's
+    assert d["column"] == "length" and d["limits"] == list(CURRICULUM_BUCKETS)
     assert {k: v["rows"] for k, v in d["buckets"].items()} == {8192: 2, 16384: 1, 24576: 1}
     edges = np.array(d["edges"])
     assert edges[0] == 0 and edges[-1] >= 20000 and len(set(np.diff(edges))) == 1

@@ -55,10 +55,10 @@ def _ask(run_dir, question, *args):
 def test_lineage_tells_the_whole_story_of_a_published_row(run_dir):
     row_id = _id(runs.P_ADD, 1)
     a = _ask(run_dir, "lineage", row_id)
-    shard_row = duckdb.sql(f"SELECT filename, id FROM read_parquet('{run_dir}/data/*.parquet', filename = true)")
+    shard_row = duckdb.sql(f"SELECT filename, id FROM read_parquet('{run_dir}/data/*/*.parquet', filename = true)")
     where = {i: f for f, i in shard_row.fetchall()}
     assert a["id"] == row_id and a["run"] == dict(run_id="run-1", pipeline="demo")
-    assert where[row_id].endswith(a["location"]["shard"])
+    assert where[row_id].endswith(a["location"]["shard"]) and a["location"]["shard"].startswith("data/8k/")
     index = pa.compute.index(pa.parquet.read_table(run_dir / a["location"]["shard"], columns=["id"])["id"], row_id)
     assert a["location"]["row_index"] == index.as_py()
     assert a["problem"] == dict(source="demo", source_row="0", problem_id=runs.pid(runs.P_ADD), problem=runs.P_ADD,
@@ -73,13 +73,36 @@ def test_lineage_tells_the_whole_story_of_a_published_row(run_dir):
         "sess-1", 1, 1, "complete", None)
     assert r["session"]["command"] == "factory run pipelines/demo.yaml" and r["session"]["finished_at"]
     assert a["verdict"]["predicted"] == "5" and a["verdict"]["total_tokens"] == 300 and a["verdict"]["correct"]
+    assert (a["verdict"]["length"], a["verdict"]["curriculum_bucket"]) == (300, 8192)
     assert a["final"] == dict(status="published", reason="correct", duplicate_of=None)
 
     text = answer(run_dir, "lineage", [row_id])
     for line in (f"row {row_id}  run run-1  pipeline demo", "    What is $2 + 3$?", "  reference  5",
                  "  duplicates dropped: 1", "    extra row 7", "  session    sess-1  `factory run pipelines/demo.yaml`",
-                 "  final      published (correct)", "  correct    true  reason correct  predicted 5"):
+                 "  final      published (correct)", "  correct    true  reason correct  predicted 5",
+                 "  length     300  curriculum_bucket 8192"):
         assert any(t.startswith(line) for t in text.splitlines()), line
+
+
+def test_lineage_shows_the_length_and_bucket_the_row_has_in_its_shard(run_dir):
+    # P_FRAC's published rows are 9000 and 20000 tokens long: the 16k and 24k folders
+    for index, bucket in ((0, 16384), (1, 24576)):
+        a = _ask(run_dir, "lineage", _id(runs.P_FRAC, index))
+        shard = pa.parquet.read_table(run_dir / a["location"]["shard"], columns=["length", "curriculum_bucket"])
+        row = shard.slice(a["location"]["row_index"], 1).to_pylist()[0]
+        assert (a["verdict"]["length"], a["verdict"]["curriculum_bucket"]) == (row["length"], row["curriculum_bucket"])
+        assert row["curriculum_bucket"] == bucket and a["location"]["shard"].startswith(f"data/{bucket // 1024}k/")
+        text = answer(run_dir, "lineage", [_id(runs.P_FRAC, index)])
+        assert f"  length     {row['length']}  curriculum_bucket {bucket}  " in text
+
+
+def test_a_provenance_database_without_the_length_column_is_one_line(run_dir):
+    con = duckdb.connect(str(run_dir / "provenance.duckdb"))
+    con.execute("DROP VIEW lineage")  # it reads v.length
+    con.execute("ALTER TABLE verdicts DROP COLUMN length")  # a database written before lengths were measured
+    con.close()
+    with pytest.raises(FactoryError, match="lacks what `lineage` reads .*rerun `factory run`"):
+        _ask(run_dir, "lineage", _id(runs.P_ADD, 1))
 
 
 def test_lineage_of_a_row_with_a_system_prompt_shows_every_message(run_dir):

@@ -19,10 +19,19 @@ from support import runs
 
 
 def published_run(path: Path, n_problems: int = 6, per_problem: int = 2, max_shard_rows: int = 4,
-                  text_len: int = 200) -> Path:
-    """A run directory through the real publish stage and provenance writer: several shards, a card, a manifest."""
+                  text_len: int = 200, lengths: list[int] | None = None) -> Path:
+    """A run directory through the real publish stage and provenance writer: several shards, a card, a manifest.
+
+    Every row fits in 8k (data/8k, and one empty shard in each other bucket's folder) unless `lengths` gives
+    each problem's samples a `length` of its own (one per problem), which the stage buckets them by.
+    """
     path.mkdir(parents=True, exist_ok=True)
     problems, samples, verdicts = runs.bulk_run(n_problems, per_problem, text_len)
+    if lengths is not None:
+        assert len(lengths) == n_problems
+        at = verdicts.schema.get_field_index("length")
+        verdicts = verdicts.set_column(at, verdicts.schema.field(at), pa.array(
+            [n for n in lengths for _ in range(per_problem)], verdicts.schema.field(at).type))
     result = publish(path, run_id="run-1", pipeline="bulk", tokenizer="tok", problems=problems, samples=samples,
                      verdicts=verdicts, cfg=PublishConfig(max_shard_rows=max_shard_rows))
     write_provenance(path, run=runs.RUN, sessions=runs.SESSIONS, problems=problems, samples=samples,

@@ -152,7 +152,8 @@ def _check(fs: fsspec.AbstractFileSystem, root: str, report: CheckReport) -> Che
     for entry in shards:
         report.problems += _check_shard(fs, root, entry, present)
     listed = {s["path"] for s in shards}
-    report.problems += [f"{p}: a Parquet file the manifest does not list (a glob would load it)"
+    unlisted = "a Parquet file the manifest does not list (a reader globbing data/ would load it; delete it)"
+    report.problems += [f"{p}: {unlisted}"
                         for p in sorted(present) if p.startswith(f"{DATA_DIR}/") and p.endswith(".parquet")
                         and p not in listed]
     card = _read_text(fs, f"{root}/{CARD}")

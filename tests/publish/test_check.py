@@ -52,7 +52,7 @@ def test_every_failure_is_one_line_naming_its_file_and_the_command_exits_1(run_d
         f"{second}: 4 rows in its footer, the manifest says 5",
         f"{third}: listed in the manifest but missing",
         f"{empty}: listed in the manifest but missing",
-        f"{stray}: a Parquet file the manifest does not list (a glob would load it)",
+        f"{stray}: a Parquet file the manifest does not list (a reader globbing data/ would load it; delete it)",
         *(f"config {name}: data_files 'data/8k/train-*' matches {stray}, which the manifest does not list"
           for name in ("default", "le8k")),
         "config le8k: covers 13 rows; the manifest's curriculum_buckets up to 8192 hold 12",
@@ -118,7 +118,8 @@ def test_a_stray_file_in_a_bucket_directory_is_caught_twice(tmp_path):
     bucket_publication(tmp_path)
     pq.write_table(pa.table({"x": [1]}), tmp_path / "data" / "8k" / "train-extra.parquet")
     problems = check(tmp_path).problems
-    assert "data/8k/train-extra.parquet: a Parquet file the manifest does not list (a glob would load it)" in problems
+    assert ("data/8k/train-extra.parquet: a Parquet file the manifest does not list (a reader globbing data/ would "
+            "load it; delete it)") in problems
     for name in ("default", "le8k", "le16k", "le24k", "le32k"):
         assert any(p.startswith(f"config {name}: data_files ") and "data/8k/train-extra.parquet" in p for p in problems)
 

@@ -88,7 +88,7 @@ FROM s JOIN p USING (k);
 INSERT INTO verdicts
 SELECT sample_id, problem_id, published OR j % 5 = 1, CASE WHEN published OR j % 5 = 1 THEN 'correct'
        ELSE 'wrong_answer' END, CAST(k % 997 AS VARCHAR), md5('t' || sample_id)[1:16], 200, 1700 + j % 8000, 60,
-       1960 + j % 8000, 1.5, CASE WHEN published THEN 'published' ELSE 'rejected' END,
+       1960 + j % 8000, 1990 + j % 8000, 1.5, CASE WHEN published THEN 'published' ELSE 'rejected' END,
        CASE WHEN published THEN 'correct' WHEN k % 5000 = 7 THEN 'problem_contaminated'
             WHEN j % 5 = 1 THEN 'duplicate_trace' ELSE 'wrong_answer' END
 FROM s;

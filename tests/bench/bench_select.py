@@ -63,7 +63,7 @@ with tempfile.TemporaryDirectory() as out:
     seconds = time.perf_counter() - started
 started = time.perf_counter()  # the per-problem step alone (verdicts are already in problem, sample order)
 if SELECT.get("near_duplicate"):
-    choose(tables[2].select(["sample_id", "problem_id", "total_tokens", "minhash"]).to_batches(4096),
+    choose(tables[2].select(["sample_id", "problem_id", "length", "minhash"]).to_batches(4096),
            SelectConfig(**SELECT))
 print(json.dumps(dict(seconds=seconds, choose_s=time.perf_counter() - started,
                       peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -113,12 +114,11 @@ class TokenizerSource:
     def _training_version(self) -> str | None:
         """TRL's training version of the template, when TRL (the train extra) is installed and ships one."""
         try:
-            from transformers import PreTrainedTokenizerFast
             from trl.chat_template_utils import get_training_chat_template
         except ImportError:
             return None
-        tok = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(self.json), chat_template=self.chat_template,
-                                      **dict(self.specials))
+        tok = _transformers_tokenizer()(tokenizer_object=Tokenizer.from_str(self.json),
+                                        chat_template=self.chat_template, **dict(self.specials))
         return get_training_chat_template(tok)
 
     def _check_template(self) -> None:
@@ -190,8 +190,7 @@ class Counter:
         self.tokenizer = Tokenizer.from_str(source.json)
         self.templated = None
         if source.chat_template:
-            from transformers import PreTrainedTokenizerFast  # only a template needs transformers
-
+            PreTrainedTokenizerFast = _transformers_tokenizer()  # only a template needs transformers
             self.templated = PreTrainedTokenizerFast(tokenizer_object=self.tokenizer,
                                                      chat_template=source.chat_template, **dict(source.specials))
 
@@ -242,6 +241,19 @@ def _span(encoding, start: int, size: int) -> int:
     if first is None or last is None:  # a character no token covers (normalizers may drop some)
         return len([o for o in encoding.offsets if start <= o[0] < start + size])
     return last - first + 1
+
+
+def _transformers_tokenizer():
+    """transformers' fast tokenizer class, imported without its advice that PyTorch is missing: the factory uses
+    transformers for chat templates only, and a data machine has no torch."""
+    quiet = os.environ.get("TRANSFORMERS_NO_ADVISORY_WARNINGS")
+    os.environ["TRANSFORMERS_NO_ADVISORY_WARNINGS"] = "1"
+    try:
+        from transformers import PreTrainedTokenizerFast
+    finally:
+        if quiet is None:
+            del os.environ["TRANSFORMERS_NO_ADVISORY_WARNINGS"]
+    return PreTrainedTokenizerFast
 
 
 @lru_cache(maxsize=4)

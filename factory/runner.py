@@ -148,6 +148,11 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
     curation = curate_pipeline(cfg)
     problems = curation.problems
     _check_askable(problems, cfg)
+    from factory.stages.judge.tokens import TokenizerSource
+
+    # the tokenizer and its template are read (and a template that drops the reasoning refused) before the
+    # teacher is paid, not after
+    TokenizerSource.of(cfg.tokenizer.name, cfg.tokenizer.revision, cfg.tokenizer.chat_template)
     with serving_endpoints(cfg.teacher, reference_answers(problems), cfg.ray) as endpoints:
         rd = RunDir(out, cfg.name, command)
         try:

@@ -126,6 +126,16 @@ def test_missing_source_file_writes_nothing(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_template_that_drops_the_reasoning_stops_the_run_before_the_teacher_is_paid(tmp_path):
+    pipeline = pipeline_copy(tmp_path)
+    (tmp_path / "r1.jinja").write_text("{% for m in messages %}{{ m['content'].split('</think>')[-1] }}{% endfor %}")
+    pipeline.write_text(pipeline.read_text().replace(str(ROOT / "datasets" / "demo" / "chat_template.jinja"),
+                                                     str(tmp_path / "r1.jinja")))
+    line = _one_line_failure(factory("run", pipeline, "--out", tmp_path / "o", "--limit", 2))
+    assert "drops the reasoning" in line
+    assert not (tmp_path / "o").exists()  # nothing asked, nothing written
+
+
 def test_unreachable_teacher_writes_nothing(tmp_path):
     line = _one_line_failure(factory("run", DEMO, "--out", tmp_path / "o", "--teacher-url", "http://127.0.0.1:9/v1",
                                      "--limit", 2))

@@ -26,7 +26,7 @@ from factory.config import PipelineConfig
 from factory.executor import Executor
 from factory.meter.progress import Progress
 from factory.stages.judge.batch import JUDGE_VERSION, SLIM_FIELDS, judge_batch, trace_hash
-from factory.stages.judge.tokens import TokenizerSource
+from factory.stages.judge.tokens import TokenizerSource, fingerprint
 from factory.stages.judge.vote import LABEL_SCHEMA, VOTING_REASONS, vote_batch
 from factory.store.journal import REPLIED, compact
 from factory.store.records import VERDICT_SCHEMA
@@ -39,8 +39,8 @@ def judge_key(cfg: PipelineConfig) -> str:
     rules = dict(version=JUDGE_VERSION, filters=cfg.filters.model_dump(), tokenizer=cfg.tokenizer.model_dump())
     if cfg.verify.majority_vote.enabled:  # absent otherwise, so that runs made before it keep their key
         rules["majority_vote"] = cfg.verify.majority_vote.model_dump()
-    if cfg.tokenizer.chat_template and Path(cfg.tokenizer.chat_template).is_file():  # its text, not only its path
-        rules["chat_template"] = hashlib.sha256(Path(cfg.tokenizer.chat_template).read_bytes()).hexdigest()
+    # the files' bytes, not only their names: a changed tokenizer or template re-counts every length
+    rules["tokenizer_files"] = fingerprint(cfg.tokenizer.name, cfg.tokenizer.chat_template)
     if options_of(cfg.verify) != Options():  # likewise: only a setting off its default counts
         rules["options"] = dict(prose=cfg.verify.prose_answers, ordered_lists=cfg.verify.ordered_lists)
     return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:12]

@@ -119,7 +119,10 @@ class TokenizerSource:
             return None
         tok = _transformers_tokenizer()(tokenizer_object=Tokenizer.from_str(self.json),
                                         chat_template=self.chat_template, **dict(self.specials))
-        return get_training_chat_template(tok)
+        try:
+            return get_training_chat_template(tok)
+        except ValueError:  # a template TRL does not know: the check below says what to do, in one line
+            return None
 
     def _check_template(self) -> None:
         """Refuse a template that leaves out the assistant's reasoning: counts made with it would not be what
@@ -129,6 +132,21 @@ class TokenizerSource:
                               "turns (R1-Distill's stock template does), so lengths would not be what the student "
                               "trains on; install the train extra (TRL ships training versions of the stock "
                               "templates) or set `tokenizer.chat_template` to a Jinja file that keeps it")
+
+
+def fingerprint(name: str, chat_template: str | None) -> str | None:
+    """sha256 over the local files lengths are counted with (tokenizer.json, the directory's config and template,
+    the pipeline's template file), so that a changed file re-counts; None for a hub id, whose files are named by
+    `revision` (pin it: an unpinned revision that moves on the hub is not noticed by stored verdicts)."""
+    path = Path(name)
+    local = [path] if path.is_file() else [path / f for f in ("tokenizer.json", _CONFIG, _TEMPLATE)]
+    files = (local if path.exists() else []) + ([Path(chat_template)] if chat_template else [])
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.read_bytes() if file.is_file() else b"\0absent")
+    return digest.hexdigest()
 
 
 def _token(value) -> str | None:

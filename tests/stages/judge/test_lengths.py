@@ -140,3 +140,30 @@ def test_over_length_is_measured_on_the_templated_length():
     assert limit < row["length"]
     (row,) = judge_batch([sample], {"p": "5"}, source, FilterConfig(max_total_tokens=limit), 5.0).to_pylist()
     assert row["reason"] == "over_length"
+
+
+def test_a_changed_template_or_tokenizer_file_changes_the_judging_key(tmp_path):
+    # stored verdicts carry lengths: a template edited in place must re-count them, not reuse them
+    from factory.config import PipelineConfig
+    from factory.stages.judge.stage import judge_key
+
+    shutil.copy(DEMO / "tokenizer.json", tmp_path / "tokenizer.json")
+    (tmp_path / "chat_template.jinja").write_text(TEMPLATE)
+    cfg = PipelineConfig.model_validate({"name": "t", "sources": [{"name": "s", "kind": "jsonl", "path": "x.jsonl"}],
+                                         "teacher": {"model": "m", "base_url": "http://127.0.0.1:1/v1"},
+                                         "tokenizer": {"name": str(tmp_path)}})
+    before = judge_key(cfg)
+    (tmp_path / "chat_template.jinja").write_text("You are helpful. " + TEMPLATE)
+    assert judge_key(cfg) != before
+    again = judge_key(cfg)
+    (tmp_path / "tokenizer_config.json").write_text("{}")
+    assert judge_key(cfg) != again
+
+
+def test_an_unknown_template_that_drops_the_reasoning_is_one_line_even_with_trl(tmp_path):
+    pytest.importorskip("trl")
+    shutil.copy(DEMO / "tokenizer.json", tmp_path / "tokenizer.json")
+    (tmp_path / "chat_template.jinja").write_text(
+        "{% for m in messages %}{{ m['content'].split('</think>')[-1] }}{% endfor %}")
+    with pytest.raises(ConfigError, match="drops the reasoning"):
+        TokenizerSource.of(str(tmp_path))

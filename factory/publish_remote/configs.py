@@ -5,7 +5,8 @@ Patterns are matched the way the HF loader resolves `data_files` (fsspec globs f
 every pattern matches at least one file and only files the manifest lists (a glob that catches an
 unlisted Parquet file would load it); `default` covers every shard; a cumulative `leNk` config covers
 exactly the shards whose `bucket` is at most N*1024, and the rows it covers add up to the manifest's
-`curriculum_buckets` summed up to that limit.
+`curriculum_buckets` summed up to that limit; every limit with rows has its config, and no config covers
+no row (`datasets` refuses to load a config whose files hold no row, so the card leaves those out).
 """
 
 from __future__ import annotations
@@ -107,11 +108,19 @@ def config_problems(configs: list, shards: list[dict], present: Iterable[str],
         problems += _coverage(name, covered, listed, curriculum_buckets)
     if "default" not in names:
         problems.append("card: no `default` config")
+    if all(s.get("bucket") is not None for s in shards):
+        total = 0
+        for limit, rows in sorted((int(b), n) for b, n in curriculum_buckets.items()):
+            total += rows
+            if total and f"le{limit // 1024}k" not in names:
+                problems.append(f"card: no `le{limit // 1024}k` config, though {total} rows fit in {limit} tokens")
     return problems, len(names)
 
 
 def _coverage(name: str, covered: set[str], listed: dict[str, dict], buckets: dict[str, int]) -> list[str]:
     """What a `default` or `leNk` config must cover, against what it does."""
+    if not any(listed[p]["rows"] for p in covered):
+        return [f"config {name}: covers no row, and `datasets` cannot load a config without rows"]
     if name == "default":
         return [f"config default: leaves out shard {p}" for p in sorted(set(listed) - covered)]
     m = _LE.fullmatch(name)

@@ -169,7 +169,8 @@ class PublishedRow(_Record):
                                            "when the tokenizer has a template)")
     reasoning_tokens: int = Field(description="tokens of `reasoning`")
     answer_tokens: int = Field(description="tokens of `answer`")
-    total_tokens: int = Field(description="prompt + reasoning + answer tokens (without template markers or tags)")
+    total_tokens: int = Field(description="prompt_tokens + reasoning_tokens + answer_tokens (the assistant turn's "
+                                          "markers and <think> tags are not in it; `length` has everything)")
     length: int = Field(description="tokens of `messages` under the student's chat template, `<think>` tags included: "
                                     "what the student trains on (for length-grouped sampling)")
     curriculum_bucket: int = Field(description="smallest of 8192/16384/24576/32768 that fits `length`")

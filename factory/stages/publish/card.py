@@ -43,15 +43,18 @@ def config_name(bucket: int) -> str:
 
 
 def configs(manifest: Manifest) -> list[dict]:
-    """`default` (every row), then one cumulative config per curriculum bucket."""
+    """`default` (every row), then one cumulative config per curriculum bucket that holds a row."""
     if any(s.bucket is None for s in manifest.shards):  # a publication of before buckets had directories
         return [{"config_name": "default", "data_files": [{"split": SPLIT, "path": f"data/{SPLIT}-*"}]}]
     def files(limit: int) -> list[dict]:
         # listed in bucket order, which the loader keeps (a glob over data/*/ would put 16k before 8k)
         return [{"split": SPLIT, "path": [f"{bucket_dir(b)}/{SPLIT}-*" for b in CURRICULUM_BUCKETS if b <= limit]}]
 
+    # `datasets` cannot load a config whose files hold no row, so a stage with none has no config
+    fits = {limit: sum(manifest.curriculum_buckets.get(str(b), 0) for b in CURRICULUM_BUCKETS if b <= limit)
+            for limit in CURRICULUM_BUCKETS}
     return [{"config_name": "default", "data_files": files(CURRICULUM_BUCKETS[-1])}] + [
-        {"config_name": config_name(limit), "data_files": files(limit)} for limit in CURRICULUM_BUCKETS]
+        {"config_name": config_name(limit), "data_files": files(limit)} for limit in CURRICULUM_BUCKETS if fits[limit]]
 
 
 # what the hub takes as a license id (mit, cc-by-4.0, apache-2.0); a paragraph of terms is not one
@@ -167,7 +170,8 @@ def _buckets_table(manifest: Manifest) -> str:
     for limit in CURRICULUM_BUCKETS:
         rows = manifest.curriculum_buckets.get(str(limit), 0)
         total += rows
-        lines.append(f"| `{config_name(limit)}` | {limit} tokens | {rows} | {total} |")
+        name = f"`{config_name(limit)}`" if total else f"(no `{config_name(limit)}`: no row fits)"
+        lines.append(f"| {name} | {limit} tokens | {rows} | {total} |")
     return "\n".join(lines)
 
 
@@ -248,7 +252,7 @@ SELECT curriculum_bucket, count(*), max(length) FROM read_parquet('data/*/train-
 ```python
 # TRL: the `messages` column is the chat format SFTTrainer reads
 from trl import SFTConfig, SFTTrainer
-# (`length` is the column transformers' length-grouped sampling reads: group_by_length=True)
+# (`length` is the column transformers' length-grouped sampling reads: train_sampling_strategy="group_by_length")
 trainer = SFTTrainer(model="<student model>", train_dataset=stage1, args=SFTConfig(max_length=8192))
 ```
 

@@ -132,6 +132,20 @@ def check(location: str | Path) -> CheckReport:
     except OSError as e:  # the store refused or was unreachable; a missing file is a problem line instead
         raise FactoryError(f"{report.location}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
                            "check the location and the credentials in the environment") from None
+    except _transport_errors(report.location) as e:  # a hub out of reach: httpx's errors are not OSErrors
+        from factory.publish_remote.hub import unreachable
+
+        raise FactoryError(unreachable(report.location, e)) from None
+
+
+def _transport_errors(location: str) -> tuple[type[BaseException], ...]:
+    """What the hub's HTTP library raises when an hf:// location cannot be reached (huggingface_hub is only
+    imported for one); none for other locations, whose filesystems raise OSError."""
+    if not location.startswith("hf://"):
+        return ()
+    from factory.publish_remote.hub import TRANSPORT_ERRORS
+
+    return TRANSPORT_ERRORS
 
 
 def _check(fs: fsspec.AbstractFileSystem, root: str, report: CheckReport) -> CheckReport:

@@ -106,3 +106,18 @@ def test_a_file_system_that_refuses_is_one_line(run_dir, tmp_path):
     done = factory("publish", run_dir, "--to", places[0])
     assert done.returncode == 1 and done.stderr.startswith(f"error: {places[0]}: cannot publish there"), done.stderr
     assert done.stderr.count("\n") == 1 and not (run_dir / "publications.jsonl").exists()
+
+
+@pytest.mark.parametrize("keep", [100, 0.5, -1], ids=["not-a-database", "half", "one-byte-short"])
+def test_a_truncated_provenance_database_is_refused_before_anything_is_sent(run_dir, tmp_path, keep):
+    db = run_dir / "provenance.duckdb"
+    size = db.stat().st_size
+    with open(db, "r+b") as f:
+        f.truncate(keep if keep > 1 else size + keep if keep < 0 else int(size * keep))
+    dest = tmp_path / "out"
+    with pytest.raises(RunDirError, match=rf"^{db}: (not a readable DuckDB database \(IO Error.*\)|truncated \(\d+ bytes; "
+                                          rf"its \d+ block\(s\) of \d+ need {size}\)); rerun `factory run`"):
+        publish(run_dir, str(dest))
+    assert not dest.exists() and not (run_dir / "publications.jsonl").exists()
+    out = publish(run_dir, str(dest), provenance=False)  # left out, the rest is whole and goes
+    assert "provenance.duckdb" not in out.sent and (dest / "manifest.json").is_file()

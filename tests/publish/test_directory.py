@@ -115,8 +115,9 @@ def test_a_truncated_provenance_database_is_refused_before_anything_is_sent(run_
     with open(db, "r+b") as f:
         f.truncate(keep if keep > 1 else size + keep if keep < 0 else int(size * keep))
     dest = tmp_path / "out"
-    with pytest.raises(RunDirError, match=rf"^{db}: (not a readable DuckDB database \(IO Error.*\)|truncated \(\d+ bytes; "
-                                          rf"its \d+ block\(s\) of \d+ need {size}\)); rerun `factory run`"):
+    refused = (rf"^{db}: (not a readable DuckDB database \(IO Error.*\)|truncated \(\d+ bytes; its \d+ block\(s\) "
+               rf"of \d+ need {size}\)); rerun `factory run`")
+    with pytest.raises(RunDirError, match=refused):
         publish(run_dir, str(dest))
     assert not dest.exists() and not (run_dir / "publications.jsonl").exists()
     out = publish(run_dir, str(dest), provenance=False)  # left out, the rest is whole and goes

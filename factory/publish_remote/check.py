@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from factory.errors import FactoryError
 from factory.publish_remote.configs import config_problems, front_matter
-from factory.publish_remote.uri import public_location
+from factory.publish_remote.uri import public_location, transport_errors, unreachable
 from factory.stages.publish.shards import DATA_DIR
 from factory.stages.publish.swap import CARD, MANIFEST
 from factory.store.records import ShardEntry
@@ -134,20 +134,8 @@ def check(location: str | Path) -> CheckReport:
     except OSError as e:  # the store refused or was unreachable; a missing file is a problem line instead
         raise FactoryError(f"{report.location}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
                            "check the location and the credentials in the environment") from None
-    except _transport_errors(report.location) as e:  # a hub out of reach: httpx's errors are not OSErrors
-        from factory.publish_remote.hub import unreachable
-
+    except transport_errors(report.location) as e:  # an endpoint out of reach: httpx's, botocore's errors
         raise FactoryError(unreachable(report.location, e)) from None
-
-
-def _transport_errors(location: str) -> tuple[type[BaseException], ...]:
-    """What the hub's HTTP library raises when an hf:// location cannot be reached (huggingface_hub is only
-    imported for one); none for other locations, whose filesystems raise OSError."""
-    if not location.startswith("hf://"):
-        return ()
-    from factory.publish_remote.hub import TRANSPORT_ERRORS
-
-    return TRANSPORT_ERRORS
 
 
 def _manifest_parts(manifest) -> tuple[list[dict], dict[str, int]]:

@@ -21,19 +21,13 @@ from huggingface_hub.hf_api import RepoFile
 from factory.errors import FactoryError
 from factory.publish_remote.files import PROVENANCE, LocalFile, Publication
 from factory.publish_remote.outcome import Outcome
-from factory.publish_remote.uri import Destination
+from factory.publish_remote.uri import Destination, unreachable
 from factory.stages.publish.shards import DATA_DIR
 
 REPO_TYPE = "dataset"
 # what huggingface_hub's HTTP library (httpx2 from huggingface_hub 2, httpx before) raises when the hub cannot
 # be reached: not an OSError, but the base HfHubHTTPError shares with it
 TRANSPORT_ERRORS = (*(b for b in HfHubHTTPError.__bases__ if b is not OSError), OSError)
-
-
-def unreachable(uri: str, e: BaseException) -> str:
-    """One line for a hub that could not be reached (the error's class and first line)."""
-    detail = str(e).splitlines()[0] if str(e) else "no detail"
-    return f"{uri}: the hub could not be reached ({type(e).__name__}: {detail}); check HF_ENDPOINT and the network"
 
 
 def same_file(remote: RepoFile | None, local: LocalFile) -> bool:

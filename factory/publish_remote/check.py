@@ -18,12 +18,14 @@ from pathlib import Path
 
 import fsspec
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from factory.errors import FactoryError
 from factory.publish_remote.configs import config_problems, front_matter
-from factory.publish_remote.uri import public_location
+from factory.publish_remote.uri import public_location, transport_errors, unreachable
 from factory.stages.publish.shards import DATA_DIR
 from factory.stages.publish.swap import CARD, MANIFEST
+from factory.store.records import ShardEntry
 
 _BLOCK = 8 * 2**20
 
@@ -132,6 +134,43 @@ def check(location: str | Path) -> CheckReport:
     except OSError as e:  # the store refused or was unreachable; a missing file is a problem line instead
         raise FactoryError(f"{report.location}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; "
                            "check the location and the credentials in the environment") from None
+    except transport_errors(report.location) as e:  # an endpoint out of reach: httpx's, botocore's errors
+        raise FactoryError(unreachable(report.location, e)) from None
+
+
+def _manifest_parts(manifest) -> tuple[list[dict], dict[str, int]]:
+    """(shard entries, curriculum_buckets) of a parsed manifest, each entry validated as a `ShardEntry`
+    (strictly: "8192" is not a bucket), so `configs` compares only ints.
+
+    Raises:
+        ValueError, KeyError, TypeError: the manifest is not one the factory writes.
+    """
+    if not isinstance(manifest, dict):
+        raise TypeError(f"a JSON {type(manifest).__name__}, not an object")
+    shards = manifest["shards"]
+    if not isinstance(shards, list):
+        raise TypeError(f"`shards` is {json.dumps(shards)[:40]}, not a list")
+    entries = []
+    for i, entry in enumerate(shards):
+        try:
+            entries.append(ShardEntry.model_validate(entry, strict=True).model_dump())
+        except ValidationError as e:
+            raise ValueError(f"shards[{i}]: {_first_error(e)}") from None
+    buckets = manifest.get("curriculum_buckets", {})
+    if not isinstance(buckets, dict) or not all(
+            str(k).isdigit() and type(v) is int for k, v in buckets.items()):
+        raise TypeError("`curriculum_buckets` is not an object of token limit -> rows")
+    return entries, buckets
+
+
+def _first_error(e: Exception) -> str:
+    if isinstance(e, ValidationError):
+        err = e.errors()[0]
+        where = ".".join(map(str, err["loc"]))
+        return f"{where}: {err['msg']}" if where else err["msg"]
+    if isinstance(e, KeyError):
+        return f"no {e.args[0]!r}"
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 
 def _check(fs: fsspec.AbstractFileSystem, root: str, report: CheckReport) -> CheckReport:
@@ -140,11 +179,9 @@ def _check(fs: fsspec.AbstractFileSystem, root: str, report: CheckReport) -> Che
         report.problems.append(f"{MANIFEST}: missing (nothing published here, or a publication is under way)")
         return report
     try:
-        manifest = json.loads(text)
-        shards = manifest["shards"]
-        buckets = manifest.get("curriculum_buckets", {})
-    except (ValueError, KeyError, TypeError) as e:
-        report.problems.append(f"{MANIFEST}: not a factory manifest ({e})")
+        shards, buckets = _manifest_parts(json.loads(text))
+    except (ValueError, KeyError, TypeError) as e:  # pydantic's ValidationError is a ValueError
+        report.problems.append(f"{MANIFEST}: not a factory manifest ({_first_error(e)})")
         return report
     present = _present(fs, root)
     report.shards, report.rows = len(shards), sum(s["rows"] for s in shards)

@@ -3,9 +3,15 @@
 The new directory is assembled as a hidden sibling (same file system, so the renames are atomic):
 files the old publication already holds with the same sha256 are hard-linked from it, the rest copied
 and fsynced; files that are not ours (neither data/, the card, the manifest nor provenance.duckdb) are
-carried over. Then the old directory is renamed away and the new one into its place; a crash between
-the two renames leaves the old one under a name the next publish puts back. A non-empty directory
-without a manifest is refused: it is not a publication, and publishing would replace it.
+carried over. Then the old directory is renamed away and the new one into its place. The swap is two
+renames, not one: between them (the time of one rename system call) the destination path does not
+exist, so a reader that opens a path under it then gets ENOENT (FileNotFoundError) and must retry;
+a reader already holding files open keeps reading the old set, and before the first rename and after
+the second every path resolves to one whole set. A crash between the two leaves the old set as
+`.NAME.publish-old-*/set` beside it, which the next publish puts back before anything else. A non-empty
+directory without a manifest is refused: it is not a publication, and publishing would replace it.
+A file system that refuses (no permission, a file where a parent directory should be, a read-only or
+virtual file system) ends the command in one line.
 """
 
 from __future__ import annotations
@@ -67,7 +73,21 @@ def _place(local: LocalFile, old: Path, into: Path) -> bool:
 
 
 def publish_to_directory(pub: Publication, dest: Destination) -> Outcome:
-    """Publish `pub` into a local directory, replacing an earlier publication there in one swap."""
+    """Publish `pub` into a local directory, replacing an earlier publication there in one swap.
+
+    Raises:
+        DestinationError: the destination overlaps the run directory, is a file, holds something that is
+            not a publication, or the file system refuses to write there (one line naming the path).
+    """
+    try:
+        return _publish(pub, dest)
+    except OSError as e:
+        where = e.filename or dest.path
+        raise DestinationError(f"{dest.path}: cannot publish there ({type(e).__name__}: {e.strerror or e} at "
+                               f"{where}); choose a directory you may write to, on a disk file system") from None
+
+
+def _publish(pub: Publication, dest: Destination) -> Outcome:
     target = dest.path
     target.parent.mkdir(parents=True, exist_ok=True)
     recover_directory(target)

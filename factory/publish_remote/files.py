@@ -1,9 +1,13 @@
-"""What a run directory publishes, in upload order, verified before any byte leaves.
+"""What a run directory publishes, in upload order, checked before any byte leaves.
 
 The manifest decides: its shards first, then `provenance.duckdb` (when present and wanted), the card,
 and `manifest.json` last, since it vouches for the rest. The run directory must pass `factory check`
 as a whole (every shard's sha256 and rows, the card's configs, no unlisted Parquet under data/) and
-no `factory run` may hold it, or publish refuses in one line.
+no `factory run` may hold it, or publish refuses in one line. That verifies the shards, card and manifest.
+`provenance.duckdb` has no such check to pass: the manifest holds no hash of it (it is written after the
+manifest). It is opened read-only with duckdb, and its length checked against the blocks its header
+counts, so a file that is not a DuckDB database, or a truncated one, is refused in one line; its pages
+are not read, so damage inside it that keeps its length goes out as it is (`factory audit` finds it).
 """
 
 from __future__ import annotations
@@ -90,12 +94,39 @@ def _entry(run_dir: Path, rel: str, sha256: str | None = None) -> LocalFile:
     return LocalFile(rel=rel, path=path, size=path.stat().st_size, sha256=sha256 or file_sha256(path))
 
 
+# DuckDB's file starts with three 4 KiB headers (the file's, then two alternating database headers); the
+# blocks follow, each `block_size` long
+_DUCKDB_HEADERS = 3 * 4096
+
+
+def _open_provenance(run_dir: Path) -> None:
+    """Refuse a provenance.duckdb that duckdb cannot open read-only, or that is shorter than its blocks."""
+    import duckdb
+
+    path = run_dir / PROVENANCE
+    fix = (f"rerun `factory run` on {str(run_dir)!r} to write it again, or publish without it (--no-provenance)")
+    try:
+        con = duckdb.connect(str(path), read_only=True, config={"enable_external_access": False})
+        try:
+            block_size, blocks = con.execute("SELECT block_size, total_blocks FROM pragma_database_size() "
+                                             "WHERE database_name = current_database()").fetchone()
+        finally:
+            con.close()
+    except duckdb.Error as e:
+        raise RunDirError(f"{path}: not a readable DuckDB database ({str(e).splitlines()[0]}); {fix}") from None
+    want = _DUCKDB_HEADERS + block_size * blocks
+    if (have := path.stat().st_size) < want:
+        raise RunDirError(f"{path}: truncated ({have} bytes; its {blocks} block(s) of {block_size} need {want}); "
+                          f"{fix}")
+
+
 def read_publication(run_dir: Path, *, provenance: bool = True) -> Publication:
     """The verified files of RUN_DIR's publication, in upload order.
 
     Raises:
-        RunDirError: no complete publication in RUN_DIR (no manifest, a publication mid-swap, or any
-            problem `factory check` finds), named in one line.
+        RunDirError: no complete publication in RUN_DIR (no manifest, a publication mid-swap, any
+            problem `factory check` finds, or a provenance.duckdb that is truncated or not a database, when
+            it is to be sent), named in one line.
     """
     run_dir = Path(run_dir)
     if not (run_dir / MANIFEST).is_file():
@@ -112,6 +143,7 @@ def read_publication(run_dir: Path, *, provenance: bool = True) -> Publication:
     manifest = json.loads((run_dir / MANIFEST).read_text())
     files = [_entry(run_dir, s["path"], s["sha256"]) for s in manifest["shards"]]  # check just verified them
     if provenance and (run_dir / PROVENANCE).is_file():
+        _open_provenance(run_dir)
         files.append(_entry(run_dir, PROVENANCE))
     files += [_entry(run_dir, CARD), _entry(run_dir, MANIFEST)]
     return Publication(run_dir=run_dir, files=files, manifest_sha256=files[-1].sha256)

@@ -6,7 +6,9 @@ id) says what is already there; a file with the same bytes is not added again. T
 stale files (data/ files and a provenance.duckdb the new manifest does not account for), so a reader
 of the repo sees the old publication or the new one. An interrupted run leaves at most preuploaded
 LFS objects and no commit; the next run adds the same files again, and the hub's LFS batch endpoint
-tells huggingface_hub which of those objects it already holds, so only what is missing is sent.
+tells huggingface_hub which of those objects it already holds, so only what is missing is sent. A hub
+that refuses (HTTP 4xx/5xx) or cannot be reached (connection refused, timeout) ends the command in one
+line; after the latter, running it again resumes.
 The token comes from the environment (HF_TOKEN) or huggingface_hub's own login, never from us.
 """
 
@@ -19,10 +21,13 @@ from huggingface_hub.hf_api import RepoFile
 from factory.errors import FactoryError
 from factory.publish_remote.files import PROVENANCE, LocalFile, Publication
 from factory.publish_remote.outcome import Outcome
-from factory.publish_remote.uri import Destination
+from factory.publish_remote.uri import Destination, unreachable
 from factory.stages.publish.shards import DATA_DIR
 
 REPO_TYPE = "dataset"
+# what huggingface_hub's HTTP library (httpx2 from huggingface_hub 2, httpx before) raises when the hub cannot
+# be reached: not an OSError, but the base HfHubHTTPError shares with it
+TRANSPORT_ERRORS = (*(b for b in HfHubHTTPError.__bases__ if b is not OSError), OSError)
 
 
 def same_file(remote: RepoFile | None, local: LocalFile) -> bool:
@@ -66,6 +71,9 @@ def publish_to_hub(pub: Publication, dest: Destination, api: HfApi | None = None
     except HfHubHTTPError as e:
         raise FactoryError(f"{dest.uri}: the hub refused ({str(e).splitlines()[0]}); check HF_TOKEN has write "
                            "access to the repo") from None
+    except TRANSPORT_ERRORS as e:
+        raise FactoryError(unreachable(dest.uri, e) + "; run the same command again once it can be (it "
+                           "resumes)") from None
     sizes = {f.rel: f.size for f in pub.files}
     out.sent = [op.path_in_repo for op in adds]
     out.bytes_sent = sum(sizes[p] for p in out.sent)

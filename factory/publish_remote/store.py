@@ -23,7 +23,7 @@ import fsspec
 from factory.errors import FactoryError
 from factory.publish_remote.files import PROVENANCE, LocalFile, Publication
 from factory.publish_remote.outcome import Outcome
-from factory.publish_remote.uri import Destination
+from factory.publish_remote.uri import Destination, transport_errors, unreachable
 from factory.stages.publish.shards import DATA_DIR
 from factory.stages.publish.swap import CARD, MANIFEST
 
@@ -91,6 +91,9 @@ def publish_to_store(pub: Publication, dest: Destination) -> Outcome:
         raise FactoryError(f"{dest.uri}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no detail'}; "
                            "check the bucket exists and the credentials in the environment may write to it, then run "
                            "the same command again (it resumes)") from None
+    except transport_errors(dest.uri) as e:  # botocore's EndpointConnectionError is not an OSError
+        raise FactoryError(unreachable(dest.uri, e) + "; run the same command again once it can be (it "
+                           "resumes)") from None
 
 
 def _upload(fs: fsspec.AbstractFileSystem, root: str, pub: Publication, dest: Destination) -> Outcome:

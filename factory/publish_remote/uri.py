@@ -86,3 +86,29 @@ def public_location(location: str) -> str:
     if "://" in location:
         _refuse_credentials(location)
     return location
+
+
+def transport_errors(location: str) -> tuple[type[BaseException], ...]:
+    """What the client library behind `location` raises when its endpoint cannot be reached, where that is not an
+    OSError (the hub's httpx, S3's botocore); imported only for a location that uses it."""
+    scheme = urlsplit(location).scheme
+    if scheme == "hf":
+        from factory.publish_remote.hub import TRANSPORT_ERRORS
+
+        return tuple(t for t in TRANSPORT_ERRORS if t is not OSError)
+    if scheme in ("s3", "s3a"):
+        try:  # connection refused, timeouts, connections dropped; not NoCredentialsError and its kin
+            from botocore.exceptions import ConnectionError as NoConnection
+            from botocore.exceptions import HTTPClientError
+        except ImportError:  # no s3fs installed: opening the store fails first, in its own line
+            return ()
+        return (NoConnection, HTTPClientError)
+    return ()
+
+
+def unreachable(uri: str, e: BaseException) -> str:
+    """One line for an endpoint that could not be reached (the error's class and first line)."""
+    detail = str(e).splitlines()[0] if str(e) else "no detail"
+    endpoint = "HF_ENDPOINT" if uri.startswith("hf://") else "the endpoint (AWS_ENDPOINT_URL for s3://)"
+    what = "the hub" if uri.startswith("hf://") else "the store"
+    return f"{uri}: {what} could not be reached ({type(e).__name__}: {detail}); check {endpoint} and the network"

@@ -1,12 +1,15 @@
 """`factory audit RUN_DIR [SQL | QUESTION ARGS]`: the provenance database, opened read-only.
 
 The questions themselves are in `factory.report.questions` (their text in `answers`); writing the
-database out is `factory.report.export`, never a query.
+database out is `factory.report.export`, never a query. A database that cannot be read (truncated or
+damaged: duckdb's IO errors, at open or mid-query) is one `RunDirError` for every command that reads it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -45,9 +48,32 @@ def connect(run_dir: Path) -> duckdb.DuckDBPyConnection:
         raise RunDirError(f"no provenance database at {str(db)!r}; it is written when `factory run` publishes")
     # read-only for files too: no COPY ... TO, no reading or attaching other files, no INSTALL or LOAD, and
     # the setting locked so a query cannot turn it back on (writing is an explicit export, not a query)
-    con = duckdb.connect(str(db), read_only=True, config={"enable_external_access": False})
+    try:
+        con = duckdb.connect(str(db), read_only=True, config={"enable_external_access": False})
+    except duckdb.Error as e:
+        raise damaged(run_dir, e) from None
     con.execute("SET lock_configuration = true")
     return con
+
+
+def damaged(run_dir: Path, e: Exception) -> RunDirError:
+    """The one line for a provenance database duckdb cannot read."""
+    return RunDirError(f"{Path(run_dir) / PROVENANCE_DB}: the provenance database cannot be read, it is truncated or "
+                       f"damaged ({str(e).splitlines()[0]}); rerun `factory run` on {str(run_dir)!r} to write it "
+                       "again")
+
+
+@contextmanager
+def provenance(run_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """`connect`, closed afterwards; a read that fails on the file's bytes (a truncated database opens, then
+    fails at the first page it lacks) becomes `damaged`'s one line."""
+    con = connect(run_dir)
+    try:
+        yield con
+    except duckdb.IOException as e:
+        raise damaged(run_dir, e) from None
+    finally:
+        con.close()
 
 
 def _table(rel: duckdb.DuckDBPyRelation) -> str:
@@ -72,11 +98,12 @@ def _json(data) -> str:
 def audit(run_dir: Path, sql: str | None = None, *, as_json: bool = False) -> str:
     """The summary, or the result of one read-only SQL query, as text (or JSON: a list of row objects, the
     summary an object of them by section)."""
-    con = connect(run_dir)
-    try:
+    with provenance(run_dir) as con:
         if sql:
             try:
                 return _json(records(con, sql)) if as_json else _table(con.sql(sql))
+            except duckdb.IOException:
+                raise  # the file, not the query
             except duckdb.Error as e:
                 raise FactoryError(f"SQL failed: {str(e).splitlines()[0]}; tables and views: "
                                    f"{', '.join(relations())}") from None
@@ -89,17 +116,12 @@ def audit(run_dir: Path, sql: str | None = None, *, as_json: bool = False) -> st
                     summary[title] = None  # not recorded in this database
             return _json(summary)
         return "\n\n".join(f"== {title}\n{_section(con, q)}" for title, q in SUMMARY.items())
-    finally:
-        con.close()
 
 
 def answer(run_dir: Path, question: str, args: list[str], *, as_json: bool = False) -> str:
     """One of `factory.report.questions.QUESTIONS` asked of the run, as text or JSON."""
     from factory.report import answers, questions
 
-    con = connect(run_dir)
-    try:
+    with provenance(run_dir) as con:
         data = questions.ask(con, question, args)
-    finally:
-        con.close()
     return _json(data) if as_json else answers.RENDER[question](data)

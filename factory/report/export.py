@@ -14,7 +14,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from factory.errors import RunDirError
-from factory.report.audit import connect
+from factory.report.audit import provenance
 
 _BATCH_ROWS = 65_536
 
@@ -24,7 +24,11 @@ def export(run_dir: Path, out: Path) -> dict[str, int]:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise RunDirError(f"--export {str(out)!r} is a file; pass a directory for the Parquet files")
-    con = connect(run_dir)
+    with provenance(run_dir) as con:
+        return _export(con, run_dir, out)
+
+
+def _export(con: duckdb.DuckDBPyConnection, run_dir: Path, out: Path) -> dict[str, int]:
     try:
         # the database's own relations, not the DDL's: an older database has fewer, and all are exported
         names = [r[0] for r in con.execute(
@@ -49,7 +53,7 @@ def export(run_dir: Path, out: Path) -> dict[str, int]:
                 tmp.unlink(missing_ok=True)
             written[name] = rows
         return written
+    except duckdb.IOException:
+        raise  # the database's bytes: `provenance` words it
     except duckdb.Error as e:
         raise RunDirError(f"cannot export {str(run_dir)!r}: {str(e).splitlines()[0]}") from None
-    finally:
-        con.close()

@@ -5,6 +5,8 @@ Sources: the provenance database (read-only, through `audit.connect`), `manifest
 and, for token lengths, two columns of the shards the manifest lists (`length`, the tokens of a row's
 `messages` under the student's chat template, where the shards have it, else `total_tokens`; and
 `curriculum_bucket`). Large inputs are binned here, so the page's size does not grow with the run.
+A file among them that cannot be read (a truncated shard, manifest or database) is one `RunDirError`
+naming it.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-import pyarrow.dataset as ds
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from factory.report.audit import connect
+from factory.errors import RunDirError
+from factory.report.audit import provenance
 from factory.store.records import CURRICULUM_BUCKETS
 
 # the most rows of the contamination table the page lists (the summary above it counts them all)
@@ -34,8 +37,7 @@ PASS_RATE_BINS = 20
 def gather(run_dir: Path) -> dict:
     """Everything the report draws, from RUN_DIR's files (raises `RunDirError` without provenance)."""
     run_dir = Path(run_dir)
-    con = connect(run_dir)
-    try:
+    with provenance(run_dir) as con:
         manifest = _manifest(run_dir)
         spent = costs(con)
         return dict(
@@ -48,13 +50,24 @@ def gather(run_dir: Path) -> dict:
             costs=spent,
             contamination=contamination(con),
         )
-    finally:
-        con.close()
+
+
+def _unreadable(run_dir: Path, path: Path, e: Exception) -> RunDirError:
+    """The one line for a file of the run that is there but cannot be read."""
+    first = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return RunDirError(f"{path}: cannot be read ({first}); `factory check {run_dir}` names every damaged file "
+                       "of the publication, and rerunning `factory run` on the run directory writes them again")
 
 
 def _manifest(run_dir: Path) -> dict | None:
     path = run_dir / "manifest.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except ValueError as e:
+        raise _unreadable(run_dir, path, e) from None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
@@ -106,13 +119,18 @@ def lengths(run_dir: Path, manifest: dict | None) -> dict:
     """
     paths = [run_dir / s["path"] for s in (manifest or {}).get("shards", [])]
     paths = [p for p in paths if p.is_file()]
-    column = "total_tokens"
-    if paths and "length" in pq.read_schema(paths[0]).names:
-        column = "length"
+    column, tables = "total_tokens", []
+    for i, path in enumerate(paths):  # one by one, so a damaged shard is named (Arrow's error does not)
+        try:
+            if i == 0 and "length" in pq.read_schema(path).names:
+                column = "length"
+            tables.append(pq.read_table(path, columns=[column, "curriculum_bucket"]))
+        except (OSError, pa.ArrowException) as e:  # a truncated shard: ArrowInvalid
+            raise _unreadable(run_dir, path, e) from None
     out = dict(column=column, edges=[], buckets={}, limits=list(CURRICULUM_BUCKETS))
-    if not paths:
+    if not tables:
         return out
-    table = ds.dataset([str(p) for p in paths], format="parquet").to_table(columns=[column, "curriculum_bucket"])
+    table = pa.concat_tables(tables, promote_options="permissive")
     values = table[column].to_numpy(zero_copy_only=False).astype(np.int64)
     bucket = table["curriculum_bucket"].to_numpy(zero_copy_only=False).astype(np.int64)
     if values.size == 0:
@@ -158,9 +176,14 @@ def pass_rates(problems_path: Path) -> dict:
     """Histogram of the asked problems' teacher pass rates: `edges` (0 to 1) and `counts` per bin."""
     out = dict(edges=[i / PASS_RATE_BINS for i in range(PASS_RATE_BINS + 1)], counts=[0] * PASS_RATE_BINS,
                problems=0, mean=None)
-    if not problems_path.is_file() or "pass_rate" not in pq.read_schema(problems_path).names:
+    if not problems_path.is_file():
         return out
-    rates = pq.read_table(problems_path, columns=["pass_rate"])["pass_rate"].drop_null().to_numpy()
+    try:
+        if "pass_rate" not in pq.read_schema(problems_path).names:
+            return out
+        rates = pq.read_table(problems_path, columns=["pass_rate"])["pass_rate"].drop_null().to_numpy()
+    except (OSError, pa.ArrowException) as e:
+        raise _unreadable(problems_path.parent, problems_path, e) from None
     if rates.size:
         # by index, not by float edges: 3/4 belongs to [75%, 80%) whatever 15 * 0.05 rounds to; 1 to the last bin
         at = np.clip(np.floor(rates * PASS_RATE_BINS + 1e-9), 0, PASS_RATE_BINS - 1).astype(np.int64)

@@ -199,3 +199,37 @@ def test_a_fresh_demo_run_passes_check_with_its_curriculum_configs(demo_run):
     assert out.stdout.startswith(f"ok: {demo_run}: {len(manifest['shards'])} shard(s), "
                                  f"{manifest['counts']['published']} rows, ")
     assert out.stdout.endswith(", 5 card config(s); checksums, row counts and configs match the manifest\n")
+
+
+def _break_rows(m):
+    del m["shards"][0]["rows"]
+
+
+def _text_bucket(m):
+    m["shards"][0]["bucket"] = "8192"
+
+
+@pytest.mark.parametrize(("damage", "says"), [
+    (_break_rows, "shards[0]: rows: Field required"),
+    (_text_bucket, "shards[0]: bucket: Input should be a valid integer"),
+    (lambda m: m.update(shards=None), "`shards` is null, not a list"),
+    (lambda m: m.update(shards=["x"]), "shards[0]: Input should be a valid dictionary"),
+    (lambda m: m.pop("shards"), "no 'shards'"),
+    (lambda m: m.update(curriculum_buckets={"8k": 3}), "`curriculum_buckets` is not an object"),
+], ids=["no-rows", "text-bucket", "null-shards", "string-shard", "no-shards", "bad-buckets"])
+def test_a_malformed_manifest_is_one_problem_line_not_a_traceback(run_dir, damage, says):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    damage(manifest)
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    report = check(run_dir)
+    assert not report.ok and len(report.problems) == 1, report.problems
+    assert report.problems[0].startswith(f"manifest.json: not a factory manifest ({says}"), report.problems
+
+
+def test_the_command_exits_1_on_a_malformed_manifest(run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["shards"][0]["bucket"] = "8192"
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    done = factory("check", run_dir)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.startswith("manifest.json: not a factory manifest (shards[0]: bucket:"), done.stdout

@@ -92,3 +92,33 @@ def test_a_run_directory_a_factory_run_holds_is_refused(run_dir, tmp_path):
         with pytest.raises(RunDirError, match="a `factory run` is writing it"):
             publish(run_dir, str(tmp_path / "dest"))
     assert publish(run_dir, str(tmp_path / "dest")).sent  # free again once the run has finished
+
+
+def test_a_file_system_that_refuses_is_one_line(run_dir, tmp_path):
+    (tmp_path / "afile").write_text("not a directory")
+    places = [tmp_path / "afile" / "pub"]  # a parent that is a file: FileExistsError making the parents
+    if os.path.isdir("/proc/self"):
+        places.append("/proc/factory-publish-test")  # a virtual file system that makes no directories
+    for place in places:
+        with pytest.raises(DestinationError, match=rf"^{place}: cannot publish there \((FileExists|FileNotFound)"
+                                                   r"Error: .*\); choose a directory you may write to"):
+            publish(run_dir, str(place))
+    done = factory("publish", run_dir, "--to", places[0])
+    assert done.returncode == 1 and done.stderr.startswith(f"error: {places[0]}: cannot publish there"), done.stderr
+    assert done.stderr.count("\n") == 1 and not (run_dir / "publications.jsonl").exists()
+
+
+@pytest.mark.parametrize("keep", [100, 0.5, -1], ids=["not-a-database", "half", "one-byte-short"])
+def test_a_truncated_provenance_database_is_refused_before_anything_is_sent(run_dir, tmp_path, keep):
+    db = run_dir / "provenance.duckdb"
+    size = db.stat().st_size
+    with open(db, "r+b") as f:
+        f.truncate(keep if keep > 1 else size + keep if keep < 0 else int(size * keep))
+    dest = tmp_path / "out"
+    refused = (rf"^{db}: (not a readable DuckDB database \(IO Error.*\)|truncated \(\d+ bytes; its \d+ block\(s\) "
+               rf"of \d+ need {size}\)); rerun `factory run`")
+    with pytest.raises(RunDirError, match=refused):
+        publish(run_dir, str(dest))
+    assert not dest.exists() and not (run_dir / "publications.jsonl").exists()
+    out = publish(run_dir, str(dest), provenance=False)  # left out, the rest is whole and goes
+    assert "provenance.duckdb" not in out.sent and (dest / "manifest.json").is_file()

@@ -8,8 +8,11 @@ import pytest
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 from huggingface_hub.hf_api import RepoFile
 
+from factory.errors import FactoryError
 from factory.publish_remote import publish
 from factory.publish_remote.uri import DestinationError
+
+from support.cli import factory, free_port
 
 REPO = "org/math-traces"
 LFS = (".parquet", ".duckdb")  # what the hub's default .gitattributes keeps in LFS
@@ -106,7 +109,7 @@ def test_an_unchanged_republication_makes_no_commit(run_dir, hub):
 
 def test_a_rerun_after_an_interrupted_upload_sends_only_what_is_missing(run_dir, hub):
     hub.fail_after = 2
-    with pytest.raises(ConnectionError):
+    with pytest.raises(FactoryError, match=r"could not be reached \(ConnectionError: connection reset.*resumes"):
         publish(run_dir, f"hf://datasets/{REPO}", hub_api=hub)
     assert hub.commits == [] and hub.uploaded == _order(run_dir)[:2]  # nothing visible in the repo
     hub.fail_after = None
@@ -144,3 +147,17 @@ def test_a_hub_uri_must_name_a_dataset_repo_on_main(run_dir, hub, uri):
     with pytest.raises(DestinationError, match="hf://datasets/ORG/NAME"):
         publish(run_dir, uri, hub_api=hub)
     assert hub.repos == []
+
+
+def test_a_hub_out_of_reach_is_one_line_for_publish_and_check(run_dir):
+    # nothing listens on the port: the connection is refused at once, as by a hub that is down
+    env = {"HF_ENDPOINT": f"http://127.0.0.1:{free_port()}", "HF_TOKEN": "hf_not_a_token", "HF_HUB_OFFLINE": "0"}
+    uri = f"hf://datasets/{REPO}"
+    published = factory("publish", run_dir, "--to", uri, env=env, timeout=120)
+    checked = factory("check", uri, env=env, timeout=120)
+    for done in (published, checked):
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.startswith(f"error: {uri}: the hub could not be reached (ConnectError") \
+            and done.stderr.count("\n") == 1, done.stderr
+    assert "run the same command again" in published.stderr and "resumes" in published.stderr
+    assert not (run_dir / "publications.jsonl").exists()

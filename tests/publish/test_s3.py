@@ -8,7 +8,7 @@ from datasets import load_dataset
 
 from factory.publish_remote import check, publish
 
-from support.cli import factory
+from support.cli import factory, free_port
 from support.published import published_run
 
 
@@ -159,3 +159,17 @@ def test_a_multipart_object_is_matched_by_the_sha256_we_attached(s3, tmp_path):
     assert same_object(fs, "bucket/big.bin", fs.info("bucket/big.bin"), local)
     other = LocalFile(rel="big.bin", path=path, size=local.size, sha256="0" * 64)
     assert not same_object(fs, "bucket/big.bin", fs.info("bucket/big.bin"), other)
+
+
+def test_a_store_out_of_reach_is_one_line_for_publish_and_check(run_dir):
+    # nothing listens on the port; one attempt each, so botocore does not back off and retry
+    env = {"AWS_ACCESS_KEY_ID": "test-key-id", "AWS_SECRET_ACCESS_KEY": "test-secret-do-not-write",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+           "AWS_MAX_ATTEMPTS": "1"}
+    published = factory("publish", run_dir, "--to", "s3://bucket/ds", env=env, timeout=120)
+    checked = factory("check", "s3://bucket/ds", env=env, timeout=120)
+    for done in (published, checked):
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.startswith("error: s3://bucket/ds: the store could not be reached "
+                                      "(EndpointConnectionError") and done.stderr.count("\n") == 1, done.stderr
+    assert "(it resumes)" in published.stderr and not (run_dir / "publications.jsonl").exists()

@@ -4,7 +4,8 @@ import duckdb
 import pytest
 
 from factory.errors import FactoryError, RunDirError
-from factory.report.audit import SUMMARY, audit
+from factory.report.audit import SUMMARY, answer, audit
+from factory.report.export import export
 from factory.store.provenance import relations
 
 from support import runs
@@ -89,3 +90,24 @@ def test_read_only_holds_for_files_too(run_dir, tmp_path, sql):
         audit(run_dir, sql.format(out=out, secret=secret))
     assert not out.exists() and not (tmp_path / "written.csv.duckdb").exists()
     assert audit(run_dir, "SELECT count(*) AS n FROM published").splitlines()[-1].strip() == "4"
+
+
+def _truncate(path, size: int) -> None:
+    with open(path, "r+b") as f:
+        f.truncate(size)
+
+
+# 100 bytes: duckdb refuses to open it; a fifth: it opens, and the first query reaches a page it lacks
+@pytest.mark.parametrize("keep", [100, 0.2], ids=["fails-to-open", "fails-mid-query"])
+@pytest.mark.parametrize("ask", [
+    lambda d: audit(d), lambda d: audit(d, as_json=True), lambda d: audit(d, "SELECT * FROM requests"),
+    lambda d: answer(d, "cost", []), lambda d: answer(d, "rejections", []),
+    lambda d: export(d, d / "warehouse")], ids=["summary", "json", "sql", "cost", "rejections", "export"])
+def test_a_truncated_database_is_one_line_naming_it_for_every_reader(run_dir, keep, ask):
+    db = run_dir / "provenance.duckdb"
+    _truncate(db, keep if isinstance(keep, int) else int(db.stat().st_size * keep))
+    with pytest.raises(RunDirError) as caught:
+        ask(run_dir)
+    message = str(caught.value)
+    assert message.startswith(f"{db}: the provenance database cannot be read, it is truncated or damaged (IO Error")
+    assert "rerun `factory run`" in message and "\n" not in message

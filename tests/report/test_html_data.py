@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from factory.errors import RunDirError
 from factory.report import report_data
 from factory.report.audit import connect
 from factory.report.report_data import gather, lengths, nice_step, time_step
@@ -141,3 +142,19 @@ def test_a_run_that_asked_nothing_gathers_empty_figures(tmp_path):
     assert d["pass_rates"]["problems"] == 0 and d["throughput"]["start"] == [] and d["costs"] == []
     assert d["header"]["samples"] == 0 and d["header"]["acceptance"] is None
     json.dumps(d)  # plain data all the way down
+
+
+def test_a_damaged_shard_or_database_is_one_line_naming_the_file(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    runs.provenance_run(run_dir)
+    shard = run_dir / json.loads((run_dir / "manifest.json").read_text())["shards"][0]["path"]
+    with open(shard, "r+b") as f:
+        f.truncate(shard.stat().st_size // 2)
+    with pytest.raises(RunDirError, match=rf"^{shard}: cannot be read \(.*\); `factory check {run_dir}` names"):
+        gather(run_dir)
+    db = run_dir / "provenance.duckdb"
+    with open(db, "r+b") as f:
+        f.truncate(db.stat().st_size // 5)
+    with pytest.raises(RunDirError, match=rf"^{db}: the provenance database cannot be read"):
+        gather(run_dir)

@@ -26,6 +26,7 @@ from factory.stages.generate.stage import generate, settings_for
 from factory.stages.generate.until import plan_round
 from factory.stages.judge.accepted import accepted_per_problem
 from factory.stages.judge.stage import judge, judge_key, read_verdicts
+from factory.stages.judge.tokens import TokenizerSource
 from factory.stages.sources import curate_pipeline, reference_answers
 from factory.stages.sources.report import headline, write_curation
 from factory.store.journal import lost_requests, samples_dataset
@@ -62,8 +63,7 @@ class Overrides:
 
 
 def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table, contamination: pa.Table,
-             sources: list[SourceRecord]) -> dict:
-    from factory.stages.judge.tokens import TokenizerSource
+             sources: list[SourceRecord], tok: TokenizerSource) -> dict:
     from factory.stages.publish.stage import publish
     from factory.store.provenance import write_provenance
 
@@ -71,7 +71,6 @@ def _publish(cfg: PipelineConfig, rd: RunDir, problems: pa.Table, contamination:
     samples = samples_dataset(rd.path)
     lost = lost_requests(rd.path)
     verdicts = read_verdicts(rd.path, judge_key(cfg))
-    tok = TokenizerSource.of(cfg.tokenizer.name, cfg.tokenizer.revision, cfg.tokenizer.chat_template)
     result = publish(rd.path, run_id=rd.info["run_id"], pipeline=cfg.name, tokenizer=cfg.tokenizer.name,
                      problems=problems, samples=samples, verdicts=verdicts, cfg=cfg.publish, sources=sources,
                      tokenizer_files=dict(tokenizer_revision=tok.commit, tokenizer_sha256=tok.tokenizer_sha256,
@@ -148,11 +147,9 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
     curation = curate_pipeline(cfg)
     problems = curation.problems
     _check_askable(problems, cfg)
-    from factory.stages.judge.tokens import TokenizerSource
-
     # the tokenizer and its template are read (and a template that drops the reasoning refused) before the
-    # teacher is paid, not after
-    TokenizerSource.of(cfg.tokenizer.name, cfg.tokenizer.revision, cfg.tokenizer.chat_template)
+    # teacher is paid, not after; the manifest records what was read here
+    tok = TokenizerSource.of(cfg.tokenizer.name, cfg.tokenizer.revision, cfg.tokenizer.chat_template)
     with serving_endpoints(cfg.teacher, reference_answers(problems), cfg.ray) as endpoints:
         rd = RunDir(out, cfg.name, command)
         try:
@@ -163,6 +160,6 @@ def run_pipeline(cfg: PipelineConfig, out: Path, command: str, retry_failed: boo
                 # servers the run started (teacher.serve) stop as soon as nothing more is asked (idle GPUs cost
                 # the same), and how long they held their GPUs goes where the cost report reads it
                 record_replicas(rd.path, rd.session["session_id"], endpoints.release())
-            return _publish(cfg, rd, problems, curation.contamination, curation.sources)
+            return _publish(cfg, rd, problems, curation.contamination, curation.sources, tok)
         finally:
             rd.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 from dataclasses import dataclass
@@ -56,9 +57,16 @@ class TokenizerSource:
     def of(cls, name: str, revision: str | None = None, chat_template: str | None = None) -> TokenizerSource:
         """Read the tokenizer's files now, on the driver; `chat_template` (a Jinja file) replaces its own template.
 
+        Read once per process while the local files stay the same: a run asks for it before generating, in
+        every judging round and when it publishes, and all of them count with the same files.
+
         Raises:
             ConfigError: the tokenizer or the template cannot be read, or the template drops the reasoning.
         """
+        return _read_source(name, revision, chat_template, fingerprint(name, chat_template))
+
+    @classmethod
+    def _read(cls, name: str, revision: str | None, chat_template: str | None) -> TokenizerSource:
         folder, commit = _files(name, revision)
         path = folder if folder.is_file() else folder / "tokenizer.json"
         if not path.is_file():
@@ -149,6 +157,12 @@ def fingerprint(name: str, chat_template: str | None) -> str | None:
     return digest.hexdigest()
 
 
+@lru_cache(maxsize=8)
+def _read_source(name: str, revision: str | None, chat_template: str | None, files: str | None) -> TokenizerSource:
+    # `files` (the local files' fingerprint) is only part of the key: an edited file is read again
+    return TokenizerSource._read(name, revision, chat_template)
+
+
 def _token(value) -> str | None:
     return value.get("content") if isinstance(value, dict) else value  # AddedToken dicts, or plain strings
 
@@ -234,7 +248,9 @@ class Counter:
             texts = self.render([[*p, {"role": "assistant", "content": t}] for p, t in zip(prompts, turns,
                                                                                              strict=True)])
         else:
-            n_prompt = [sum(c) for c in map(self.count, ([m["content"] for m in p] for p in prompts))]
+            # every prompt message in one batch (one Rust call, not one per sample), then summed per sample
+            counts = iter(self.count([m["content"] for p in prompts for m in p]))
+            n_prompt = [sum(itertools.islice(counts, len(p))) for p in prompts]
             texts = turns
         encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
         n_reason, n_answer, length = [], [], []

@@ -15,6 +15,9 @@ import re
 from collections.abc import Iterable
 
 import yaml
+from fsspec.utils import glob_translate
+
+from factory.stages.publish.card import config_name
 
 _LE = re.compile(r"le(\d+)k")
 
@@ -32,27 +35,9 @@ def front_matter(card: str) -> dict:
 
 
 def glob_regex(pattern: str) -> re.Pattern:
-    """A data_files glob as a regex over repo-relative paths."""
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[" and "]" in pattern[i + 1:]:
-            end = pattern.index("]", i + 1)
-            body = pattern[i + 1:end]
-            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
-            i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out))
+    """A data_files glob as a regex over repo-relative paths: fsspec's own translation, which its `glob` (and so
+    the HF loader) resolves patterns with."""
+    return re.compile(glob_translate(pattern))
 
 
 def _patterns(data_files) -> Iterable[str]:
@@ -112,8 +97,8 @@ def config_problems(configs: list, shards: list[dict], present: Iterable[str],
         total = 0
         for limit, rows in sorted((int(b), n) for b, n in curriculum_buckets.items()):
             total += rows
-            if total and f"le{limit // 1024}k" not in names:
-                problems.append(f"card: no `le{limit // 1024}k` config, though {total} rows fit in {limit} tokens")
+            if total and config_name(limit) not in names:
+                problems.append(f"card: no `{config_name(limit)}` config, though {total} rows fit in {limit} tokens")
     return problems, len(names)
 
 

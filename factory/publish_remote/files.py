@@ -24,7 +24,7 @@ from pathlib import Path
 
 from factory.errors import RunDirError
 from factory.publish_remote.check import check
-from factory.stages.publish.swap import CARD, MANIFEST, STAGING_PREFIX
+from factory.stages.publish.swap import CARD, MANIFEST, OLD_PREFIX, STAGING_PREFIX
 from factory.store.rundir import file_sha256
 
 PROVENANCE = "provenance.duckdb"
@@ -132,7 +132,7 @@ def read_publication(run_dir: Path, *, provenance: bool = True) -> Publication:
     if not (run_dir / MANIFEST).is_file():
         raise RunDirError(f"{run_dir}: no {MANIFEST}, so nothing is published there yet; run `factory run` to the "
                           "end first")
-    if any(run_dir.glob(STAGING_PREFIX + "*")) or any(run_dir.glob(".publish-old-*")):
+    if any(run_dir.glob(STAGING_PREFIX + "*")) or any(run_dir.glob(OLD_PREFIX + "*")):
         raise RunDirError(f"{run_dir}: a publication was interrupted mid-swap; run `factory run` on it again to "
                           "finish it, then publish")
     report = check(run_dir)

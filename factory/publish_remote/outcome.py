@@ -31,8 +31,9 @@ class Outcome:
 def record(run_dir: Path, outcome: Outcome) -> None:
     """Append the publication to RUN_DIR/publications.jsonl (the destination never holds credentials:
     parse_destination refuses those)."""
-    line = {"destination": outcome.destination,
-            "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **asdict(outcome)}
+    fields = asdict(outcome)
+    line = {"destination": fields.pop("destination"),
+            "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **fields}
     with open(Path(run_dir) / LEDGER, "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
         f.flush()

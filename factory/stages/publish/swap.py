@@ -16,7 +16,7 @@ from factory.stages.publish.shards import DATA_DIR
 MANIFEST = "manifest.json"
 CARD = "README.md"
 STAGING_PREFIX = ".publish-tmp-"
-_OLD_PREFIX = ".publish-old-"
+OLD_PREFIX = ".publish-old-"
 
 
 def write_durable(path: Path, text: str) -> None:
@@ -33,7 +33,7 @@ def recover(run_dir: Path) -> None:
     The only state a crash can leave without a complete publication in place is `data/` renamed
     away and the new one not yet renamed in; then the old one is put back.
     """
-    for old in sorted(run_dir.glob(_OLD_PREFIX + "*")):
+    for old in sorted(run_dir.glob(OLD_PREFIX + "*")):
         if not (run_dir / DATA_DIR).exists() and (old / DATA_DIR).is_dir():
             os.rename(old / DATA_DIR, run_dir / DATA_DIR)
         shutil.rmtree(old)
@@ -47,7 +47,7 @@ def swap_in(run_dir: Path, staging: Path) -> None:
     if data.exists():
         # two renames, not one: POSIX cannot rename a directory over a non-empty one. The old tree
         # waits under a name recover() knows, in case we die between the two.
-        old = Path(tempfile.mkdtemp(prefix=_OLD_PREFIX, dir=run_dir))
+        old = Path(tempfile.mkdtemp(prefix=OLD_PREFIX, dir=run_dir))
         os.rename(data, old / DATA_DIR)
     try:
         os.rename(staging / DATA_DIR, data)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from factory.config import PublishConfig
+from factory.config import PriceConfig, PublishConfig
+from factory.meter.cost import endpoint_costs
 from factory.stages.publish.stage import publish
 from factory.store.provenance import write_provenance
 from factory.store.records import (
@@ -98,23 +99,9 @@ def _sample(rng: random.Random, text: str, k: int, i: int, difficulty: float, so
 
 
 def _costs(samples: pa.Table, published: int) -> list[dict]:
-    rows = []
-    for endpoint, gpu_hours, in_price, out_price in ((API, 0.0, 0.55, 2.19), (GPU, 2.0, 0.0, 0.0)):
-        mine = [s for s in samples.to_pylist() if s["endpoint"] == endpoint]
-        if not mine:
-            continue
-        prompt = sum(s["prompt_tokens"] or 0 for s in mine)
-        completion = sum(s["completion_tokens"] or 0 for s in mine)
-        reasoning = sum(s["reasoning_tokens"] or 0 for s in mine)
-        usd = prompt * in_price / 1e6 + completion * out_price / 1e6 + gpu_hours * 2.5
-        rows.append(dict(endpoint=endpoint, samples=len(mine), attempts=sum(s["attempts"] for s in mine),
-                         prompt_tokens=prompt, completion_tokens=completion, reasoning_tokens=reasoning,
-                         answer_tokens=completion - reasoning, gpu_hours=gpu_hours, usd=usd,
-                         usd_per_published=None))
-    total = sum(r["usd"] for r in rows)
-    for r in rows:
-        r["usd_per_published"] = total / published if published else None
-    return rows
+    """The endpoint_costs rows as a run computes them: token prices for the API, a GPU-hour price for the GPU."""
+    prices = {API: PriceConfig(input_per_mtok=0.55, output_per_mtok=2.19), GPU: PriceConfig(gpu_hour=2.5)}
+    return endpoint_costs(samples.to_pylist(), prices, published)
 
 
 def _write(run_dir: Path, problems: pa.Table, samples: pa.Table, verdicts: pa.Table, matches: pa.Table) -> Path:

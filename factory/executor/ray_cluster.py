@@ -51,8 +51,8 @@ def pinned_requirements() -> list[str]:
     for spec in metadata.requires(DISTRIBUTION) or []:
         if ";" in spec:  # an extra's requirement (`; extra == "train"`): not needed by the stage workers
             continue
-        name = re.match(r"[A-Za-z0-9._-]+", spec).group()
-        extras = re.match(r"[A-Za-z0-9._-]+(\[[^\]]*\])?", spec).group(1) or ""
+        m = re.match(r"([A-Za-z0-9._-]+)(\[[^\]]*\])?", spec)
+        name, extras = m.group(1), m.group(2) or ""
         if name.lower() == "ray":
             continue
         pins.append(f"{name}{extras}=={metadata.version(name)}")

@@ -103,9 +103,9 @@ def port_is_free(port: int) -> bool:
             return False
 
 
-def fresh_port(rng: random.Random | None = None) -> int:
+def fresh_port() -> int:
     """A free port below the ephemeral range (no outgoing connection takes it between restarts)."""
-    rng = rng or random.Random()
+    rng = random.Random()
     top = _ephemeral_floor()
     if top - PORT_FLOOR >= 100:
         for _ in range(100):
@@ -155,7 +155,6 @@ class ServerProcess:
     """One start of a server: its child process (a session and process group of its own) and its log."""
 
     argv: list[str]
-    port: int
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
@@ -311,7 +310,7 @@ class Supervisor:
     def _supervise(self) -> None:
         while not self._stopping.is_set():
             self.port = self._port()
-            server = ServerProcess(server_argv(self.serve, self.served_name, self.port), self.port, self.log_path,
+            server = ServerProcess(server_argv(self.serve, self.served_name, self.port), self.log_path,
                                    dict(self.serve.env))
             with self._lock:
                 if self._stopping.is_set():

@@ -162,7 +162,6 @@ class Limits:
         self.requests = TokenBucket(rpm) if rpm else None
         self.tokens = TokenBucket(tpm) if tpm else None
         self.adaptive = adaptive
-        self.waited_s = 0.0  # time spent held back by the budgets
         self.expected_completion = expected_completion  # running mean of completion tokens, for estimates
         self._observed = False
 
@@ -173,14 +172,12 @@ class Limits:
         self._observed = True
 
     async def before(self, estimated_tokens: int) -> None:
-        started = time.monotonic()
         if self.requests:
             await self.requests.take(1)
         if self.tokens:
             await self.tokens.take(estimated_tokens)
         if self.adaptive:
             await self.adaptive.acquire()
-        self.waited_s += time.monotonic() - started
 
     async def after(self, estimated_tokens: int, used_tokens: int | None, overloaded: bool,
                     latency_s: float | None = None, answered: bool | None = None) -> None:
